@@ -1,0 +1,43 @@
+"""panlearn: notebook courses, auto-graded exercises on real PaN data, search."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: settings, extensions, blueprints, errors, CLI.
+
+    `config` overrides settings by name (without the PANLEARN_ prefix), which is
+    how tests point the app at a temporary instance dir and database.
+    """
+    from panlearn import cli, web
+    from panlearn.api import register_api
+    from panlearn.config import flask_config, load_settings
+    from panlearn.errors import register_error_handlers
+    from panlearn.extensions import api, db, migrate
+
+    settings = load_settings(os.environ, config)
+    instance = Path(settings["INSTANCE_DIR"])
+    instance.mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__, instance_path=str(instance), instance_relative_config=False)
+    app.config.update(flask_config(settings))
+    app.config["PANLEARN"] = settings
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    api.init_app(app)
+    register_api(api)
+    web.init_app(app)
+    # After flask-smorest, so our problem+json handlers replace its error handler.
+    register_error_handlers(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,1 @@
+"""Accounts: users, password and token authentication, and who may do what."""

@@ -1,0 +1,19 @@
+"""REST API blueprints (flask-smorest): parse with a schema, call a service, dump."""
+
+from __future__ import annotations
+
+from flask_smorest import Api
+
+from panlearn.schemas import ProblemSchema
+
+
+def register_api(api: Api) -> None:
+    """Register every blueprint and the documented error body."""
+    from panlearn.api import auth, courses, lessons, organisations
+
+    api.ERROR_SCHEMA = ProblemSchema
+    api.spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "description": "POST /api/auth/token"}
+    )
+    for module in (auth, courses, lessons, organisations):
+        api.register_blueprint(module.bp)

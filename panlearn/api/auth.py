@@ -1,0 +1,39 @@
+"""Tokens for API clients: exchange a username and password for a bearer token."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from panlearn.accounts.service import authenticate, issue_token, revoke_token
+from panlearn.api.identity import bearer_token, current_user
+from panlearn.errors import UnauthorizedError
+from panlearn.extensions import db
+from panlearn.schemas import TokenRequestSchema, TokenSchema
+
+bp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Bearer tokens")
+
+
+@bp.route("/token", methods=["POST"])
+@bp.arguments(TokenRequestSchema)
+@bp.response(201, TokenSchema)
+def create_token(credentials: dict[str, Any]) -> dict[str, Any]:
+    """Exchange a username and password for a bearer token (shown once)."""
+    user = authenticate(db.session, credentials["username"], credentials["password"])
+    ttl = timedelta(hours=current_app.config["PANLEARN"]["TOKEN_TTL_HOURS"])
+    issued = issue_token(db.session, user, ttl=ttl)
+    return {"token": issued.token, "token_type": "Bearer", "expires_at": issued.expires_at}
+
+
+@bp.route("/token", methods=["DELETE"])
+@bp.response(204)
+@bp.doc(security=[{"bearer": []}])
+def delete_token() -> None:
+    """Revoke the token this request is made with."""
+    token = bearer_token()
+    if token is None or current_user() is None:
+        raise UnauthorizedError("Send the token to revoke as `Authorization: Bearer <token>`.")
+    revoke_token(db.session, token)

@@ -1,0 +1,111 @@
+"""Courses: the catalogue, one course, and the authors' changes to it."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from panlearn.accounts.permissions import require_author
+from panlearn.api.identity import current_user
+from panlearn.api.present import course_detail, course_summary
+from panlearn.authoring.archive import extract_course_archive
+from panlearn.authoring.folder import load_course_folders
+from panlearn.authoring.service import (
+    delete_course,
+    import_courses,
+    publish_course,
+    update_course,
+)
+from panlearn.catalogue import get_course, get_course_version, list_courses
+from panlearn.extensions import db
+from panlearn.schemas import (
+    CourseDetailSchema,
+    CoursePageSchema,
+    CoursePatchSchema,
+    CourseQueryArgsSchema,
+    CourseVersionArgsSchema,
+    ImportFilesSchema,
+    ImportFormSchema,
+    ImportResponseSchema,
+)
+
+bp = Blueprint("courses", __name__, url_prefix="/api/courses", description="Courses")
+
+
+def _hooks() -> list[Any]:
+    return current_app.extensions.get("panlearn_course_hooks", [])
+
+
+@bp.route("")
+@bp.arguments(CourseQueryArgsSchema, location="query")
+@bp.response(200, CoursePageSchema)
+def list_all(args: dict[str, Any]) -> dict[str, Any]:
+    """Courses the caller may see, newest visible version each, filtered and paged."""
+    page = list_courses(db.session, current_user(), **args)
+    return {"items": [course_summary(v) for v in page.items], "total": page.total,
+            "page": page.page, "per_page": page.per_page, "pages": page.pages}
+
+
+@bp.route("/<slug>")
+@bp.arguments(CourseVersionArgsSchema, location="query")
+@bp.response(200, CourseDetailSchema)
+def get_one(args: dict[str, Any], slug: str) -> dict[str, Any]:
+    """A course with its modules and lessons (`?version=N` for an older version)."""
+    viewer = current_user()
+    return course_detail(get_course_version(db.session, slug, viewer, args.get("version")), viewer)
+
+
+@bp.route("/<slug>", methods=["PATCH"])
+@bp.arguments(CoursePatchSchema)
+@bp.response(200, CourseDetailSchema)
+@bp.doc(security=[{"bearer": []}])
+def patch(changes: dict[str, Any], slug: str) -> dict[str, Any]:
+    """Change the metadata of the course's draft version (authors of its organisation)."""
+    viewer = current_user()
+    version = update_course(db.session, get_course(db.session, slug), viewer, changes,
+                            after_commit=_hooks())
+    return course_detail(version, viewer)
+
+
+@bp.route("/<slug>", methods=["DELETE"])
+@bp.response(204)
+@bp.doc(security=[{"bearer": []}])
+def delete(slug: str) -> None:
+    """Delete a course and all its versions (authors of its organisation)."""
+    delete_course(db.session, get_course(db.session, slug), current_user(), after_commit=_hooks())
+
+
+@bp.route("/<slug>/publish", methods=["POST"])
+@bp.response(200, CourseDetailSchema)
+@bp.doc(security=[{"bearer": []}])
+def publish(slug: str) -> dict[str, Any]:
+    """Publish the course's newest version, which must be a draft."""
+    viewer = current_user()
+    version = publish_course(db.session, get_course(db.session, slug), viewer,
+                             after_commit=_hooks())
+    return course_detail(version, viewer)
+
+
+@bp.route("/import", methods=["POST"])
+@bp.arguments(ImportFormSchema, location="form")
+@bp.arguments(ImportFilesSchema, location="files")
+@bp.response(201, ImportResponseSchema)
+@bp.doc(security=[{"bearer": []}])
+def import_archive(form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+    """Import a course uploaded as a zip archive (authors, into their organisation)."""
+    viewer = require_author(current_user())
+    settings = current_app.config["PANLEARN"]
+    with tempfile.TemporaryDirectory(prefix="panlearn-import-") as tmp:
+        folder = extract_course_archive(
+            files["archive"].stream, Path(tmp),
+            max_files=settings["ARCHIVE_MAX_FILES"],
+            max_unpacked_bytes=settings["ARCHIVE_MAX_UNPACKED_MB"] * 1024 * 1024,
+        )
+        sources = load_course_folders(folder)
+        results = import_courses(db.session, sources, publish=form["publish"], actor=viewer,
+                                 after_commit=_hooks())
+    return {"courses": [vars(result) for result in results]}

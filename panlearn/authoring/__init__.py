@@ -1,0 +1,1 @@
+"""Authoring: course folders (and archives of them) into versioned database rows."""

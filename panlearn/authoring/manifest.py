@@ -1,0 +1,147 @@
+"""The `course.yml` manifest: its schema and the typed course source it yields.
+
+A course folder is `course.yml` plus notebooks. Loading never stops at the first
+problem: every problem (file, field, what is wrong) is collected, so an author
+fixes a folder in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from license_expression import Licensing, get_spdx_licensing
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+ORCID_RE = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$")
+LEVELS = ("beginner", "intermediate", "advanced")
+
+
+@lru_cache(maxsize=1)
+def _licensing() -> Licensing:
+    return get_spdx_licensing()
+
+
+class AuthorSchema(Schema):
+    """A course author; ORCID iDs make attribution unambiguous."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    orcid = fields.String(validate=validate.Regexp(ORCID_RE, error="not an ORCID iD "
+                                                   "(0000-0000-0000-0000)"))
+    affiliation = fields.String()
+
+
+class LessonEntrySchema(Schema):
+    """A lesson in a module: a notebook path, optionally a title, slug and kind."""
+
+    notebook = fields.String(required=True)
+    title = fields.String(validate=validate.Length(min=1, max=200))
+    slug = fields.String(validate=validate.Regexp(SLUG_RE, error="lowercase words and hyphens"))
+    kind = fields.String(validate=validate.OneOf(("reading", "exercise")))
+
+
+class ModuleEntrySchema(Schema):
+    """A module: a title and its ordered lessons."""
+
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    summary = fields.String(load_default="")
+    lessons = fields.List(fields.Nested(LessonEntrySchema), required=True,
+                          validate=validate.Length(min=1, error="a module needs a lesson"))
+
+
+class ManifestSchema(Schema):
+    """The whole `course.yml`."""
+
+    slug = fields.String(validate=validate.Regexp(SLUG_RE, error="lowercase words and hyphens"))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    summary = fields.String(required=True, validate=validate.Length(min=1))
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    language = fields.String(load_default="en", validate=validate.Length(min=2, max=10))
+    techniques = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    organisation = fields.String(required=True)
+    licence = fields.String(required=True)
+    version = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    authors = fields.List(fields.Nested(AuthorSchema), required=True,
+                          validate=validate.Length(min=1, error="name at least one author"))
+    prerequisites = fields.List(fields.String(), load_default=list)
+    objectives = fields.List(fields.String(), load_default=list)
+    modules = fields.List(fields.Nested(ModuleEntrySchema), required=True,
+                          validate=validate.Length(min=1, error="a course needs a module"))
+
+    @validates("licence")
+    def _spdx(self, value: str, **_: Any) -> None:
+        errors = _licensing().validate(value).errors
+        if errors:
+            raise ValidationError(f"not an SPDX licence identifier: {value!r}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a course folder: where, which field, what."""
+
+    file: str
+    message: str
+    field: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        return f"{where}: {self.field + ': ' if self.field else ''}{self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form for problem+json bodies."""
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+@dataclass
+class LessonSource:
+    """A validated lesson: its notebook parsed and hashed."""
+
+    slug: str
+    title: str
+    kind: str
+    source_path: str
+    notebook: Any
+    notebook_bytes: bytes
+    notebook_hash: str
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    datasets: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ModuleSource:
+    """A validated module."""
+
+    title: str
+    summary: str
+    lessons: list[LessonSource]
+
+
+@dataclass
+class CourseSource:
+    """A whole validated course folder, ready to import."""
+
+    slug: str
+    source_hash: str
+    manifest: dict[str, Any]
+    modules: list[ModuleSource]
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Turn marshmallow's nested error dict into (dotted field, message) pairs."""
+    if isinstance(messages, dict):
+        out: list[tuple[str, str]] = []
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(key, int) and prefix:
+                name = f"{prefix}[{key}]"
+            out.extend(flatten_messages(value, name))
+        return out
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [(prefix, message) for message in messages]
+    if isinstance(messages, list):
+        return [pair for item in messages for pair in flatten_messages(item, prefix)]
+    return [(prefix, str(messages))]

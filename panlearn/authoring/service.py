@@ -1,0 +1,207 @@
+"""Course use cases: import a validated source, publish, update, delete.
+
+Import is idempotent: a source whose hash equals the newest version changes
+nothing. A changed source becomes a new version; a published version is never
+modified in place. Each use case owns its transaction and calls its
+after-commit hooks only once the commit succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from panlearn.accounts.permissions import require_author, require_staff
+from panlearn.authoring.folder import MANIFEST, CourseFolderError
+from panlearn.authoring.manifest import CourseSource, Problem
+from panlearn.errors import ConflictError, ForbiddenError, InvalidInputError
+from panlearn.models import (
+    Course,
+    CourseVersion,
+    Exercise,
+    Lesson,
+    LessonKind,
+    Module,
+    NotebookBlob,
+    Organisation,
+    User,
+    VersionStatus,
+    utcnow,
+)
+
+# Called with the course slug after a commit that changed what the course shows.
+CourseHook = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did to one course."""
+
+    slug: str
+    version: int
+    outcome: str  # "created", "new-version", "unchanged", "published"
+    status: str
+
+
+def import_courses(
+    session: Session,
+    sources: Iterable[CourseSource],
+    *,
+    publish: bool = False,
+    actor: User | None = None,
+    after_commit: Iterable[CourseHook] = (),
+) -> list[ImportResult]:
+    """Import several validated courses; all organisations are checked first."""
+    sources = list(sources)
+    organisations = _organisations_for(session, sources, actor)
+    results = [_import_one(session, source, organisations[source.slug], publish, actor)
+               for source in sources]
+    session.commit()
+    for result in results:
+        if result.outcome != "unchanged":
+            for hook in after_commit:
+                hook(result.slug)
+    return results
+
+
+def _organisations_for(session: Session, sources: list[CourseSource],
+                       actor: User | None) -> dict[str, Organisation]:
+    problems: list[Problem] = []
+    found: dict[str, Organisation] = {}
+    for source in sources:
+        slug = source.manifest["organisation"]
+        organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
+        if organisation is None:
+            problems.append(Problem(f"{source.slug}/{MANIFEST}", f"unknown organisation "
+                                    f"{slug!r}", field="organisation"))
+            continue
+        found[source.slug] = organisation
+    if problems:
+        raise CourseFolderError(problems)
+    if actor is not None:
+        require_author(actor)
+        for source in sources:
+            if found[source.slug].id != actor.organisation_id:
+                raise ForbiddenError(f"Course {source.slug!r} is published by "
+                                     f"{source.manifest['organisation']!r}; you may only "
+                                     "import courses of your own organisation.")
+    return found
+
+
+def _import_one(session: Session, source: CourseSource, organisation: Organisation,
+                publish: bool, actor: User | None) -> ImportResult:
+    course = session.scalar(select(Course).where(Course.slug == source.slug))
+    if course is None:
+        course = Course(slug=source.slug, organisation=organisation)
+        session.add(course)
+    elif course.organisation_id != organisation.id:
+        raise ConflictError(f"The course slug {source.slug!r} belongs to another organisation.")
+    elif actor is not None:
+        require_staff(actor, course)
+    latest = course.versions[-1] if course.versions else None
+    if latest is not None and latest.source_hash == source.source_hash:
+        if publish and latest.status == VersionStatus.DRAFT:
+            _publish(latest)
+            return ImportResult(source.slug, latest.number, "published", latest.status.value)
+        return ImportResult(source.slug, latest.number, "unchanged", latest.status.value)
+    version = _new_version(session, course, source, number=(latest.number + 1) if latest else 1)
+    if publish:
+        _publish(version)
+    outcome = "created" if latest is None else "new-version"
+    return ImportResult(source.slug, version.number, outcome, version.status.value)
+
+
+def _new_version(session: Session, course: Course, source: CourseSource,
+                 *, number: int) -> CourseVersion:
+    m = source.manifest
+    version = CourseVersion(
+        course=course, number=number, version=m["version"], source_hash=source.source_hash,
+        status=VersionStatus.DRAFT, title=m["title"], summary=m["summary"], level=m["level"],
+        language=m["language"], techniques=list(m["techniques"]), licence=m["licence"],
+        authors=[dict(a) for a in m["authors"]], prerequisites=list(m["prerequisites"]),
+        objectives=list(m["objectives"]),
+    )
+    session.add(version)
+    for position, module_source in enumerate(source.modules, start=1):
+        module = Module(position=position, title=module_source.title,
+                        summary=module_source.summary)
+        version.modules.append(module)
+        for lesson_position, lesson_source in enumerate(module_source.lessons, start=1):
+            _store_blob(session, lesson_source.notebook_hash, lesson_source.notebook_bytes)
+            lesson = Lesson(position=lesson_position, slug=lesson_source.slug,
+                            title=lesson_source.title, kind=LessonKind(lesson_source.kind),
+                            source_path=lesson_source.source_path,
+                            notebook_hash=lesson_source.notebook_hash)
+            if lesson.kind == LessonKind.EXERCISE:
+                lesson.exercise = Exercise(
+                    points=sum(check["points"] for check in lesson_source.checks),
+                    check_ids=[check["grade_id"] for check in lesson_source.checks],
+                    datasets=lesson_source.datasets,
+                )
+            module.lessons.append(lesson)
+    return version
+
+
+def _store_blob(session: Session, sha256: str, content: bytes) -> None:
+    # Content-addressed: the same notebook in many versions is stored once.
+    if session.get(NotebookBlob, sha256) is None:
+        session.add(NotebookBlob(sha256=sha256, content=content, size=len(content)))
+        session.flush()
+
+
+def _publish(version: CourseVersion) -> None:
+    version.status = VersionStatus.PUBLISHED
+    version.published_at = utcnow()
+
+
+def publish_course(session: Session, course: Course, actor: User | None,
+                   *, after_commit: Iterable[CourseHook] = ()) -> CourseVersion:
+    """Publish the newest version of a course, which must be a draft."""
+    require_staff(actor, course)
+    latest = course.versions[-1]
+    if latest.status == VersionStatus.PUBLISHED:
+        raise ConflictError(f"Version {latest.number} of {course.slug!r} is already published; "
+                            "import a changed course to make a new draft.")
+    _publish(latest)
+    session.commit()
+    for hook in after_commit:
+        hook(course.slug)
+    return latest
+
+
+EDITABLE_FIELDS = ("title", "summary", "level", "techniques", "prerequisites", "objectives")
+
+
+def update_course(session: Session, course: Course, actor: User | None, changes: dict[str, Any],
+                  *, after_commit: Iterable[CourseHook] = ()) -> CourseVersion:
+    """Change the metadata of the newest version, which must still be a draft."""
+    require_staff(actor, course)
+    latest = course.versions[-1]
+    if latest.status == VersionStatus.PUBLISHED:
+        raise ConflictError(f"Version {latest.number} of {course.slug!r} is published and "
+                            "immutable; import a changed course to make a new draft.")
+    unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise InvalidInputError("These fields cannot be changed.",
+                                errors={name: ["not editable"] for name in unknown})
+    for name, value in changes.items():
+        setattr(latest, name, value)
+    session.commit()
+    for hook in after_commit:
+        hook(course.slug)
+    return latest
+
+
+def delete_course(session: Session, course: Course, actor: User | None,
+                  *, after_commit: Iterable[CourseHook] = ()) -> None:
+    """Delete a course with all its versions (notebook blobs stay: they are shared)."""
+    require_staff(actor, course)
+    slug = course.slug
+    session.delete(course)
+    session.commit()
+    for hook in after_commit:
+        hook(slug)

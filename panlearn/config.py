@@ -1,0 +1,158 @@
+"""Settings: every `PANLEARN_*` environment variable, its type, default and meaning.
+
+One table (`SETTINGS`) is the source of truth: `load_settings` reads it from the
+environment (or from a mapping in tests), the README's configuration table is
+checked against it by a test, and defaults keep a fresh checkout runnable on
+SQLite with everything under the instance directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PREFIX = "PANLEARN_"
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true/false, got {raw!r}")
+
+
+def _path_list(raw: str) -> list[str]:
+    return [part for part in raw.split(os.pathsep) if part]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: `name` without the prefix, a parser and a default."""
+
+    name: str
+    default: Any
+    doc: str
+    parse: Callable[[str], Any] = str
+
+    @property
+    def env(self) -> str:
+        """The environment variable that sets it."""
+        return PREFIX + self.name
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ENV", "development", "`development` or `production`; production refuses to start "
+            "without PANLEARN_SECRET_KEY."),
+    Setting("INSTANCE_DIR", "./instance", "Runtime data: SQLite database, search index, caches, "
+            "blobs. Created on start."),
+    Setting("DATABASE_URL", None, "SQLAlchemy URL; default SQLite file `panlearn.sqlite3` in "
+            "the instance dir. PostgreSQL: `postgresql+psycopg://user:pw@host/db`."),
+    Setting("SECRET_KEY", None, "Signs session cookies. Required in production; in development "
+            "a random key is generated once into the instance dir."),
+    Setting("MAX_UPLOAD_MB", 20, "Largest accepted upload (course archive, notebook), in MiB.",
+            int),
+    Setting("TOKEN_TTL_HOURS", 24 * 30, "Lifetime of API tokens issued by "
+            "`POST /api/auth/token`, in hours.", int),
+    Setting("COURSES_DIR", "./courses", "Folder of course sources that `flask setup` imports."),
+    Setting("CONTENT_DIR", "./content", "Editorial content: organisations.yml, datasets.yml."),
+    Setting("ARCHIVE_MAX_FILES", 2000, "Most files a course archive may contain.", int),
+    Setting("ARCHIVE_MAX_UNPACKED_MB", 200, "Most bytes a course archive may unpack to, in MiB "
+            "(zip bombs).", int),
+)
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or malformed; raised at start-up, before serving anything."""
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Resolve every setting: overrides (tests), then the environment, then the default."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(_BY_NAME) - _FLASK_PASSTHROUGH)
+    if unknown:
+        raise ConfigurationError(f"unknown settings: {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.name in overrides:
+            values[setting.name] = overrides[setting.name]
+        elif setting.env in environ:
+            raw = environ[setting.env]
+            try:
+                values[setting.name] = setting.parse(raw)
+            except ValueError as error:
+                raise ConfigurationError(f"{setting.env}={raw!r}: {error}") from error
+        else:
+            values[setting.name] = setting.default
+    for key in _FLASK_PASSTHROUGH & set(overrides):
+        values[key] = overrides[key]
+    return _derive(values)
+
+
+# Plain Flask keys tests may pass through (e.g. TESTING).
+_FLASK_PASSTHROUGH = {"TESTING"}
+
+
+def _derive(values: dict[str, Any]) -> dict[str, Any]:
+    if values["ENV"] not in {"development", "production"}:
+        raise ConfigurationError(f"{PREFIX}ENV must be development or production, "
+                                 f"got {values['ENV']!r}")
+    instance = Path(values["INSTANCE_DIR"]).resolve()
+    values["INSTANCE_DIR"] = str(instance)
+    if not values["DATABASE_URL"]:
+        values["DATABASE_URL"] = f"sqlite:///{instance / 'panlearn.sqlite3'}"
+    if not values["SECRET_KEY"]:
+        if values["ENV"] == "production":
+            raise ConfigurationError(f"{PREFIX}SECRET_KEY must be set in production")
+        values["SECRET_KEY"] = _development_secret(instance)
+    return values
+
+
+def _development_secret(instance: Path) -> str:
+    """A random key kept in the instance dir, so sessions survive restarts in development."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def flask_config(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Map our settings onto the Flask and extension keys they drive."""
+    url = values["DATABASE_URL"]
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        # Several processes (web, workers, CLI) share the file: wait on locks.
+        engine_options = {"connect_args": {"timeout": 30}}
+    return {
+        "SECRET_KEY": values["SECRET_KEY"],
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "MAX_CONTENT_LENGTH": values["MAX_UPLOAD_MB"] * 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": values["ENV"] == "production",
+        "API_TITLE": "panlearn",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        # Swagger UI assets are served by the platform, never from a CDN.
+        "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+        "TESTING": values.get("TESTING", False),
+    }

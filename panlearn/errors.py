@@ -1,0 +1,159 @@
+"""Domain errors and their single rendering as RFC 9457 problem details.
+
+Services raise `PanlearnError` subclasses and never think about HTTP; the one
+mapping to `application/problem+json` lives here, so every error a user can
+cause (ours, werkzeug's, marshmallow's) has the same documented shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_MIMETYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://panlearn.org/problems/"
+
+log = logging.getLogger(__name__)
+
+
+class PanlearnError(Exception):
+    """Base of every error a service raises on purpose; carries its HTTP meaning."""
+
+    status: int = 500
+    title: str = "Internal error"
+    slug: str = "internal-error"
+
+    def __init__(self, detail: str, *, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+class InvalidInputError(PanlearnError):
+    """The request or the uploaded content is wrong; `errors` names the fields."""
+
+    status, title, slug = 400, "Invalid input", "invalid-input"
+
+
+class UnauthorizedError(PanlearnError):
+    """No credentials, or credentials that do not identify anyone."""
+
+    status, title, slug = 401, "Authentication required", "unauthorized"
+
+
+class ForbiddenError(PanlearnError):
+    """The caller is known but may not do this."""
+
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class NotFoundError(PanlearnError):
+    """The thing does not exist, or the caller may not know that it exists."""
+
+    status, title, slug = 404, "Not found", "not-found"
+
+
+class ConflictError(PanlearnError):
+    """The request clashes with the current state (a duplicate, an immutable version)."""
+
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class PayloadTooLargeError(PanlearnError):
+    """An upload over the configured size limit."""
+
+    status, title, slug = 413, "Payload too large", "payload-too-large"
+
+
+class RateLimitedError(PanlearnError):
+    """Too many requests of one kind in a window."""
+
+    status, title, slug = 429, "Too many requests", "rate-limited"
+
+
+class GradingError(PanlearnError):
+    """The platform failed to grade (our fault, never the student's outcome)."""
+
+    status, title, slug = 500, "Grading failed", "grading-failed"
+
+
+class NotImplementedFormatError(PanlearnError):
+    """A format or feature the platform does not provide (e.g. oEmbed XML)."""
+
+    status, title, slug = 501, "Not implemented", "not-implemented"
+
+
+class UpstreamError(PanlearnError):
+    """An upstream service answered with an error or with garbage."""
+
+    status, title, slug = 502, "Bad gateway", "upstream-error"
+
+
+class UpstreamUnavailableError(PanlearnError):
+    """An upstream service could not be reached in time."""
+
+    status, title, slug = 504, "Gateway timeout", "upstream-unavailable"
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    slug: str | None = None,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Build one problem+json response; the only place that shapes error bodies."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + (slug or str(status)),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _from_panlearn_error(error: PanlearnError) -> Response:
+    if error.status >= 500:
+        log.warning("%s: %s", type(error).__name__, error.detail)
+    return problem(error.status, error.title, error.detail, slug=error.slug, errors=error.errors)
+
+
+def _from_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    errors = None
+    # flask-smorest/webargs put marshmallow's messages in `data["messages"]`.
+    data = getattr(error, "data", None)
+    if isinstance(data, dict) and "messages" in data:
+        errors = data["messages"]
+    detail = error.description or error.name
+    if status == 413:
+        detail = "The upload is larger than the configured limit."
+    if status == 422 and errors:
+        detail = "The request did not validate; see `errors` for each field."
+    headers = {}
+    if status == 405 and error.get_response().headers.get("Allow"):
+        headers["Allow"] = error.get_response().headers["Allow"]
+    return problem(status, error.name, detail, errors=errors, headers=headers)
+
+
+def _from_unexpected(error: Exception) -> Response:
+    # Log the trace for operators; the user gets no internals.
+    log.exception("unhandled error", exc_info=error)
+    return problem(500, "Internal error", "Something went wrong on our side; it has been logged.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Render every error as problem+json; registered after flask-smorest so ours win."""
+    app.register_error_handler(PanlearnError, _from_panlearn_error)
+    app.register_error_handler(HTTPException, _from_http_exception)
+    app.register_error_handler(Exception, _from_unexpected)

@@ -1,0 +1,254 @@
+"""The data model: organisations, accounts, courses with immutable versions, notebooks.
+
+A `Course` is the stable identity (slug, owning organisation). Its content lives
+in numbered `CourseVersion`s: each distinct import of the course folder is a new
+version, and a published version is never modified in place, so a learner can
+stay on the version they enrolled in. Notebooks are stored once, addressed by
+the sha256 of their canonical JSON (`NotebookBlob`).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from panlearn.extensions import db
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; one clock for every timestamp column."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store UTC; refuse naive datetimes, which are always a bug here."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored; use panlearn.models.utcnow()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back as aware UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Role(enum.StrEnum):
+    """What an account may do; authors and admins act within their organisation."""
+
+    STUDENT = "student"
+    AUTHOR = "author"
+    ADMIN = "admin"
+
+
+class VersionStatus(enum.StrEnum):
+    """Lifecycle of a course version: drafts may change, published ones never do."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+class LessonKind(enum.StrEnum):
+    """A lesson is read, or it is an auto-graded exercise."""
+
+    READING = "reading"
+    EXERCISE = "exercise"
+
+
+def _enum(kind: type[enum.Enum], name: str) -> Enum:
+    # Stored as VARCHAR + CHECK so SQLite and PostgreSQL agree and migrations stay simple.
+    return Enum(kind, name=name, native_enum=False, values_callable=lambda k: [m.value for m in k],
+                length=16, create_constraint=True, validate_strings=True)
+
+
+class Organisation(db.Model):
+    """A facility or institute that publishes courses."""
+
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    ror_id: Mapped[str | None] = mapped_column(String(100))
+    website: Mapped[str | None] = mapped_column(String(300))
+    panosc_url: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    users: Mapped[list[User]] = relationship(back_populates="organisation")
+    courses: Mapped[list[Course]] = relationship(back_populates="organisation")
+
+
+class User(db.Model):
+    """An account. Passwords are stored as argon2 hashes only."""
+
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.STUDENT)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    organisation: Mapped[Organisation | None] = relationship(back_populates="users")
+    tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its sha256 is stored, so a database leak reveals no token."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class NotebookBlob(db.Model):
+    """A notebook stored once, addressed by the sha256 of its canonical JSON."""
+
+    __tablename__ = "notebook_blob"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Course(db.Model):
+    """The stable identity of a course; its content is in `versions`."""
+
+    __tablename__ = "course"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="courses")
+    versions: Mapped[list[CourseVersion]] = relationship(
+        back_populates="course",
+        order_by="CourseVersion.number",
+        cascade="all, delete-orphan",
+    )
+
+
+class CourseVersion(db.Model):
+    """One imported state of a course folder. Published versions are immutable."""
+
+    __tablename__ = "course_version"
+    __table_args__ = (UniqueConstraint("course_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(40))
+    source_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[VersionStatus] = mapped_column(
+        _enum(VersionStatus, "version_status"), default=VersionStatus.DRAFT
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    level: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    techniques: Mapped[list[str]] = mapped_column(JSON, default=list)
+    licence: Mapped[str] = mapped_column(String(64))
+    authors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    prerequisites: Mapped[list[str]] = mapped_column(JSON, default=list)
+    objectives: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    course: Mapped[Course] = relationship(back_populates="versions")
+    modules: Mapped[list[Module]] = relationship(
+        back_populates="course_version", order_by="Module.position", cascade="all, delete-orphan"
+    )
+
+
+class Module(db.Model):
+    """An ordered group of lessons within a course version."""
+
+    __tablename__ = "module"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_version_id: Mapped[int] = mapped_column(
+        ForeignKey("course_version.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+
+    course_version: Mapped[CourseVersion] = relationship(back_populates="modules")
+    lessons: Mapped[list[Lesson]] = relationship(
+        back_populates="module", order_by="Lesson.position", cascade="all, delete-orphan"
+    )
+
+
+class Lesson(db.Model):
+    """A notebook in a module: read as a page, or submitted as an exercise."""
+
+    __tablename__ = "lesson"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    module_id: Mapped[int] = mapped_column(ForeignKey("module.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    slug: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[LessonKind] = mapped_column(_enum(LessonKind, "lesson_kind"))
+    source_path: Mapped[str] = mapped_column(String(300))
+    notebook_hash: Mapped[str] = mapped_column(ForeignKey("notebook_blob.sha256"))
+
+    module: Mapped[Module] = relationship(back_populates="lessons")
+    notebook: Mapped[NotebookBlob] = relationship()
+    exercise: Mapped[Exercise | None] = relationship(
+        back_populates="lesson", cascade="all, delete-orphan", uselist=False
+    )
+
+
+class Exercise(db.Model):
+    """The gradable part of an exercise lesson: its checks, points and datasets."""
+
+    __tablename__ = "exercise"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lesson.id", ondelete="CASCADE"), unique=True
+    )
+    points: Mapped[float] = mapped_column(Float)
+    check_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    datasets: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+    lesson: Mapped[Lesson] = relationship(back_populates="exercise")

@@ -1,0 +1,201 @@
+"""marshmallow schemas: every request and response body of the API goes through one."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from panlearn.authoring.manifest import LEVELS
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details: the body of every error response."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.Dict(metadata={"description": "Field errors or course problems."})
+
+
+class PageArgsSchema(Schema):
+    """Pagination query arguments."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class PageSchema(Schema):
+    """The envelope of a paginated list."""
+
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    pages = fields.Integer(required=True)
+
+
+class TokenRequestSchema(Schema):
+    """Credentials exchanged for a bearer token."""
+
+    username = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+
+
+class TokenSchema(Schema):
+    """A freshly issued bearer token; shown once."""
+
+    token = fields.String(required=True)
+    token_type = fields.String(dump_default="Bearer")
+    expires_at = fields.DateTime(required=True)
+
+
+class OrganisationSchema(Schema):
+    """A publishing organisation (facility)."""
+
+    slug = fields.String(dump_only=True)
+    name = fields.String(dump_only=True)
+    ror_id = fields.String(dump_only=True, allow_none=True)
+    website = fields.String(dump_only=True, allow_none=True)
+    panosc_url = fields.String(dump_only=True, allow_none=True)
+
+
+class AuthorSchema(Schema):
+    """A course author."""
+
+    name = fields.String()
+    orcid = fields.String()
+    affiliation = fields.String()
+
+
+class LessonSummarySchema(Schema):
+    """A lesson as listed inside its course."""
+
+    id = fields.Integer(dump_only=True)
+    slug = fields.String(dump_only=True)
+    title = fields.String(dump_only=True)
+    kind = fields.String(dump_only=True)
+    position = fields.Integer(dump_only=True)
+    exercise_id = fields.Integer(dump_only=True, allow_none=True)
+    url = fields.String(dump_only=True)
+
+
+class ModuleSchema(Schema):
+    """A module with its ordered lessons."""
+
+    position = fields.Integer(dump_only=True)
+    title = fields.String(dump_only=True)
+    summary = fields.String(dump_only=True)
+    lessons = fields.List(fields.Nested(LessonSummarySchema), dump_only=True)
+
+
+class CourseSchema(Schema):
+    """A course as seen by the caller: the newest version they may view."""
+
+    slug = fields.String(dump_only=True)
+    title = fields.String(dump_only=True)
+    summary = fields.String(dump_only=True)
+    level = fields.String(dump_only=True)
+    language = fields.String(dump_only=True)
+    techniques = fields.List(fields.String(), dump_only=True)
+    organisation = fields.String(dump_only=True)
+    licence = fields.String(dump_only=True)
+    authors = fields.List(fields.Nested(AuthorSchema), dump_only=True)
+    version = fields.String(dump_only=True, metadata={"description": "The authors' label."})
+    version_number = fields.Integer(dump_only=True)
+    status = fields.String(dump_only=True)
+    source_hash = fields.String(dump_only=True)
+    published_at = fields.DateTime(dump_only=True, allow_none=True)
+    url = fields.String(dump_only=True)
+
+
+class CourseDetailSchema(CourseSchema):
+    """A course with its modules and lessons."""
+
+    prerequisites = fields.List(fields.String(), dump_only=True)
+    objectives = fields.List(fields.String(), dump_only=True)
+    versions = fields.List(fields.Dict(), dump_only=True)
+    modules = fields.List(fields.Nested(ModuleSchema), dump_only=True)
+
+
+class CoursePageSchema(PageSchema):
+    """A page of courses."""
+
+    items = fields.List(fields.Nested(CourseSchema), required=True)
+
+
+class CourseQueryArgsSchema(PageArgsSchema):
+    """Filters of the course list."""
+
+    technique = fields.String()
+    level = fields.String(validate=validate.OneOf(LEVELS))
+    organisation = fields.String()
+    status = fields.String(validate=validate.OneOf(("draft", "published")))
+
+
+class CourseVersionArgsSchema(Schema):
+    """Pick a version of a course (default: the newest the caller may view)."""
+
+    version = fields.Integer(validate=validate.Range(min=1))
+
+
+class CoursePatchSchema(Schema):
+    """Editable metadata of a draft version."""
+
+    title = fields.String(validate=validate.Length(min=1, max=200))
+    summary = fields.String(validate=validate.Length(min=1))
+    level = fields.String(validate=validate.OneOf(LEVELS))
+    techniques = fields.List(fields.String(validate=validate.Length(min=1)))
+    prerequisites = fields.List(fields.String())
+    objectives = fields.List(fields.String())
+
+
+class ImportFormSchema(Schema):
+    """Form fields of a course archive upload."""
+
+    publish = fields.Boolean(load_default=False)
+
+
+class ImportFilesSchema(Schema):
+    """The uploaded archive."""
+
+    archive = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class ImportResultSchema(Schema):
+    """What an import did to one course."""
+
+    slug = fields.String()
+    version = fields.Integer()
+    outcome = fields.String()
+    status = fields.String()
+
+
+class ImportResponseSchema(Schema):
+    """The result of an archive import."""
+
+    courses = fields.List(fields.Nested(ImportResultSchema))
+
+
+class LessonSchema(Schema):
+    """A lesson's metadata."""
+
+    id = fields.Integer(dump_only=True)
+    slug = fields.String(dump_only=True)
+    title = fields.String(dump_only=True)
+    kind = fields.String(dump_only=True)
+    position = fields.Integer(dump_only=True)
+    course = fields.String(dump_only=True)
+    course_version = fields.Integer(dump_only=True)
+    module = fields.String(dump_only=True)
+    notebook_hash = fields.String(dump_only=True)
+    exercise_id = fields.Integer(dump_only=True, allow_none=True)
+    points = fields.Float(dump_only=True, allow_none=True)
+    previous_id = fields.Integer(dump_only=True, allow_none=True)
+    next_id = fields.Integer(dump_only=True, allow_none=True)
+    url = fields.String(dump_only=True)
+    notebook_url = fields.String(dump_only=True)
+
+
+class NotebookArgsSchema(Schema):
+    """Which notebook of a lesson: the student version, or the source for its authors."""
+
+    version = fields.String(load_default="student", validate=validate.OneOf(("student", "source")))

@@ -1,0 +1,83 @@
+"""Fixtures shared by every test folder.
+
+Real data lives in ../shared/data (never copied into the project); tests find it
+through PANLEARN_SHARED_DATA, defaulting to the folder beside the checkout.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _shared_data_dir() -> Path:
+    configured = os.environ.get("PANLEARN_SHARED_DATA")
+    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """The folder of real PaN files and recorded PaNOSC responses (read-only)."""
+    path = _shared_data_dir()
+    if not (path / "nexus").is_dir():
+        pytest.fail(f"shared data not found at {path}; set PANLEARN_SHARED_DATA")
+    return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use the database are marked `db`, so CI can rerun them on PostgreSQL."""
+    for item in items:
+        if "app" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    """The real app on a fresh database (temp SQLite, or PANLEARN_TEST_DATABASE_URL)."""
+    from flask_migrate import upgrade
+
+    from panlearn import create_app
+    from panlearn.extensions import db
+
+    url = os.environ.get("PANLEARN_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    app = create_app({
+        "INSTANCE_DIR": str(tmp_path / "instance"),
+        "DATABASE_URL": url,
+        "COURSES_DIR": str(REPO_ROOT / "courses"),
+        "CONTENT_DIR": str(REPO_ROOT / "content"),
+        "TESTING": True,
+    })
+    with app.app_context():
+        _reset_database(db)
+        upgrade(directory=str(REPO_ROOT / "migrations"))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        _reset_database(db)
+        db.engine.dispose()
+
+
+def _reset_database(db) -> None:
+    """Drop every table (a shared PostgreSQL database is reused across tests)."""
+    from sqlalchemy import MetaData
+
+    with db.engine.begin() as connection:
+        metadata = MetaData()
+        metadata.reflect(bind=connection)
+        metadata.drop_all(bind=connection)
+
+
+@pytest.fixture
+def client(app):
+    """An HTTP client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner of the app's `flask` commands."""
+    return app.test_cli_runner()
