@@ -1,0 +1,109 @@
+"""Course archives uploaded through the API: validation, limits, path traversal."""
+
+from __future__ import annotations
+
+import io
+import stat
+import zipfile
+
+import pytest
+
+from tests.builders import make_org, make_user, token_for, write_course, zip_folder
+
+
+@pytest.fixture
+def author(app, client):
+    make_org(app, "psi")
+    make_org(app, "ess")
+    make_user(app, "author", "author", "psi")
+    make_user(app, "student")
+    return token_for(client, "author")
+
+
+def _upload(client, headers, data: bytes, publish=False):
+    form = {"archive": (io.BytesIO(data), "course.zip")}
+    if publish:
+        form["publish"] = "true"
+    return client.post("/api/courses/import", data=form, headers=headers,
+                       content_type="multipart/form-data")
+
+
+def test_upload_imports_and_reimport_is_unchanged(client, author, tmp_path):
+    archive = zip_folder(write_course(tmp_path), prefix="demo/")
+    response = _upload(client, author, archive, publish=True)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["courses"] == [
+        {"slug": "demo", "version": 1, "outcome": "created", "status": "published"}]
+    assert _upload(client, author, archive).get_json()["courses"][0]["outcome"] == "unchanged"
+    assert client.get("/api/courses/demo").status_code == 200
+
+
+def test_upload_with_course_yml_at_the_top(client, author, tmp_path):
+    response = _upload(client, author, zip_folder(write_course(tmp_path)))
+    assert response.status_code == 201
+
+
+def test_upload_reports_every_course_problem(client, author, tmp_path):
+    folder = write_course(tmp_path, licence="nope")
+    (folder / "01-read.ipynb").unlink()
+    response = _upload(client, author, zip_folder(folder))
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["type"].endswith("invalid-course")
+    messages = [p["message"] for p in body["errors"]["problems"]]
+    assert any("SPDX" in m for m in messages)
+    assert any("'01-read.ipynb' not found" in m for m in messages)
+
+
+def test_path_traversal_archive_is_refused_and_nothing_written(client, author, tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("course.yml", "title: x")
+        archive.writestr("../../escaped.txt", "pwned")
+    response = _upload(client, author, buffer.getvalue())
+    assert response.status_code == 400
+    assert "outside the archive" in response.get_json()["detail"]
+    assert not list(tmp_path.parent.parent.rglob("escaped.txt"))
+
+
+def test_symlink_member_is_refused(client, author):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo("link")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(info, "/etc/passwd")
+    response = _upload(client, author, buffer.getvalue())
+    assert response.status_code == 400 and "symbolic link" in response.get_json()["detail"]
+
+
+def test_oversized_upload_is_413(app, client, author):
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    response = _upload(client, author, b"x" * 4096)
+    assert response.status_code == 413
+    assert response.content_type == "application/problem+json"
+
+
+def test_zip_bomb_is_refused(app, client, author):
+    app.config["PANLEARN"]["ARCHIVE_MAX_UNPACKED_MB"] = 1
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("course.yml", b"0" * (3 * 1024 * 1024))
+    assert len(buffer.getvalue()) < 50_000
+    response = _upload(client, author, buffer.getvalue())
+    assert response.status_code == 413
+
+
+def test_not_a_zip_and_missing_field(client, author):
+    assert _upload(client, author, b"plain text").status_code == 400
+    response = client.post("/api/courses/import", data={}, headers=author,
+                           content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "archive" in response.get_json()["errors"]["files"]
+
+
+def test_only_authors_of_the_courses_organisation_may_upload(client, author, tmp_path):
+    archive = zip_folder(write_course(tmp_path, org="ess"))
+    assert _upload(client, author, archive).status_code == 403
+    student = token_for(client, "student")
+    assert _upload(client, student, zip_folder(write_course(tmp_path / "b"))).status_code == 403
+    assert _upload(client, {}, zip_folder(write_course(tmp_path / "c"))).status_code == 401
