@@ -156,3 +156,16 @@ def flask_config(values: Mapping[str, Any]) -> dict[str, Any]:
         "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
         "TESTING": values.get("TESTING", False),
     }
+
+
+def settings_table() -> str:
+    """The README's configuration table, generated from `SETTINGS`."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for setting in SETTINGS:
+        default = "—" if setting.default is None else f"`{setting.default}`"
+        rows.append(f"| `{setting.env}` | {default} | {setting.doc} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_table())
