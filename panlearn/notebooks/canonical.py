@@ -36,7 +36,7 @@ def _invalid(detail: str) -> InvalidInputError:
 
 
 def _derived_cell_id(index: int, cell: Mapping[str, Any], taken: set[str]) -> str:
-    """A stable id for a cell that has none, so the content address stays stable.
+    """Derive a stable id for a cell that has none, so the content address stays stable.
 
     nbformat would fill in random ids, which would give the same upload a new
     address each time.
@@ -82,7 +82,7 @@ def _rejoin_bundle(bundle: Any) -> None:
 
 
 def _rejoin_and_strip(node: NotebookNode) -> None:
-    """nbformat's `rejoin_lines` + `strip_transient`, tolerant of malformed shapes.
+    """Nbformat's `rejoin_lines` + `strip_transient`, tolerant of malformed shapes.
 
     Malformed parts are left alone here so that schema validation reports them
     with a precise location instead of an AttributeError.
@@ -165,7 +165,7 @@ def canonical_json(nb: Mapping[str, Any]) -> bytes:
 
 
 def notebook_sha256(nb: Mapping[str, Any]) -> str:
-    """The content address of a notebook: hex sha256 of its canonical JSON."""
+    """Return the content address of a notebook: hex sha256 of its canonical JSON."""
     return hashlib.sha256(canonical_json(nb)).hexdigest()
 
 

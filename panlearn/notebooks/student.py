@@ -87,18 +87,18 @@ def _nbgrader(cell: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def is_solution_cell(cell: Mapping[str, Any]) -> bool:
-    """nbgrader `solution: true`: the student writes this cell."""
+    """Nbgrader `solution: true`: the student writes this cell."""
     return bool(_nbgrader(cell).get("solution"))
 
 
 def is_grade_cell(cell: Mapping[str, Any]) -> bool:
-    """nbgrader `grade: true` (or a `task` cell): this cell earns points."""
+    """Nbgrader `grade: true` (or a `task` cell): this cell earns points."""
     meta = _nbgrader(cell)
     return bool(meta.get("grade") or meta.get("task"))
 
 
 def has_answer_markers(nb: Mapping[str, Any]) -> bool:
-    """True if any cell holds a solution, hidden-test or mark-scheme marker."""
+    """Tell whether any cell holds a solution, hidden-test or mark-scheme marker."""
     for cell in nb.get("cells", []):
         for line in str(cell.get("source", "")).split("\n"):
             if (_BEGIN_SOLUTION.match(line) or _BEGIN_HIDDEN.search(line)
@@ -108,12 +108,12 @@ def has_answer_markers(nb: Mapping[str, Any]) -> bool:
 
 
 def is_exercise(nb: Mapping[str, Any]) -> bool:
-    """True if the notebook has nbgrader grade, task or solution cells."""
+    """Tell whether the notebook has nbgrader grade, task or solution cells."""
     return any(is_solution_cell(cell) or is_grade_cell(cell) for cell in nb.get("cells", []))
 
 
 def needs_student_version(nb: Mapping[str, Any]) -> bool:
-    """True if showing the notebook as-is to a student could reveal an answer."""
+    """Tell whether showing the notebook as-is to a student could reveal an answer."""
     return is_exercise(nb) or has_answer_markers(nb)
 
 
@@ -261,7 +261,7 @@ def _points(cell: Mapping[str, Any], grade_id: str) -> float:
 
 
 def list_checks(nb: Mapping[str, Any]) -> list[Check]:
-    """The graded cells of an exercise, in notebook order.
+    """List the graded cells of an exercise, in notebook order.
 
     Validates what grading relies on: each graded cell has a `grade_id`, unique
     in the notebook, and non-negative `points`.
@@ -294,7 +294,7 @@ def list_checks(nb: Mapping[str, Any]) -> list[Check]:
 
 
 def list_solution_cells(nb: Mapping[str, Any]) -> list[SolutionCell]:
-    """The cells a student answers in, in notebook order (for matching a submission)."""
+    """List the cells a student answers in, in notebook order (for matching a submission)."""
     return [
         SolutionCell(
             cell_id=str(cell.get("id", "")),
