@@ -62,6 +62,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("COURSES_DIR", "./courses", "Folder of course sources that `flask setup` imports."),
     Setting("CONTENT_DIR", "./content", "Editorial content: organisations.yml, datasets.yml."),
     Setting("ARCHIVE_MAX_FILES", 2000, "Most files a course archive may contain.", int),
+    Setting("EMBED_ORIGINS", "*", "Origins allowed to frame embeds and slides of published "
+            "lessons (`frame-ancestors`), space-separated; `*` for any."),
     Setting("ARCHIVE_MAX_UNPACKED_MB", 200, "Most bytes a course archive may unpack to, in MiB "
             "(zip bombs).", int),
 )

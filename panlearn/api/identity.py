@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from flask import g, request, session
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
 
 from panlearn.accounts.service import user_for_token
-from panlearn.errors import UnauthorizedError
+from panlearn.errors import ForbiddenError, UnauthorizedError
 from panlearn.extensions import db
 from panlearn.models import User
 
 SESSION_USER_KEY = "user_id"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def current_user() -> User | None:
     """The authenticated user of this request, or None for anonymous visitors.
 
     A malformed or expired bearer token is an error (401), not anonymity: a
-    client that sends credentials wants to know they failed.
+    client that sends credentials wants to know they failed. A browser session
+    may change things through the API only with the page's CSRF token in the
+    `X-CSRFToken` header, so another site cannot act with a visitor's cookie.
     """
     if "panlearn_user" in g:
         return g.panlearn_user
@@ -32,8 +37,18 @@ def current_user() -> User | None:
         if user is None or not user.is_active:
             session.pop(SESSION_USER_KEY, None)
             user = None
+        elif request.method not in SAFE_METHODS:
+            _require_csrf_header()
     g.panlearn_user = user
     return user
+
+
+def _require_csrf_header() -> None:
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken"))
+    except (ValidationError, CSRFError) as error:
+        raise ForbiddenError(f"Missing or invalid CSRF token ({error}); send the page's token "
+                             "in the X-CSRFToken header.") from None
 
 
 def bearer_token() -> str | None:
