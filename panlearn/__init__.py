@@ -21,6 +21,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from panlearn import cli, web
     from panlearn.api import register_api
     from panlearn.config import flask_config, load_settings
+    from panlearn.datasets.settings import DatasetsConfig, DatasetsContext
     from panlearn.errors import register_error_handlers
     from panlearn.extensions import api, db, migrate
 
@@ -30,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=False)
     app.config.update(flask_config(settings))
     app.config["PANLEARN"] = settings
+    app.extensions["panlearn.datasets"] = DatasetsContext(DatasetsConfig.from_settings(settings))
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),

@@ -25,6 +25,14 @@ from panlearn.accounts.service import create_user
 from panlearn.authoring.folder import CourseFolderError, load_course_folders
 from panlearn.authoring.manifest import CourseSource
 from panlearn.authoring.service import import_courses
+from panlearn.datasets.service import (
+    fetch_dataset_file,
+    get_dataset,
+    list_dataset_files,
+    search_datasets,
+    verify_cache,
+)
+from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import PanlearnError
 from panlearn.extensions import db
 from panlearn.models import Role
@@ -34,6 +42,7 @@ console = Console(stderr=True)
 courses_cli = AppGroup("courses", help="Import and validate course folders.")
 users_cli = AppGroup("users", help="Manage accounts.")
 orgs_cli = AppGroup("orgs", help="Manage publishing organisations.")
+datasets_cli = AppGroup("datasets", help="Find, fetch and verify open PaN datasets.")
 
 
 def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -67,7 +76,7 @@ def _load_with_progress(path: Path) -> list[CourseSource]:
             progress.update(task, total=total, description=f"Validating {folder.name}")
             progress.advance(task)
 
-        return load_course_folders(path, on_folder=advance)
+        return load_course_folders(path, registry=_datasets().registry, on_folder=advance)
 
 
 @courses_cli.command("validate")
@@ -138,8 +147,87 @@ def setup_command() -> None:
     _import(Path(settings["COURSES_DIR"]), publish=True)
 
 
+def _datasets() -> DatasetsContext:
+    return current_app.extensions["panlearn.datasets"]
+
+
+@datasets_cli.command("search")
+@click.argument("query", required=False)
+@click.option("--technique", help="PaNET id or technique name.")
+@click.option("--facility")
+@click.option("--limit", default=20, show_default=True)
+@_user_errors
+def datasets_search_command(query: str | None, technique: str | None, facility: str | None,
+                            limit: int) -> None:
+    """Search open datasets through the PaNOSC federated search API."""
+    result = search_datasets(client=_datasets().client, q=query, technique=technique,
+                             facility=facility, limit=limit)
+    table = Table("score", "pid", "title", "instrument", "techniques",
+                  title="stale cached answer (upstream unreachable)" if result.stale else None)
+    for item in result.items:
+        table.add_row("" if item.score is None else f"{item.score:.3f}", item.pid,
+                      item.title or "", item.instrument.name if item.instrument else "",
+                      ", ".join(t.name or t.pid or "" for t in item.techniques))
+    Console(width=200).print(table)
+
+
+@datasets_cli.command("show")
+@click.argument("pid")
+@_user_errors
+def datasets_show_command(pid: str) -> None:
+    """Show one dataset by its PaNOSC pid."""
+    fetched = get_dataset(pid, client=_datasets().client)
+    dataset = fetched.value
+    click.echo(f"{dataset.pid}: {dataset.title}" + ("  [stale]" if fetched.stale else ""))
+    if dataset.instrument:
+        click.echo(f"instrument: {dataset.instrument.name} ({dataset.instrument.facility})")
+    for technique in dataset.techniques:
+        click.echo(f"technique: {technique.name} {technique.pid or ''}")
+    for parameter in dataset.parameters:
+        click.echo(f"parameter: {parameter.name} = {parameter.value} {parameter.unit or ''}")
+    for file in dataset.files:
+        click.echo(f"file: {file.name} {file.size or ''}")
+
+
+@datasets_cli.command("fetch")
+@click.argument("ref")
+@click.option("--file", "file_name", help="One file of the dataset (default: all).")
+@_user_errors
+def datasets_fetch_command(ref: str, file_name: str | None) -> None:
+    """Fetch a registered dataset's files into the verified cache (by name, pid or DOI)."""
+    context = _datasets()
+    listing = list_dataset_files(ref, registry=context.registry)
+    names = [file_name] if file_name else [f.name for f in listing.files]
+    with Progress(console=console) as progress:
+        for name in names:
+            task = progress.add_task(name, total=None)
+
+            def advance(done: int, total: int | None, task: Any = task) -> None:
+                progress.update(task, completed=done, total=total)
+
+            fetched = fetch_dataset_file(ref, name, registry=context.registry,
+                                         cache=context.file_cache, progress=advance)
+            progress.update(task, completed=fetched.size, total=fetched.size)
+            click.echo(f"{fetched.file}  {fetched.sha256}  {fetched.path}")
+
+
+@datasets_cli.command("verify")
+@click.option("--remove-bad", is_flag=True, help="Delete files whose checksum no longer matches.")
+@_user_errors
+def datasets_verify_command(remove_bad: bool) -> None:
+    """Re-check the sha256 of every cached data file."""
+    report = verify_cache(cache=_datasets().file_cache, remove_bad=remove_bad)
+    if report.ok:
+        click.echo(f"{report.checked} file(s) checked, all intact")
+        return
+    for bad in report.bad:
+        click.echo(f"BAD {bad}")
+    click.echo(f"{report.checked} file(s) checked, {len(report.bad)} corrupt")
+    sys.exit(1)
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups."""
-    for group in (courses_cli, users_cli, orgs_cli):
+    for group in (courses_cli, users_cli, orgs_cli, datasets_cli):
         app.cli.add_command(group)
     app.cli.add_command(setup_command)

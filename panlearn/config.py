@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "PANLEARN_"
+DEFAULT_PANOSC_URL = "https://federated.panosc.ess.eu/api"
 
 
 def _bool(raw: str) -> bool:
@@ -66,6 +67,29 @@ SETTINGS: tuple[Setting, ...] = (
             "lessons (`frame-ancestors`), space-separated; `*` for any."),
     Setting("ARCHIVE_MAX_UNPACKED_MB", 200, "Most bytes a course archive may unpack to, in MiB "
             "(zip bombs).", int),
+    Setting("PANOSC_URL", DEFAULT_PANOSC_URL, "PaNOSC search API base URL (the federated "
+            "endpoint by default; an organisation may set its facility's own)."),
+    Setting("PANOSC_CONNECT_TIMEOUT", 5.0, "Seconds to wait for a PaNOSC API connection.", float),
+    Setting("PANOSC_READ_TIMEOUT", 20.0, "Seconds to wait for a PaNOSC API answer (the "
+            "federated search gives each facility 10 s).", float),
+    Setting("PANOSC_RETRIES", 2, "Retries on connection errors and HTTP 502/503/504, with "
+            "exponential backoff.", int),
+    Setting("PANOSC_CACHE_TTL", 3600, "Seconds a cached PaNOSC answer is fresh; older ones "
+            "are only served, marked stale, when the upstream fails.", int),
+    Setting("PANOSC_MAX_RESPONSE_MB", 10, "Largest PaNOSC API response read, in MiB.", int),
+    Setting("PANOSC_CACHE_DIR", None, "Where PaNOSC answers are cached (SQLite); default "
+            "`panosc-cache` in the instance dir."),
+    Setting("DATASET_REGISTRY", None, "The dataset registry file; default `datasets.yml` in "
+            "PANLEARN_CONTENT_DIR."),
+    Setting("DATA_CACHE_DIR", None, "Content-addressed cache of data files; default "
+            "`data-cache` in the instance dir."),
+    Setting("DATA_CACHE_MAX_MB", 5120, "Data cache size cap in MiB; least recently used "
+            "files are evicted beyond it.", int),
+    Setting("DATA_MAX_FILE_MB", 2048, "Largest single data file downloaded, in MiB.", int),
+    Setting("DATA_DIRS", [], "Local mirror folders of data files (os.pathsep-separated), "
+            "searched by file name and verified by sha256 before any download.", _path_list),
+    Setting("DATA_DOWNLOAD_TIMEOUT", 60.0, "Seconds a data file download may stall before "
+            "it is retried (resuming with HTTP Range).", float),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}

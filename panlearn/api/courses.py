@@ -105,7 +105,8 @@ def import_archive(form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any
             max_files=settings["ARCHIVE_MAX_FILES"],
             max_unpacked_bytes=settings["ARCHIVE_MAX_UNPACKED_MB"] * 1024 * 1024,
         )
-        sources = load_course_folders(folder)
+        sources = load_course_folders(
+            folder, registry=current_app.extensions["panlearn.datasets"].registry)
         results = import_courses(db.session, sources, publish=form["publish"], actor=viewer,
                                  after_commit=_hooks())
     return {"courses": [vars(result) for result in results]}

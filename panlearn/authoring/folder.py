@@ -24,11 +24,13 @@ from panlearn.authoring.manifest import (
     Problem,
     flatten_messages,
 )
+from panlearn.datasets.errors import DatasetSpecError
+from panlearn.datasets.registry import Registry
+from panlearn.datasets.resolve import validate_dataset_specs
 from panlearn.errors import InvalidInputError
 from panlearn.notebooks.canonical import canonical_json, notebook_sha256, read_notebook_bytes
 
 MANIFEST = "course.yml"
-IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class CourseFolderError(InvalidInputError):
@@ -58,7 +60,10 @@ def find_course_folders(path: Path) -> list[Path]:
 
 
 def load_course_folders(
-    path: Path, *, on_folder: Callable[[Path, int], None] | None = None
+    path: Path,
+    *,
+    registry: Registry | None = None,
+    on_folder: Callable[[Path, int], None] | None = None,
 ) -> list[CourseSource]:
     """Load every course under `path`, reporting the problems of all of them at once.
 
@@ -72,7 +77,7 @@ def load_course_folders(
         if on_folder is not None:
             on_folder(folder, len(folders))
         try:
-            source = load_course_folder(folder)
+            source = load_course_folder(folder, registry=registry)
         except CourseFolderError as error:
             problems.extend(error.problems)
             continue
@@ -87,8 +92,12 @@ def load_course_folders(
     return sources
 
 
-def load_course_folder(folder: Path) -> CourseSource:
-    """Validate one course folder and parse its notebooks."""
+def load_course_folder(folder: Path, *, registry: Registry | None = None) -> CourseSource:
+    """Validate one course folder and parse its notebooks.
+
+    With a dataset `registry`, every exercise's dataset references are checked
+    too, so a typo fails at import rather than at the first submission.
+    """
     manifest_path = folder / MANIFEST
     display = str(manifest_path)
     problems: list[Problem] = []
@@ -118,15 +127,15 @@ def load_course_folder(folder: Path) -> CourseSource:
     if not SLUG_RE.match(slug):
         problems.append(Problem(display, f"folder name {slug!r} is not a valid slug; set `slug`",
                                 field="slug"))
-    modules = _load_modules(folder, manifest.get("modules", []), problems)
+    modules = _load_modules(folder, manifest.get("modules", []), problems, registry)
     if problems:
         raise CourseFolderError(problems)
     return CourseSource(slug=slug, source_hash=_source_hash(raw_bytes, modules),
                         manifest=manifest, modules=modules)
 
 
-def _load_modules(folder: Path, entries: list[dict[str, Any]],
-                  problems: list[Problem]) -> list[ModuleSource]:
+def _load_modules(folder: Path, entries: list[dict[str, Any]], problems: list[Problem],
+                  registry: Registry | None) -> list[ModuleSource]:
     modules: list[ModuleSource] = []
     lesson_slugs: dict[str, str] = {}
     root = folder.resolve()
@@ -134,7 +143,7 @@ def _load_modules(folder: Path, entries: list[dict[str, Any]],
         lessons: list[LessonSource] = []
         for n, lesson_entry in enumerate(entry["lessons"]):
             where = f"modules[{m}].lessons[{n}]"
-            lesson = _load_lesson(root, lesson_entry, where, problems)
+            lesson = _load_lesson(root, lesson_entry, where, problems, registry)
             if lesson is None:
                 continue
             if lesson.slug in lesson_slugs:
@@ -149,8 +158,8 @@ def _load_modules(folder: Path, entries: list[dict[str, Any]],
     return modules
 
 
-def _load_lesson(root: Path, entry: dict[str, Any], where: str,
-                 problems: list[Problem]) -> LessonSource | None:
+def _load_lesson(root: Path, entry: dict[str, Any], where: str, problems: list[Problem],
+                 registry: Registry | None) -> LessonSource | None:
     relative = entry["notebook"]
     path = (root / relative).resolve()
     manifest = str(root / MANIFEST)
@@ -174,6 +183,13 @@ def _load_lesson(root: Path, entry: dict[str, Any], where: str,
     checks, datasets, nb_problems = _exercise_parts(notebook)
     display = str(path.relative_to(root.parent))
     problems.extend(Problem(display, message, field=name) for name, message in nb_problems)
+    if registry is not None and datasets:
+        try:
+            validate_dataset_specs(datasets, registry=registry)
+        except DatasetSpecError as error:
+            problems.extend(Problem(display, message, field=f"metadata.panlearn.{name}")
+                            for name, messages in (error.errors or {}).items()
+                            for message in messages)
     kind = entry.get("kind") or ("exercise" if checks else "reading")
     if kind == "exercise" and not checks:
         problems.append(Problem(display, "an exercise needs at least one check cell "
@@ -214,12 +230,6 @@ def _exercise_parts(notebook: Any) -> tuple[list[dict[str, Any]], list[dict[str,
     if not isinstance(datasets, list):
         problems.append(("metadata.panlearn.datasets", "must be a list"))
         datasets = []
-    for index, ref in enumerate(datasets):
-        if not isinstance(ref, dict) or not ref.get("dataset"):
-            problems.append((f"metadata.panlearn.datasets[{index}]", "needs a `dataset`"))
-        elif ref.get("parameter") is not None and not IDENTIFIER_RE.match(str(ref["parameter"])):
-            problems.append((f"metadata.panlearn.datasets[{index}].parameter",
-                             f"{ref['parameter']!r} is not a Python identifier"))
     return checks, list(datasets), problems
 
 

@@ -12,6 +12,7 @@ from panlearn.authoring.service import import_courses
 from panlearn.extensions import db
 from panlearn.models import Course, Exercise, NotebookBlob, VersionStatus
 from tests.builders import exercise_notebook, make_org, reading_notebook, write_course
+from tests.conftest import REPO_ROOT
 
 
 def _import(app, folder, publish=False):
@@ -212,3 +213,24 @@ def test_cli_users_create(app, runner):
     result = runner.invoke(args=["users", "create", "carol"], input="pw long enough\n"
                                                                    "pw long enough\n")
     assert result.exit_code == 0, result.output
+
+
+def test_exercise_dataset_references_are_checked_against_the_registry(tmp_path):
+    from panlearn.datasets.registry import Registry
+
+    exercise = exercise_notebook()
+    exercise.metadata["panlearn"] = {"datasets": [
+        {"parameter": "data_file", "dataset": "no-such-dataset", "file": "x.h5"},
+        {"parameter": "not an identifier", "dataset": "psi-sinq-dmc-gasb-2005",
+         "file": "dmc01.h5"}]}
+    folder = write_course(tmp_path, notebooks={"01-read.ipynb": reading_notebook(),
+                                               "02-exercise.ipynb": exercise,
+                                               "03-more.ipynb": reading_notebook("Two")})
+    registry = Registry.load(REPO_ROOT / "content" / "datasets.yml")
+    with pytest.raises(CourseFolderError) as caught:
+        load_course_folders(folder, registry=registry)
+    joined = "\n".join(str(p) for p in caught.value.problems)
+    assert "02-exercise.ipynb: metadata.panlearn.datasets[0].dataset" in joined
+    assert "metadata.panlearn.datasets[1].parameter" in joined
+    # Without a registry only the notebook's own form is checked.
+    assert load_course_folders(folder)
