@@ -1,0 +1,163 @@
+"""The whoosh schema, and how a `SearchDocument` becomes index fields.
+
+Every facet exists twice: `<facet>` is lowercased for filtering and field
+queries (`technique:sans` and `technique:SANS` both work), while
+`<facet>_label` keeps the catalogue's spelling so facet counts can be shown
+as written ("SANS", "X-ray diffraction") without a lookup table.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+
+from panlearn.search.analysis import code_analyzer, prose_analyzer, word_analyzer
+from panlearn.search.documents import SearchDocument
+
+# Facet name → the query field that filters on it (same name) and the label
+# field that counts it.
+FACETS: tuple[str, ...] = ("technique", "facility", "level", "kind")
+
+# Free-text fields a plain query runs over, with their boosts: a title hit
+# must outrank a body hit even when the body is long.
+TEXT_FIELD_BOOSTS: dict[str, float] = {
+    "title": 6.0,
+    "summary": 2.0,
+    "keywords": 1.5,
+    "markdown": 1.0,
+    "code": 1.0,
+}
+
+# Names a user may put before a colon, mapped to index fields; anything else
+# is rejected so `status:` or `org:` are not a way to probe the index.
+USER_FIELDS: dict[str, str] = {
+    "title": "title",
+    "summary": "summary",
+    "text": "markdown",
+    "markdown": "markdown",
+    "code": "code",
+    "technique": "technique",
+    "techniques": "technique",
+    "facility": "facility",
+    "organisation": "facility",
+    "organization": "facility",
+    "level": "level",
+    "kind": "kind",
+    "licence": "licence",
+    "license": "licence",
+    "language": "language",
+    "lang": "language",
+    "course": "course_slug",
+}
+
+# Browsing (empty query) lists courses first, then lessons and exercises in
+# course order (an exercise is a lesson of kind exercise in the outline).
+KIND_RANK: dict[str, int] = {"course": 0, "lesson": 1, "exercise": 1}
+
+# Separator inside the composite sort key (sorts before any printable character).
+_KEY_SEP = "\x1f"
+# Same words as analysis.word_analyzer picks out.
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+# Field separator for multi-valued keyword fields; values never contain it.
+_SEP = ","
+
+
+def build_schema() -> Schema:
+    """Build a fresh schema (whoosh mutates field objects, so never share one)."""
+    prose = prose_analyzer()
+    return Schema(
+        doc_id=ID(unique=True, stored=True),
+        # Prose and code: stored, because snippets are cut from the stored text.
+        title=TEXT(analyzer=prose, stored=True),
+        summary=TEXT(analyzer=prose, stored=True),
+        markdown=TEXT(analyzer=prose, stored=True),
+        code=TEXT(analyzer=code_analyzer(), stored=True),
+        # Techniques, facility and course title, so a plain "SANS" finds SANS courses.
+        keywords=TEXT(analyzer=prose),
+        # Unstemmed vocabulary of published prose: the source of "did you mean".
+        words=TEXT(analyzer=word_analyzer(), phrase=False),
+        # Facets: lowercased for filtering, as written for counting and display.
+        technique=KEYWORD(lowercase=True, commas=True),
+        technique_label=KEYWORD(commas=True, stored=True),
+        facility=KEYWORD(lowercase=True, commas=True),
+        facility_label=KEYWORD(commas=True, stored=True),
+        level=KEYWORD(lowercase=True, commas=True),
+        level_label=KEYWORD(commas=True, stored=True),
+        kind=KEYWORD(lowercase=True, commas=True),
+        kind_label=KEYWORD(commas=True, stored=True),
+        licence=ID(stored=True),
+        language=ID(stored=True),
+        status=ID(stored=True),
+        organisation_slug=ID(stored=True),
+        course_slug=ID(stored=True),
+        course_title=STORED(),
+        lesson_id=STORED(),
+        url=STORED(),
+        # Catalogue order as one sortable key: browsing without a query, and
+        # breaking ties between equal scores (doc_id last, so nothing ties).
+        order_key=ID(sortable=True),
+    )
+
+
+def order_key(doc: SearchDocument) -> str:
+    """Sort key for catalogue order: courses first, then by course, position, title."""
+    parts = (
+        str(KIND_RANK[doc.kind]),
+        doc.course_title.casefold(),
+        f"{max(doc.position, 0):09d}",
+        doc.title.casefold(),
+        doc.doc_id,
+    )
+    return _KEY_SEP.join(parts)
+
+
+def _facet_value(value: str) -> str:
+    # Commas separate values in keyword fields; a stray one would split a name.
+    return " ".join(value.replace(_SEP, " ").split())
+
+
+def _keywords(values: list[str]) -> str:
+    return _SEP.join(v for v in (_facet_value(value) for value in values) if v)
+
+
+def document_fields(doc: SearchDocument) -> dict[str, Any]:
+    """Map a document to the keyword arguments of `IndexWriter.update_document`."""
+    techniques = _keywords(list(doc.techniques))
+    facility = _keywords([doc.facility])
+    level = _keywords([doc.level])
+    fields: dict[str, Any] = {
+        "doc_id": doc.doc_id,
+        "title": doc.title,
+        "summary": doc.summary,
+        "markdown": doc.markdown,
+        "code": doc.code,
+        "keywords": " ".join([*doc.techniques, doc.facility, doc.course_title]),
+        "technique": techniques,
+        "technique_label": techniques,
+        "facility": facility,
+        "facility_label": facility,
+        "level": level,
+        "level_label": level,
+        "kind": doc.kind,
+        "kind_label": doc.kind,
+        "licence": doc.licence.lower(),
+        "language": doc.language.lower(),
+        "status": doc.status,
+        "organisation_slug": doc.organisation_slug,
+        "course_slug": doc.course_slug,
+        "course_title": doc.course_title,
+        "lesson_id": doc.lesson_id,
+        "url": doc.url,
+        "order_key": order_key(doc),
+    }
+    # Drafts stay out of the suggestion vocabulary: "did you mean" must not
+    # leak words of unpublished courses to people who cannot see them.
+    if doc.status == "published":
+        # Each word once: the field only feeds the spelling lexicon, so
+        # deduplicating first saves analysing the whole text a second time.
+        text = " ".join((doc.title, doc.summary, doc.markdown)).lower()
+        fields["words"] = " ".join(sorted(set(_WORDS.findall(text))))
+    # An empty value indexes nothing; leaving it out keeps stored records small.
+    return {name: value for name, value in fields.items() if value not in ("", None)}

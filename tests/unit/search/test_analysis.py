@@ -1,0 +1,66 @@
+"""How prose and code are cut into index terms."""
+
+from __future__ import annotations
+
+import pytest
+
+from panlearn.search.analysis import code_analyzer, identifier_parts, prose_analyzer
+
+
+def index_terms(text: str) -> set[str]:
+    return {token.text for token in code_analyzer()(text, mode="index")}
+
+
+def query_terms(text: str) -> list[str]:
+    return [token.text for token in code_analyzer()(text, mode="query")]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("two_theta = 1", {"two_theta", "two", "theta"}),
+        ("f = h5py.File(path)", {"h5py.file", "h5py", "file"}),
+        ("g.attrs['NX_class'] = 'NXdata'", {"nxdata", "nx", "data"}),
+        ("twoTheta", {"twotheta", "two", "theta"}),
+        ("HTTPServer", {"httpserver", "http", "server"}),
+        ("np.float64", {"np.float64", "np", "float64"}),
+    ],
+)
+def test_identifiers_are_indexed_whole_and_by_parts(source: str, expected: set[str]) -> None:
+    assert expected <= index_terms(source)
+
+
+def test_digits_stay_inside_identifiers_and_numbers_stay_whole() -> None:
+    terms = index_terms("h5py 3.5 float64")
+    assert {"h5py", "3.5", "float64"} <= terms
+    assert not {"h", "py", "3", "5", "float"} & terms
+
+
+def test_parts_share_the_identifier_position_and_point_at_their_characters() -> None:
+    source = "x = two_theta"
+    tokens = [
+        (t.text, t.pos, source[t.startchar : t.endchar])
+        for t in code_analyzer()(source, positions=True, chars=True)
+    ]
+    assert tokens == [
+        ("x", 0, "x"),
+        ("two_theta", 1, "two_theta"),
+        ("two", 1, "two"),
+        ("theta", 1, "theta"),
+    ]
+
+
+def test_queries_keep_the_whole_word() -> None:
+    assert query_terms("h5py.File two_theta NXdata") == ["h5py.file", "two_theta", "nxdata"]
+
+
+def test_identifier_parts_do_not_repeat() -> None:
+    assert [part for part, _, _ in identifier_parts("data.data_data")] == [
+        "data",
+        "data_data",
+    ]
+
+
+def test_prose_is_stemmed_and_stop_words_dropped() -> None:
+    terms = [token.text for token in prose_analyzer()("The scattering and the scattered beams")]
+    assert terms == ["scatter", "scatter", "beam"]
