@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from panlearn.datasets.settings import DatasetsConfig, DatasetsContext
     from panlearn.errors import register_error_handlers
     from panlearn.extensions import api, db, migrate
+    from panlearn.search.sync import SearchContext, course_hook
 
     settings = load_settings(os.environ, config)
     instance = Path(settings["INSTANCE_DIR"])
@@ -32,6 +33,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(flask_config(settings))
     app.config["PANLEARN"] = settings
     app.extensions["panlearn.datasets"] = DatasetsContext(DatasetsConfig.from_settings(settings))
+    search_context = SearchContext(Path(settings["SEARCH_DIR"] or instance / "search"))
+    app.extensions["panlearn.search"] = search_context
+    # Authoring services call these after each commit that changes a course.
+    app.extensions["panlearn_course_hooks"] = [course_hook(lambda: db.session, search_context)]
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
@@ -42,4 +47,26 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # After flask-smorest, so our problem+json handlers replace its error handler.
     register_error_handlers(app)
     cli.init_app(app)
+    _init_grading(app)
     return app
+
+
+def _init_grading(app: Flask) -> None:
+    """Choose the dispatcher; the local pool starts with the first request, not at import."""
+    from panlearn.grading.runtime import dispatcher_for
+
+    broker = app.config["PANLEARN"]["BROKER_URL"]
+    if broker:
+        from panlearn.grading.tasks import configure
+
+        configure(broker)
+    dispatcher = dispatcher_for(app)
+    app.extensions["panlearn.dispatcher"] = dispatcher
+    started: list[bool] = []
+
+    @app.before_request
+    def _start_grading() -> None:
+        # Starting resumes work a crash left queued or running.
+        if not started:
+            started.append(True)
+            dispatcher.start()

@@ -20,11 +20,13 @@ from flask_migrate import upgrade
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy import select
 
 from panlearn.accounts.service import create_user
 from panlearn.authoring.folder import CourseFolderError, load_course_folders
 from panlearn.authoring.manifest import CourseSource
 from panlearn.authoring.service import import_courses
+from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
 from panlearn.datasets.service import (
     fetch_dataset_file,
     get_dataset,
@@ -33,16 +35,23 @@ from panlearn.datasets.service import (
     verify_cache,
 )
 from panlearn.datasets.settings import DatasetsContext
-from panlearn.errors import PanlearnError
+from panlearn.errors import InvalidInputError, NotFoundError, PanlearnError
 from panlearn.extensions import db
-from panlearn.models import Role
+from panlearn.grading.pipeline import grade_notebook
+from panlearn.grading.runtime import grading_settings, worker_loop
+from panlearn.grading.submissions import exercise_spec, source_notebook
+from panlearn.grading.validation import in_process_validator
+from panlearn.models import Course, Exercise, Role
+from panlearn.notebooks.canonical import read_notebook_bytes
 from panlearn.organisations import load_organisations_file, sync_organisations
+from panlearn.search.sync import SearchContext, course_documents
 
 console = Console(stderr=True)
 courses_cli = AppGroup("courses", help="Import and validate course folders.")
 users_cli = AppGroup("users", help="Manage accounts.")
 orgs_cli = AppGroup("orgs", help="Manage publishing organisations.")
 datasets_cli = AppGroup("datasets", help="Find, fetch and verify open PaN datasets.")
+search_cli = AppGroup("search", help="Maintain the search index.")
 
 
 def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -101,8 +110,15 @@ def import_command(path: Path, publish: bool) -> None:
 
 def _import(path: Path, publish: bool) -> None:
     sources = _load_with_progress(path)
+    settings = current_app.config["PANLEARN"]
+    validator = None
+    if settings["GRADING_VALIDATE"]:
+        # Each changed exercise's reference solution is graded, in this process.
+        validator = in_process_validator(grading_settings(settings), _datasets())
+        console.print("Grading the reference solution of each changed exercise…")
     results = import_courses(db.session, sources, publish=publish,
-                             after_commit=current_app.extensions.get("panlearn_course_hooks", []))
+                             after_commit=current_app.extensions.get("panlearn_course_hooks", []),
+                             validate_exercise=validator)
     table = Table("course", "version", "outcome", "status")
     for result in results:
         table.add_row(result.slug, str(result.version), result.outcome, result.status)
@@ -226,8 +242,90 @@ def datasets_verify_command(remove_bad: bool) -> None:
     sys.exit(1)
 
 
+@search_cli.command("rebuild")
+@_user_errors
+def search_rebuild_command() -> None:
+    """Rebuild the search index from the database (same result as incremental updates)."""
+    context: SearchContext = current_app.extensions["panlearn.search"]
+    courses = list(db.session.scalars(select(Course).order_by(Course.slug)))
+    documents = []
+    with Progress(console=console) as progress:
+        reading = progress.add_task("Reading courses", total=len(courses))
+        for course in courses:
+            documents.extend(course_documents(course))
+            progress.advance(reading)
+        writing = progress.add_task("Indexing", total=len(documents))
+        count = context.index.rebuild(
+            documents, progress=lambda done, total: progress.update(writing, completed=done))
+    click.echo(f"indexed {count} documents from {len(courses)} courses")
+
+
+@click.command("grade")
+@click.argument("exercise")
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+@_user_errors
+def grade_command(exercise: str, notebook: Path) -> None:
+    """Grade NOTEBOOK against EXERCISE (an exercise id, or the path of a source notebook).
+
+    Runs the same pipeline as the platform, here, and prints the per-check table.
+    """
+    settings = current_app.config["PANLEARN"]
+    context = _datasets()
+    if Path(exercise).is_file():
+        source = read_notebook_bytes(Path(exercise).read_bytes())
+        datasets = (source.metadata.get("panlearn") or {}).get("datasets") or []
+        spec = None
+    else:
+        if not exercise.isdigit():
+            raise InvalidInputError(f"{exercise!r} is neither an exercise id nor a notebook file.")
+        record = db.session.get(Exercise, int(exercise))
+        if record is None:
+            raise NotFoundError(f"No exercise {exercise}.")
+        source, datasets = source_notebook(record), record.datasets
+        spec = exercise_spec(record, source)
+    resolved = resolve_exercise_datasets(datasets, registry=context.registry,
+                                         cache=context.file_cache)
+    outcome = grade_notebook(source, notebook.read_bytes(),
+                             parameters=papermill_parameters(resolved),
+                             data_files=[item.path for item in resolved],
+                             settings=grading_settings(settings), spec=spec)
+    table = Table("check", "result", "points", "message")
+    for check in outcome.checks:
+        colour = "green" if check.status == "passed" else "red"
+        table.add_row(check.grade_id, f"[{colour}]{check.status}[/{colour}]",
+                      f"{check.score:g}/{check.max_score:g}",
+                      "" if check.status == "passed" else check.output)
+    Console(width=160).print(table)
+    for note in outcome.notes:
+        click.echo(f"note: {note}")
+    click.echo(f"score {outcome.score:g}/{outcome.max_score:g} "
+               f"in {outcome.timings.get('total', 0):.2f} s")
+
+
+@click.command("worker")
+@with_appcontext
+def worker_command() -> None:
+    """Run a grading worker: on Celery when PANLEARN_BROKER_URL is set, else a local one."""
+    settings = current_app.config["PANLEARN"]
+    if settings["BROKER_URL"]:
+        from panlearn.grading.tasks import configure
+
+        concurrency = max(1, settings["GRADING_WORKERS"])
+        configure(settings["BROKER_URL"]).worker_main(argv=[
+            "worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--pool=prefork",
+            "--beat", "--queues=panlearn-grading",
+            f"--schedule={Path(settings['INSTANCE_DIR']) / 'celerybeat-schedule'}",
+        ])
+    else:
+        click.echo("grading submissions from the database (Ctrl-C to stop)")
+        worker_loop(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups."""
-    for group in (courses_cli, users_cli, orgs_cli, datasets_cli):
+    for group in (courses_cli, users_cli, orgs_cli, datasets_cli, search_cli):
         app.cli.add_command(group)
     app.cli.add_command(setup_command)
+    app.cli.add_command(grade_command)
+    app.cli.add_command(worker_command)

@@ -63,6 +63,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("COURSES_DIR", "./courses", "Folder of course sources that `flask setup` imports."),
     Setting("CONTENT_DIR", "./content", "Editorial content: organisations.yml, datasets.yml."),
     Setting("ARCHIVE_MAX_FILES", 2000, "Most files a course archive may contain.", int),
+    Setting("SEARCH_DIR", None, "The whoosh search index; default `search` in the instance dir."),
     Setting("EMBED_ORIGINS", "*", "Origins allowed to frame embeds and slides of published "
             "lessons (`frame-ancestors`), space-separated; `*` for any."),
     Setting("ARCHIVE_MAX_UNPACKED_MB", 200, "Most bytes a course archive may unpack to, in MiB "
@@ -88,6 +89,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATA_MAX_FILE_MB", 2048, "Largest single data file downloaded, in MiB.", int),
     Setting("DATA_DIRS", [], "Local mirror folders of data files (os.pathsep-separated), "
             "searched by file name and verified by sha256 before any download.", _path_list),
+    Setting("SANDBOX", "bubblewrap", "`bubblewrap` (student notebooks run isolated) or `none` "
+            "(no isolation: local authoring only; must be set explicitly)."),
+    Setting("GRADING_WORKERS", 2, "Grading worker processes the app starts (local pool; "
+            "unused with PANLEARN_BROKER_URL).", int),
+    Setting("GRADING_KERNELS", 2, "Warm sandboxed kernels each worker keeps ready.", int),
+    Setting("GRADING_CELL_TIMEOUT_S", 30.0, "Time limit of one cell of a submission, in "
+            "seconds.", float),
+    Setting("GRADING_TIMEOUT_S", 120.0, "Time limit of a whole grading run, in seconds.", float),
+    Setting("GRADING_MEMORY_MB", 2048, "Memory limit of a sandboxed kernel, in MiB.", int),
+    Setting("GRADING_CPU_S", 120, "CPU-time limit of a sandboxed kernel, in seconds.", int),
+    Setting("GRADING_FSIZE_MB", 100, "Largest file a submission may write, in MiB.", int),
+    Setting("GRADING_NPROC", 2000, "Most processes a sandboxed kernel may run.", int),
+    Setting("GRADING_LEASE_S", 30.0, "A worker's claim on a submission lasts this long and is "
+            "renewed while it grades; a dead worker's work is resumed after it.", float),
+    Setting("GRADING_VALIDATE", True, "Grade each exercise's reference solution at import; it "
+            "must score full marks.", _bool),
+    Setting("SUBMISSIONS_PER_HOUR", 30, "Submissions a student may make per exercise per hour.",
+            int),
+    Setting("BROKER_URL", None, "Celery broker (e.g. `redis://127.0.0.1:6379/0`); when set, "
+            "grading runs on `flask worker` processes instead of the local pool."),
     Setting("DATA_DOWNLOAD_TIMEOUT", 60.0, "Seconds a data file download may stall before "
             "it is retried (resuming with HTTP Range).", float),
 )

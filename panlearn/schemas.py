@@ -296,3 +296,108 @@ class DatasetFileListSchema(Schema):
     source = fields.String(metadata={"description": "`registry` or `panosc`"})
     files = fields.List(fields.Nested(DatasetFileInfoSchema))
     stale = fields.Boolean()
+
+
+class SearchArgsSchema(PageArgsSchema):
+    """Query arguments of the catalogue search."""
+
+    q = fields.String(load_default="", validate=validate.Length(max=500), metadata={
+        "description": "Words, \"phrases\", prefixes (diffract*), fields (technique:SANS)."})
+    technique = fields.String()
+    facility = fields.String()
+    level = fields.String()
+    kind = fields.String(validate=validate.OneOf(("course", "lesson", "exercise")))
+    per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
+
+
+class SearchHitSchema(Schema):
+    """One search hit; `snippet` is escaped HTML with the matched terms in <mark>."""
+
+    kind = fields.String()
+    title = fields.String()
+    url = fields.String()
+    course_slug = fields.String()
+    course_title = fields.String()
+    lesson_id = fields.Integer(allow_none=True)
+    status = fields.String()
+    techniques = fields.List(fields.String())
+    facility = fields.String()
+    level = fields.String()
+    score = fields.Float(allow_none=True)
+    snippet = fields.String()
+
+
+class FacetCountSchema(Schema):
+    """How many hits have one facet value."""
+
+    value = fields.String()
+    count = fields.Integer()
+
+
+class SearchResultSchema(Schema):
+    """A page of search hits with facet counts and a spelling suggestion."""
+
+    query = fields.String()
+    hits = fields.List(fields.Nested(SearchHitSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    pages = fields.Integer()
+    facets = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(FacetCountSchema)))
+    suggestion = fields.String(allow_none=True)
+
+
+class CheckResultSchema(Schema):
+    """One check's result, shaped like a Gradescope `results.json` test."""
+
+    grade_id = fields.String()
+    name = fields.String()
+    passed = fields.Boolean()
+    status = fields.String()
+    score = fields.Float(metadata={"description": "Points earned."})
+    max_score = fields.Float()
+    points = fields.Float(metadata={"description": "Same as score."})
+    max_points = fields.Float(metadata={"description": "Same as max_score."})
+    message = fields.String(metadata={"description": "What to fix; empty when passed."})
+    output = fields.String()
+    visibility = fields.String()
+    ran = fields.Boolean(metadata={"description": "False when the check never ran "
+                                                  "(e.g. the notebook stopped before it)."})
+    tamper_proof = fields.Boolean()
+
+
+class SubmissionSchema(Schema):
+    """A submission and the results of its latest grading run."""
+
+    id = fields.Integer()
+    exercise_id = fields.Integer()
+    user = fields.String()
+    state = fields.String(metadata={"description": "queued, running, graded (your outcome) "
+                                                   "or failed (the platform's fault)"})
+    score = fields.Float(allow_none=True)
+    max_score = fields.Float(allow_none=True)
+    checks = fields.List(fields.Nested(CheckResultSchema))
+    notes = fields.List(fields.String())
+    error = fields.String(allow_none=True)
+    attempts = fields.Integer()
+    runs = fields.Integer()
+    timings = fields.Dict()
+    created_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    feedback_url = fields.String(allow_none=True)
+    url = fields.String()
+
+
+class SubmissionCreatedSchema(Schema):
+    """The answer to a new submission: it is queued."""
+
+    id = fields.Integer()
+    state = fields.String()
+    url = fields.String()
+
+
+class SubmissionListSchema(Schema):
+    """An exercise's submissions; authors also get per-check pass rates."""
+
+    items = fields.List(fields.Nested(SubmissionSchema))
+    pass_rates = fields.Dict(keys=fields.String(), values=fields.Float(), allow_none=True)

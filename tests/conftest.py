@@ -50,6 +50,11 @@ def app(tmp_path: Path):
         "COURSES_DIR": str(REPO_ROOT / "courses"),
         "CONTENT_DIR": str(REPO_ROOT / "content"),
         "TESTING": True,
+        # Grading workers and import-time reference runs are started by the tests
+        # that need them, so the rest stay fast.
+        "GRADING_WORKERS": 0,
+        "GRADING_VALIDATE": False,
+        "DATA_DIRS": [str(_shared_data_dir() / "nexus")],
     })
     with app.app_context():
         _reset_database(db)

@@ -9,11 +9,19 @@ from panlearn.schemas import ProblemSchema
 
 def register_api(api: Api) -> None:
     """Register every blueprint and the documented error body."""
-    from panlearn.api import auth, courses, datasets, lessons, organisations
+    from panlearn.api import (
+        auth,
+        courses,
+        datasets,
+        lessons,
+        organisations,
+        search,
+        submissions,
+    )
 
     api.ERROR_SCHEMA = ProblemSchema
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "POST /api/auth/token"}
     )
-    for module in (auth, courses, datasets, lessons, organisations):
+    for module in (auth, courses, datasets, lessons, organisations, search, submissions):
         api.register_blueprint(module.bp)

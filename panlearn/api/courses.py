@@ -22,6 +22,7 @@ from panlearn.authoring.service import (
 )
 from panlearn.catalogue import get_course, get_course_version, list_courses
 from panlearn.extensions import db
+from panlearn.grading.validation import subprocess_validator
 from panlearn.schemas import (
     CourseDetailSchema,
     CoursePageSchema,
@@ -107,6 +108,7 @@ def import_archive(form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any
         )
         sources = load_course_folders(
             folder, registry=current_app.extensions["panlearn.datasets"].registry)
+        validator = subprocess_validator(settings) if settings["GRADING_VALIDATE"] else None
         results = import_courses(db.session, sources, publish=form["publish"], actor=viewer,
-                                 after_commit=_hooks())
+                                 after_commit=_hooks(), validate_exercise=validator)
     return {"courses": [vars(result) for result in results]}

@@ -26,8 +26,10 @@ def catalogue(app, client, tmp_path):
                  techniques=["imaging"])
     with app.app_context():
         sources = {s.slug: s for s in load_course_folders(tmp_path / "src")}
-        import_courses(db.session, [sources["published"], sources["ess-course"]], publish=True)
-        import_courses(db.session, [sources["drafty"]])
+        hooks = app.extensions["panlearn_course_hooks"]
+        import_courses(db.session, [sources["published"], sources["ess-course"]], publish=True,
+                       after_commit=hooks)
+        import_courses(db.session, [sources["drafty"]], after_commit=hooks)
     headers = {name: token_for(client, name)
                for name in ("student", "author", "admin", "ess-author")}
     headers["anonymous"] = {}
