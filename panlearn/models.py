@@ -250,5 +250,112 @@ class Exercise(db.Model):
     points: Mapped[float] = mapped_column(Float)
     check_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     datasets: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Checks that must run in the student's kernel (they call student functions, or
+    # read values that are not plain data): decided from the reference solution.
+    in_kernel_checks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     lesson: Mapped[Lesson] = relationship(back_populates="exercise")
+
+
+class SubmissionState(enum.StrEnum):
+    """Where a submission is: `graded` is the student's outcome, `failed` is ours."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    GRADED = "graded"
+    FAILED = "failed"
+
+
+class Submission(db.Model):
+    """A notebook a student handed in; committed before any work is done on it.
+
+    A submission is claimed by one worker at a time through `claim_token` and a
+    lease (`lease_expires_at`): a worker that dies leaves an expired lease, the
+    submission is claimed again, and only the holder of the current token may
+    record a result, so each submission is graded exactly once.
+    """
+
+    __tablename__ = "submission"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exercise_id: Mapped[int] = mapped_column(ForeignKey("exercise.id", ondelete="CASCADE"),
+                                             index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    notebook_hash: Mapped[str] = mapped_column(ForeignKey("notebook_blob.sha256"))
+    state: Mapped[SubmissionState] = mapped_column(
+        _enum(SubmissionState, "submission_state"), default=SubmissionState.QUEUED, index=True
+    )
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[float | None] = mapped_column(Float)
+    max_score: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    exercise: Mapped[Exercise] = relationship()
+    user: Mapped[User] = relationship()
+    notebook: Mapped[NotebookBlob] = relationship(foreign_keys=[notebook_hash])
+    runs: Mapped[list[GradingRun]] = relationship(
+        back_populates="submission", order_by="GradingRun.id", cascade="all, delete-orphan"
+    )
+
+
+class GradingRun(db.Model):
+    """One grading of a submission; regrades add runs, so the history is kept."""
+
+    __tablename__ = "grading_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[SubmissionState] = mapped_column(_enum(SubmissionState, "run_state"))
+    grader_version: Mapped[str] = mapped_column(String(40))
+    check_suite_hash: Mapped[str] = mapped_column(String(64))
+    dataset_checksums: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    timings: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    score: Mapped[float | None] = mapped_column(Float)
+    max_score: Mapped[float | None] = mapped_column(Float)
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    executed_notebook_hash: Mapped[str | None] = mapped_column(
+        ForeignKey("notebook_blob.sha256")
+    )
+    worker: Mapped[str] = mapped_column(String(100), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    submission: Mapped[Submission] = relationship(back_populates="runs")
+    executed_notebook: Mapped[NotebookBlob | None] = relationship(
+        foreign_keys=[executed_notebook_hash])
+    checks: Mapped[list[CheckResult]] = relationship(
+        back_populates="run", order_by="CheckResult.position", cascade="all, delete-orphan"
+    )
+
+
+class CheckResult(db.Model):
+    """One check of one run, shaped like a Gradescope `results.json` test."""
+
+    __tablename__ = "check_result"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("grading_run.id", ondelete="CASCADE"),
+                                        index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    grade_id: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Float)
+    max_score: Mapped[float] = mapped_column(Float)
+    output: Mapped[str] = mapped_column(Text, default="")
+    visibility: Mapped[str] = mapped_column(String(32), default="visible")
+    ran: Mapped[bool] = mapped_column(default=True)
+    tamper_proof: Mapped[bool] = mapped_column(default=True)
+
+    run: Mapped[GradingRun] = relationship(back_populates="checks")

@@ -109,6 +109,8 @@ class LessonSource:
     notebook_hash: str
     checks: list[dict[str, Any]] = field(default_factory=list)
     datasets: list[dict[str, Any]] = field(default_factory=list)
+    #: Set by import-time validation: checks that must run in the student's kernel.
+    in_kernel_checks: list[str] | None = None
 
 
 @dataclass

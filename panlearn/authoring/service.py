@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from panlearn.accounts.permissions import require_author, require_staff
 from panlearn.authoring.folder import MANIFEST, CourseFolderError
 from panlearn.authoring.manifest import CourseSource, Problem
-from panlearn.errors import ConflictError, ForbiddenError, InvalidInputError
+from panlearn.errors import ConflictError, ForbiddenError, InvalidInputError, PanlearnError
 from panlearn.models import (
     Course,
     CourseVersion,
@@ -35,6 +35,8 @@ from panlearn.models import (
 
 # Called with the course slug after a commit that changed what the course shows.
 CourseHook = Callable[[str], None]
+# Grades an exercise's reference solution; returns the checks to run in-kernel.
+ExerciseValidator = Callable[[Any, list[dict[str, Any]]], list[str]]
 
 
 @dataclass(frozen=True)
@@ -54,10 +56,18 @@ def import_courses(
     publish: bool = False,
     actor: User | None = None,
     after_commit: Iterable[CourseHook] = (),
+    validate_exercise: ExerciseValidator | None = None,
 ) -> list[ImportResult]:
-    """Import several validated courses; all organisations are checked first."""
+    """Import several validated courses; all organisations are checked first.
+
+    `validate_exercise(notebook, datasets)` grades each changed exercise's
+    reference solution first and returns the checks that must run in the
+    student's kernel; its failures are reported like any other problem.
+    """
     sources = list(sources)
     organisations = _organisations_for(session, sources, actor)
+    if validate_exercise is not None:
+        _validate_exercises(session, sources, validate_exercise)
     results = [_import_one(session, source, organisations[source.slug], publish, actor)
                for source in sources]
     session.commit()
@@ -66,6 +76,27 @@ def import_courses(
             for hook in after_commit:
                 hook(result.slug)
     return results
+
+
+def _validate_exercises(session: Session, sources: list[CourseSource],
+                        validate_exercise: ExerciseValidator) -> None:
+    problems: list[Problem] = []
+    for source in sources:
+        course = session.scalar(select(Course).where(Course.slug == source.slug))
+        if course is not None and course.versions and \
+                course.versions[-1].source_hash == source.source_hash:
+            continue  # unchanged: validated when it was imported
+        for module in source.modules:
+            for lesson in module.lessons:
+                if lesson.kind != LessonKind.EXERCISE.value:
+                    continue
+                try:
+                    lesson.in_kernel_checks = validate_exercise(lesson.notebook, lesson.datasets)
+                except PanlearnError as error:
+                    problems.append(Problem(f"{source.slug}/{lesson.source_path}",
+                                            f"reference solution: {error.detail}"))
+    if problems:
+        raise CourseFolderError(problems)
 
 
 def _organisations_for(session: Session, sources: list[CourseSource],
@@ -141,6 +172,9 @@ def _new_version(session: Session, course: Course, source: CourseSource,
                     points=sum(check["points"] for check in lesson_source.checks),
                     check_ids=[check["grade_id"] for check in lesson_source.checks],
                     datasets=lesson_source.datasets,
+                    in_kernel_checks=list(lesson_source.in_kernel_checks or []),
+                    validated_at=utcnow() if lesson_source.in_kernel_checks is not None
+                    else None,
                 )
             module.lessons.append(lesson)
     return version

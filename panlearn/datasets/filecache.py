@@ -38,6 +38,7 @@ from panlearn.datasets.registry import RegistryDataset, RegistryFile
 log = logging.getLogger(__name__)
 
 _READ_ONLY = 0o444
+_READ_ONLY_DIR = 0o555
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,8 @@ class FileCache:
         target = staging / item.name
         os.replace(partial, target)
         os.chmod(target, _READ_ONLY)
+        # mkdtemp makes 0700 folders; sandboxed kernels run as other users and must read.
+        os.chmod(staging, _READ_ONLY_DIR)
         _touch(target)
         final = shard / item.sha256
         try:

@@ -229,3 +229,23 @@ class socket_closed_port:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def test_cached_files_are_readable_by_other_users(tmp_path, shared_data_dir):
+    """Sandboxed kernels run as unprivileged users: every cached file must be world-readable."""
+    import stat
+
+    from panlearn.datasets.filecache import FileCache
+    from panlearn.datasets.registry import Registry
+    from tests.conftest import REPO_ROOT
+
+    registry = Registry.load(REPO_ROOT / "content" / "datasets.yml")
+    cache = FileCache(tmp_path / "cache", mirrors=[shared_data_dir / "nexus"])
+    path = cache.fetch(registry.get("psi-sinq-dmc-gasb-2005"), "dmc01.h5")
+    for part in [path, *path.parents]:
+        if part == tmp_path:
+            break
+        mode = part.stat().st_mode
+        assert mode & stat.S_IROTH, part
+        if part.is_dir():
+            assert mode & stat.S_IXOTH, part

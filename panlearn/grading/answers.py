@@ -1,0 +1,180 @@
+"""Answer values taken out of the student's kernel as plain data, never pickles.
+
+At each isolated check's place in the notebook, a tiny snippet runs in the
+student's kernel and writes the values of the names the check reads into the
+run folder: JSON for numbers, strings, bools, None, lists and dicts, ``.npy``
+(``allow_pickle=False``) for numpy arrays and scalars. The grader reads them
+back defensively (no symlinks, size caps) and hands them to the check runner.
+A value that is not plain data (a function, an object) is recorded as such
+and never crosses over.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ANSWERS_DIR = "answers"
+
+_EXTRACT = """\
+def _panlearn_extract(names={names!r}, out={out!r}):
+    import json, os, sys
+    os.makedirs(out, exist_ok=True)
+    ns = sys._getframe().f_globals
+    np = sys.modules.get("numpy")
+    plain = (type(None), bool, int, float, str)
+
+    def is_plain(v, depth=0):
+        if depth > 50:
+            return False
+        if type(v) in plain:
+            return True
+        if type(v) in (list, tuple):
+            return all(is_plain(x, depth + 1) for x in v)
+        if type(v) is dict:
+            return all(type(k) is str and is_plain(x, depth + 1) for k, x in v.items())
+        return False
+
+    manifest = {{}}
+    for i, name in enumerate(names):
+        if name not in ns:
+            manifest[name] = {{"kind": "missing"}}
+            continue
+        value = ns[name]
+        try:
+            if type(value).__name__ == "module":
+                manifest[name] = {{"kind": "module", "name": value.__name__}}
+            elif is_plain(value):
+                path = os.path.join(out, f"{{i}}.json")
+                with open(path, "w") as f:
+                    json.dump(value, f)
+                manifest[name] = {{"kind": "json", "file": f"{{i}}.json", "tuple": type(value) is tuple}}
+            elif np is not None and isinstance(value, (np.ndarray, np.generic)) and not value.dtype.hasobject:
+                np.save(os.path.join(out, f"{{i}}.npy"), np.asarray(value), allow_pickle=False)
+                manifest[name] = {{"kind": "npy", "file": f"{{i}}.npy", "scalar": isinstance(value, np.generic)}}
+            else:
+                manifest[name] = {{"kind": "unsupported", "type": type(value).__name__}}
+        except Exception as exc:
+            manifest[name] = {{"kind": "unsupported", "type": type(value).__name__, "error": str(exc)[:200]}}
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(manifest, f)
+_panlearn_extract()
+del _panlearn_extract
+"""
+
+
+def extraction_code(names: tuple[str, ...], out_dir: Path) -> str:
+    """Code run in the student's kernel to save ``names`` into ``out_dir``."""
+    return _EXTRACT.format(names=list(names), out=str(out_dir))
+
+
+@dataclass
+class Answer:
+    """One name's value as received from the student's kernel."""
+
+    kind: str  # "json", "npy", "missing", "module", "unsupported", "invalid"
+    value: Any = None
+    detail: str = ""
+
+
+class AnswerReadError(Exception):
+    """The answer files are missing or were tampered with."""
+
+
+def read_answers(run_dir: Path, rel_dir: str, names: tuple[str, ...], max_bytes: int) -> dict[str, Answer]:
+    """Read one check's answers, refusing symlinks, odd files and oversized values.
+
+    The run folder is writable by the student's code, so every path component
+    is opened with ``O_NOFOLLOW`` relative to the run folder's descriptor.
+    """
+    manifest_raw = _read_inside(run_dir, f"{rel_dir}/manifest.json", 1_000_000)
+    try:
+        manifest = json.loads(manifest_raw)
+    except ValueError as exc:
+        raise AnswerReadError("the answer manifest is not JSON") from exc
+    if not isinstance(manifest, dict):
+        raise AnswerReadError("the answer manifest is not an object")
+    out: dict[str, Answer] = {}
+    for name in names:
+        entry = manifest.get(name)
+        if not isinstance(entry, dict) or not isinstance(entry.get("kind"), str):
+            out[name] = Answer("missing")
+            continue
+        kind = entry["kind"]
+        try:
+            if kind == "json":
+                data = _read_inside(run_dir, f"{rel_dir}/{_file(entry)}", max_bytes)
+                value = json.loads(data)
+                out[name] = Answer("json", tuple(value) if entry.get("tuple") and isinstance(value, list) else value)
+            elif kind == "npy":
+                data = _read_inside(run_dir, f"{rel_dir}/{_file(entry)}", max_bytes)
+                array = np.load(io.BytesIO(data), allow_pickle=False)
+                out[name] = Answer("npy", array[()] if entry.get("scalar") else array)
+            elif kind in {"missing", "module"}:
+                out[name] = Answer(kind, detail=str(entry.get("name", ""))[:200])
+            else:
+                out[name] = Answer("unsupported", detail=str(entry.get("type", "?"))[:100])
+        except (AnswerReadError, ValueError, OSError) as exc:
+            out[name] = Answer("invalid", detail=str(exc)[:200])
+    return out
+
+
+def _file(entry: dict[str, Any]) -> str:
+    name = entry.get("file")
+    if not isinstance(name, str) or "/" in name or name.startswith("."):
+        raise AnswerReadError("bad file name in the answer manifest")
+    return name
+
+
+def _read_inside(root: Path, rel: str, max_bytes: int) -> bytes:
+    """Read ``root/rel`` without following any symlink below ``root``."""
+    parts = [p for p in rel.split("/") if p]
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        try:
+            ffd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise AnswerReadError(f"{rel} is a symlink") from exc
+            raise AnswerReadError(f"{rel} is missing") from exc
+        with os.fdopen(ffd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise AnswerReadError(f"{rel} is not a regular file")
+            if st.st_size > max_bytes:
+                raise AnswerReadError(f"the value is {st.st_size:,} bytes, over the {max_bytes:,} byte limit")
+            return f.read(max_bytes + 1)
+    except NotADirectoryError as exc:
+        raise AnswerReadError(f"{rel}: not a folder") from exc
+    finally:
+        os.close(fd)
+
+
+def write_answers(directory: Path, answers: dict[str, Answer]) -> dict[str, Any]:
+    """Write received plain values for the check runner; returns its manifest."""
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, Any] = {}
+    for i, (name, answer) in enumerate(answers.items()):
+        if answer.kind == "json":
+            path = directory / f"{i}.json"
+            path.write_text(json.dumps(answer.value))
+            manifest[name] = {"kind": "json", "file": path.name, "tuple": isinstance(answer.value, tuple)}
+        elif answer.kind == "npy":
+            path = directory / f"{i}.npy"
+            np.save(path, np.asarray(answer.value), allow_pickle=False)
+            manifest[name] = {"kind": "npy", "file": path.name, "scalar": np.ndim(answer.value) == 0 and not isinstance(answer.value, np.ndarray)}
+        else:
+            manifest[name] = {"kind": answer.kind, "detail": answer.detail}
+    return manifest

@@ -1,0 +1,137 @@
+"""Check results, the clean check runner, and feedback messages.
+
+Isolated checks run in `CheckRunner`, a sandboxed Python that never sees
+student code: it receives the check's source (hidden tests included), the
+dataset parameters, the source notebook's imports and the answer values,
+and reports per check whether it raised. Messages shown to students are
+built here from exception types and texts, never from the check's source.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+#: Runs inside the check sandbox with ``python -I -c``; keep it dependency-free but numpy.
+RUNNER_SOURCE = r'''
+import builtins, contextlib, io, json, os, signal, sys
+try:
+    import numpy as np
+except Exception:
+    np = None
+print("ready", flush=True)
+job_path = sys.stdin.readline().strip()
+with open(job_path) as f:
+    job = json.load(f)
+ns = {"__name__": "__main__", "__builtins__": builtins}
+ns.update(job["parameters"])
+for statement in job["imports"]:
+    try:
+        exec(statement, ns)
+    except Exception:
+        pass
+
+class CheckTimeout(BaseException):
+    pass
+
+def on_alarm(signum, frame):
+    raise CheckTimeout()
+
+signal.signal(signal.SIGALRM, on_alarm)
+results = []
+for check in job["checks"]:
+    folder = check["folder"]
+    for name, entry in check["manifest"].items():
+        kind = entry["kind"]
+        if kind == "json":
+            with open(os.path.join(folder, entry["file"])) as f:
+                value = json.load(f)
+            ns[name] = tuple(value) if entry.get("tuple") else value
+        elif kind == "npy":
+            value = np.load(os.path.join(folder, entry["file"]), allow_pickle=False)
+            ns[name] = value[()] if entry.get("scalar") else value
+        else:
+            ns.pop(name, None)
+    buf = io.StringIO()
+    result = {"grade_id": check["grade_id"], "status": "passed", "ename": None, "evalue": None}
+    signal.setitimer(signal.ITIMER_REAL, job["timeout"])
+    try:
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+            exec(compile(check["code"], "<check>", "exec"), ns)
+    except CheckTimeout:
+        result.update(status="failed", ename="TimeoutError", evalue="the check ran out of time")
+    except BaseException as exc:
+        result.update(status="failed", ename=type(exc).__name__, evalue=str(exc)[:2000])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    result["stdout"] = buf.getvalue()[-2000:]
+    results.append(result)
+    with open(job["result"] + ".tmp", "w") as f:
+        json.dump(results, f)
+    os.replace(job["result"] + ".tmp", job["result"])
+print("done", flush=True)
+'''
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_CELL_FRAME = re.compile(r"^Cell In\s*\[(\d+)\]")
+NOT_IMPLEMENTED = (
+    "Not implemented yet: an answer cell above still raises NotImplementedError; "
+    "replace `raise NotImplementedError()` with your solution."
+)
+
+
+@dataclass
+class CheckResult:
+    """One check's outcome, shaped like a Gradescope ``results.json`` test entry."""
+
+    grade_id: str
+    name: str
+    score: float
+    max_score: float
+    status: str  # "passed" | "failed"
+    output: str
+    visibility: str
+    ran: bool
+    tamper_proof: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible dict (Gradescope test fields plus ``grade_id``, ``ran``, ``tamper_proof``)."""
+        return asdict(self)
+
+
+def strip_ansi(text: str) -> str:
+    """Remove terminal colour codes from IPython tracebacks."""
+    return _ANSI.sub("", text)
+
+
+def student_frames(traceback: list[str], exclude_counts: set[int], max_lines: int = 8) -> str:
+    """The last traceback frame that lies in the student's own cells.
+
+    IPython prints one block per frame, starting ``Cell In[n], line k`` for
+    notebook cells and ``File ...`` for libraries. Frames of check cells
+    (``exclude_counts``) and of libraries are dropped, so hidden check code is
+    never echoed back.
+    """
+    frames: list[tuple[int | None, list[str]]] = []
+    for block in traceback:
+        text = strip_ansi(block)
+        for line in text.splitlines():
+            match = _CELL_FRAME.match(line.strip())
+            if match or line.strip().startswith("File "):
+                frames.append((int(match.group(1)) if match else None, [line.rstrip()]))
+            elif frames and line.strip() and set(line.strip()) - {"-", "~", "^"}:
+                frames[-1][1].append(line.rstrip())
+    own = [lines for count, lines in frames if count is not None and count not in exclude_counts]
+    if not own:
+        return ""
+    return "\n".join(own[-1][:max_lines])
+
+
+def failure_message(ename: str | None, evalue: str | None) -> str:
+    """Actionable text for a failed check from its exception, without its source."""
+    if ename == "AssertionError":
+        return evalue.strip() if evalue and evalue.strip() else "Your answer does not pass this check."
+    if ename == "CellTimeoutError" or ename == "TimeoutError":
+        return f"Time limit: {evalue}" if evalue else "Time limit reached."
+    return f"{ename}: {evalue}" if evalue else str(ename)

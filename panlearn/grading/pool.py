@@ -1,0 +1,195 @@
+"""A pool of single-use sandboxed kernels and check runners, started ahead of demand.
+
+Kernel start-up (and importing numpy, scipy, h5py, matplotlib) dominates the
+grading time of small exercises; the pool pays it before the submission
+arrives. Every kernel serves one submission and is then killed, so nothing
+leaks between students. Waiting submissions are served by priority
+(interactive before bulk regrades), then in arrival order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from enum import IntEnum
+from pathlib import Path
+
+from .errors import GradingError
+from .kernels import CheckRunner, SandboxKernel, SandboxProcess
+from .sandbox import resolve_bwrap
+from .settings import GradingSettings
+
+log = logging.getLogger(__name__)
+
+
+class Priority(IntEnum):
+    """Lower values are served first."""
+
+    INTERACTIVE = 0
+    BULK = 10
+
+
+class KernelPool:
+    """Keeps ``size`` kernels and ``size`` check runners warm for one worker process.
+
+    Sandboxes bind ``settings.data_dirs`` read-only, so the pool serves
+    submissions whose data files lie under those folders (see `covers`).
+    """
+
+    def __init__(self, settings: GradingSettings, size: int = 2, *, start_concurrency: int = 2) -> None:
+        resolve_bwrap(settings)  # refuse early, with the clear message
+        self.settings = settings
+        self.size = size
+        self.read_only = tuple(Path(p).resolve() for p in settings.data_dirs)
+        self._kernels: deque[SandboxKernel] = deque()
+        self._runners: deque[CheckRunner] = deque()
+        self._starting = {"kernel": 0, "runner": 0}
+        self._waiters: list[tuple[int, int]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._failures = 0
+        self._executor = ThreadPoolExecutor(max_workers=start_concurrency, thread_name_prefix="kernel-pool")
+        self._fill()
+
+    # -- public API -------------------------------------------------------
+    def covers(self, paths: Iterable[Path]) -> bool:
+        """Whether every path is visible in the pool's sandboxes."""
+        return all(any(r == p or r in p.parents for r in self.read_only) for p in map(Path, paths))
+
+    def acquire_kernel(self, priority: int = Priority.INTERACTIVE, timeout: float | None = None) -> SandboxKernel:
+        """Take a warm kernel (blocking); it belongs to the caller, who must `kill` it."""
+        ticket = (int(priority), next(self._seq))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            heapq.heappush(self._waiters, ticket)
+            try:
+                while True:
+                    if self._closed:
+                        raise GradingError("the kernel pool is closed")
+                    if self._waiters[0] == ticket and self._kernels:
+                        kernel = self._kernels.popleft()
+                        if kernel.is_alive():
+                            heapq.heappop(self._waiters)
+                            return kernel
+                        self._executor.submit(kernel.kill)
+                        continue
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise GradingError("no sandboxed kernel became available in time")
+                    self._cond.wait(remaining if remaining is not None else 1.0)
+            finally:
+                if ticket in self._waiters:
+                    self._waiters.remove(ticket)
+                    heapq.heapify(self._waiters)
+                self._fill_locked()
+                self._cond.notify_all()
+
+    def acquire_runner(self, timeout: float | None = None) -> CheckRunner:
+        """Take a warm check runner (blocking); the caller must `kill` it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            try:
+                while True:
+                    if self._closed:
+                        raise GradingError("the kernel pool is closed")
+                    if self._runners:
+                        runner = self._runners.popleft()
+                        if runner.is_alive():
+                            return runner
+                        self._executor.submit(runner.kill)
+                        continue
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise GradingError("no check runner became available in time")
+                    self._cond.wait(remaining if remaining is not None else 1.0)
+            finally:
+                self._fill_locked()
+
+    def ready_counts(self) -> tuple[int, int]:
+        """(warm kernels, warm runners) right now."""
+        with self._cond:
+            return len(self._kernels), len(self._runners)
+
+    def wait_until_full(self, timeout: float = 120.0) -> bool:
+        """Block until the pool holds ``size`` warm kernels and runners (for tests and benches)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self._kernels) < self.size or len(self._runners) < self.size:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._closed:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+    def processes(self) -> list[SandboxProcess]:
+        """The warm sandboxes (for measurements)."""
+        with self._cond:
+            return [*self._kernels, *self._runners]
+
+    def close(self) -> None:
+        """Kill every warm sandbox and stop refilling."""
+        with self._cond:
+            self._closed = True
+            victims: list[SandboxProcess] = [*self._kernels, *self._runners]
+            self._kernels.clear()
+            self._runners.clear()
+            self._cond.notify_all()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        for victim in victims:
+            victim.kill()
+
+    def __enter__(self) -> KernelPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- refilling --------------------------------------------------------
+    def _fill(self) -> None:
+        with self._cond:
+            self._fill_locked()
+
+    def _fill_locked(self) -> None:
+        if self._closed:
+            return
+        want_kernels = self.size + max(0, len(self._waiters) - len(self._kernels))
+        while len(self._kernels) + self._starting["kernel"] < want_kernels:
+            self._starting["kernel"] += 1
+            self._executor.submit(self._start_one, "kernel")
+        while len(self._runners) + self._starting["runner"] < self.size:
+            self._starting["runner"] += 1
+            self._executor.submit(self._start_one, "runner")
+
+    def _start_one(self, kind: str) -> None:
+        sandbox: SandboxProcess | None = None
+        try:
+            if kind == "kernel":
+                sandbox = SandboxKernel.start(self.settings, self.read_only)
+            else:
+                sandbox = CheckRunner.start(self.settings, self.read_only)
+        except Exception:
+            log.exception("could not start a sandboxed %s", kind)
+            self._failures += 1
+            time.sleep(min(30.0, 0.5 * 2 ** min(self._failures, 6)))  # back off, don't spin
+        late: SandboxProcess | None = None
+        with self._cond:
+            self._starting[kind] -= 1
+            if sandbox is not None:
+                self._failures = 0
+                if self._closed:
+                    late = sandbox
+                elif isinstance(sandbox, SandboxKernel):
+                    self._kernels.append(sandbox)
+                elif isinstance(sandbox, CheckRunner):
+                    self._runners.append(sandbox)
+            self._fill_locked()
+            self._cond.notify_all()
+        if late is not None:
+            late.kill()

@@ -1,0 +1,218 @@
+"""Wiring grading into the app: settings, the worker loop, and the two dispatchers.
+
+Embedded default: `LocalDispatcher` starts `PANLEARN_GRADING_WORKERS` worker
+processes (papermill changes the working directory, so it never runs in a
+request thread), each with its own pool of warm sandboxed kernels, fed from
+the database and woken through a queue when a submission arrives. At scale,
+`PANLEARN_BROKER_URL` selects `CeleryDispatcher`, and `flask worker` runs the
+very same `process_submission` on Celery workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import update
+
+from panlearn.extensions import db
+from panlearn.grading.settings import GradingSettings
+from panlearn.models import Submission, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def grading_settings(values: Mapping[str, Any]) -> GradingSettings:
+    """Map `PANLEARN_GRADING_*` settings onto the grading core's limits."""
+    instance = Path(values["INSTANCE_DIR"])
+    data_cache = Path(values["DATA_CACHE_DIR"] or instance / "data-cache")
+    return GradingSettings(
+        sandbox=values["SANDBOX"],
+        cell_timeout_s=values["GRADING_CELL_TIMEOUT_S"],
+        total_timeout_s=values["GRADING_TIMEOUT_S"],
+        memory_mb=values["GRADING_MEMORY_MB"],
+        cpu_s=values["GRADING_CPU_S"],
+        fsize_mb=values["GRADING_FSIZE_MB"],
+        nproc=values["GRADING_NPROC"],
+        max_output_bytes=min(values["MAX_UPLOAD_MB"] * 1024 * 1024, 10_000_000),
+        # Dataset files are served from the verified cache, bound read-only.
+        data_dirs=(data_cache.resolve(),),
+    )
+
+
+class LeaseKeeper:
+    """Renews a claim while a worker grades, so only a dead worker's lease expires."""
+
+    def __init__(self, app: Flask, submission_id: int, token: str, lease_s: float) -> None:
+        self.app, self.submission_id, self.token, self.lease_s = app, submission_id, token, lease_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="lease-keeper")
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        from datetime import timedelta
+
+        while not self._stop.wait(self.lease_s / 3):
+            with self.app.app_context(), db.engine.begin() as connection:
+                connection.execute(
+                    update(Submission)
+                    .where(Submission.id == self.submission_id,
+                           Submission.claim_token == self.token)
+                    .values(lease_expires_at=utcnow() + timedelta(seconds=self.lease_s)))
+
+
+def build_context(app: Flask, *, warm_kernels: int | None = None) -> Any:
+    """A grading context for this process, with a warm kernel pool when asked for."""
+    from panlearn.grading.jobs import GradingContext
+    from panlearn.grading.pool import KernelPool
+
+    settings = grading_settings(app.config["PANLEARN"])
+    size = app.config["PANLEARN"]["GRADING_KERNELS"] if warm_kernels is None else warm_kernels
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    for folder in settings.data_dirs:
+        folder.mkdir(parents=True, exist_ok=True)
+    pool = KernelPool(settings, size=size) if size > 0 else None
+    return GradingContext(settings=settings, datasets=app.extensions["panlearn.datasets"],
+                          pool=pool)
+
+
+def grade_one(app: Flask, context: Any, submission_id: int | None = None) -> bool:
+    """Claim (one given, or the most urgent) submission and grade it; False when idle."""
+    from datetime import timedelta
+
+    from panlearn.grading.jobs import claim, claim_next, process_submission
+
+    lease_s = app.config["PANLEARN"]["GRADING_LEASE_S"]
+    lease = timedelta(seconds=lease_s)
+    with app.app_context():
+        if submission_id is None:
+            claimed = claim_next(db.session, lease)
+        else:
+            token = claim(db.session, submission_id, lease)
+            claimed = (submission_id, token) if token else None
+        if claimed is None:
+            db.session.remove()
+            return False
+        with LeaseKeeper(app, claimed[0], claimed[1], lease_s):
+            process_submission(db.session, claimed[0], context, token=claimed[1])
+        db.session.remove()
+    return True
+
+
+def worker_loop(app: Flask, wake: Any = None, *, poll_s: float = 2.0,
+                stop: threading.Event | None = None) -> None:
+    """Grade until stopped: claim work from the database, sleep on `wake` when idle.
+
+    Work left `queued`, or `running` under an expired lease by a crash, is
+    claimed like any other, so starting a worker resumes it.
+    """
+    context = build_context(app)
+    stop = stop or threading.Event()
+    try:
+        while not stop.is_set():
+            if grade_one(app, context):
+                continue
+            try:
+                if wake is not None:
+                    wake.get(timeout=poll_s)
+                else:
+                    stop.wait(poll_s)
+            except queue.Empty:
+                pass
+    finally:
+        if context.pool is not None:
+            context.pool.close()
+
+
+def _worker_process_main(overrides: dict[str, Any], wake: Any) -> None:
+    """Entry point of a local worker process (spawned: a fresh interpreter)."""
+    from panlearn import create_app
+
+    logging.basicConfig(level=logging.INFO)
+    worker_loop(create_app(overrides), wake)
+
+
+class LocalDispatcher:
+    """Worker processes inside the app, fed from the database; started on first use."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.size = app.config["PANLEARN"]["GRADING_WORKERS"]
+        self._context = multiprocessing.get_context("spawn")
+        self._wake: Any = None
+        self._processes: list[Any] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the worker processes (idempotent); they resume unfinished work."""
+        with self._lock:
+            self._processes = [p for p in self._processes if p.is_alive()]
+            if len(self._processes) >= self.size:
+                return
+            if self._wake is None:
+                self._wake = self._context.Queue()
+            overrides = {k: v for k, v in self.app.config["PANLEARN"].items()}
+            while len(self._processes) < self.size:
+                process = self._context.Process(target=_worker_process_main,
+                                                args=(overrides, self._wake), daemon=True,
+                                                name="panlearn-grader")
+                process.start()
+                self._processes.append(process)
+
+    def enqueue(self, submission_id: int) -> None:
+        """Wake a worker for a committed submission (the database is the queue)."""
+        self.start()
+        if self._wake is not None:  # no workers configured: it waits for `flask worker`
+            self._wake.put(submission_id)
+
+    def stop(self) -> None:
+        """Stop the worker processes (their unfinished work stays claimable)."""
+        with self._lock:
+            for process in self._processes:
+                process.terminate()
+            for process in self._processes:
+                process.join(timeout=10)
+            self._processes = []
+
+
+class CeleryDispatcher:
+    """Hands committed submissions to Celery workers through the broker."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def start(self) -> None:
+        """Nothing to start here: workers run as `flask worker`."""
+
+    def enqueue(self, submission_id: int) -> None:
+        """Send the grading task; a lost message is recovered by the workers' sweep."""
+        from panlearn.grading.tasks import grade_submission
+
+        try:
+            grade_submission.delay(submission_id)
+        except Exception:  # the broker is down: the submission stays queued in the database
+            log.exception("could not reach the broker; submission %s stays queued",
+                          submission_id)
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+
+def dispatcher_for(app: Flask) -> LocalDispatcher | CeleryDispatcher:
+    """The dispatcher chosen by `PANLEARN_BROKER_URL`."""
+    if app.config["PANLEARN"]["BROKER_URL"]:
+        return CeleryDispatcher(app)
+    return LocalDispatcher(app)

@@ -1,0 +1,399 @@
+"""The exercise spec: what an author's notebook declares for grading.
+
+The contract is nbgrader's cell metadata (``metadata.nbgrader``: ``grade``,
+``solution``, ``grade_id``, ``points``) plus papermill's ``parameters`` tag
+and ``metadata.panlearn.datasets``, so nbgrader assignments import as they
+are. The spec is computed once from the source notebook (at import) and is
+plain data, so it can be stored next to the exercise and reused per
+submission.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import dataclasses
+import re
+import symtable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from nbformat import NotebookNode
+
+from .errors import ExerciseSpecError
+
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
+PARAMETERS_TAG = "parameters"
+GRADE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]+$")
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+_BUILTINS = frozenset(dir(builtins))
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One auto-graded check cell of the source notebook."""
+
+    grade_id: str
+    cell_id: str | None
+    cell_index: int
+    points: float
+    #: Full source, hidden tests included; never shown to students.
+    source: str
+    #: Source as the student version shows it (hidden tests removed).
+    visible_source: str
+    #: Names the check reads that must come from the student's notebook.
+    free_names: tuple[str, ...]
+    #: False when the check must run in the student's kernel (calls their functions).
+    tamper_proof: bool
+    name: str
+    visibility: str = "visible"
+
+    @property
+    def has_hidden_tests(self) -> bool:
+        """Whether part of this check exists only in the source notebook."""
+        return self.source != self.visible_source
+
+
+@dataclass(frozen=True)
+class ExerciseSpec:
+    """Everything grading needs to know about an exercise, as plain data."""
+
+    checks: tuple[CheckSpec, ...]
+    #: Ids (grade_id, else cell id) of the cells that hold the student's answers.
+    solution_ids: tuple[str, ...]
+    parameter_names: tuple[str, ...]
+    parameters_cell_index: int | None
+    datasets: tuple[Any, ...]
+    #: The source notebook's import statements, replayed in the clean check kernel.
+    import_code: str
+
+    @property
+    def max_score(self) -> float:
+        """Sum of the points of all checks."""
+        return float(sum(c.points for c in self.checks))
+
+    def check(self, grade_id: str) -> CheckSpec:
+        """Return the check with this grade id."""
+        for c in self.checks:
+            if c.grade_id == grade_id:
+                return c
+        raise KeyError(grade_id)
+
+    def with_checks_in_kernel(self, grade_ids: Iterable[str]) -> ExerciseSpec:
+        """Return a copy where these checks run in the student's kernel (not tamper-proof)."""
+        ids = set(grade_ids)
+        checks = tuple(
+            dataclasses.replace(c, tamper_proof=False) if c.grade_id in ids else c
+            for c in self.checks
+        )
+        return dataclasses.replace(self, checks=checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise to JSON-compatible data (to store beside the exercise)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExerciseSpec:
+        """Inverse of :meth:`to_dict`."""
+        checks = tuple(
+            CheckSpec(**{**c, "free_names": tuple(c["free_names"])}) for c in data["checks"]
+        )
+        return cls(
+            checks=checks,
+            solution_ids=tuple(data["solution_ids"]),
+            parameter_names=tuple(data["parameter_names"]),
+            parameters_cell_index=data["parameters_cell_index"],
+            datasets=tuple(data["datasets"]),
+            import_code=data["import_code"],
+        )
+
+
+def strip_hidden_tests(source: str) -> str:
+    """Remove ``### BEGIN/END HIDDEN TESTS`` blocks (markers included), as nbgrader does."""
+    out: list[str] = []
+    hiding = False
+    for line in source.splitlines(keepends=True):
+        marker = line.strip()
+        if marker.startswith(BEGIN_HIDDEN):
+            hiding = True
+            continue
+        if marker.startswith(END_HIDDEN):
+            hiding = False
+            continue
+        if not hiding:
+            out.append(line)
+    return "".join(out)
+
+
+def nbgrader_meta(cell: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The cell's ``metadata.nbgrader`` mapping (empty when absent)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def cell_key(cell: Mapping[str, Any]) -> str | None:
+    """Stable identity of a cell: its nbgrader grade_id, else its nbformat id."""
+    gid = nbgrader_meta(cell).get("grade_id")
+    return str(gid) if gid else cell.get("id")
+
+
+def is_check_cell(cell: Mapping[str, Any]) -> bool:
+    """An auto-graded test cell: ``grade: true`` and not a (manually graded) answer."""
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.get("cell_type") == "code"
+
+
+def is_parameters_cell(cell: Mapping[str, Any]) -> bool:
+    """Whether the cell carries papermill's ``parameters`` tag."""
+    return PARAMETERS_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def python_source(source: str) -> str:
+    """Source with IPython syntax (magics, ``!cmd``) turned into plain Python."""
+    try:
+        ast.parse(source)
+        return source
+    except SyntaxError:
+        return _transformer().transform_cell(source)
+
+
+@lru_cache(maxsize=1)
+def _transformer() -> Any:
+    # Imported lazily: IPython is heavy and only needed for cells with magics.
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager()
+
+
+def _describe(index: int, cell: Mapping[str, Any]) -> str:
+    key = cell_key(cell)
+    return f"cell {index}" + (f" ({key!r})" if key else "")
+
+
+def load_exercise_spec(nb: NotebookNode) -> ExerciseSpec:
+    """Read and validate the grading contract of an author's notebook.
+
+    Raises `ExerciseSpecError` naming the offending cell when grade ids are
+    not unique, points are not positive, a check cell does not parse, or
+    datasets are named without a ``parameters`` cell.
+    """
+    cells = nb.get("cells", [])
+    seen: dict[str, int] = {}
+    params_index: int | None = None
+    param_names: tuple[str, ...] = ()
+    solution_ids: list[str] = []
+    callables: set[str] = set()
+    imports: list[str] = []
+    bound_by_notebook: set[str] = set()
+
+    for index, cell in enumerate(cells):
+        meta = nbgrader_meta(cell)
+        gid = meta.get("grade_id")
+        if gid is not None:
+            if not isinstance(gid, str) or not GRADE_ID_PATTERN.match(gid):
+                raise ExerciseSpecError(
+                    f"{_describe(index, cell)}: grade_id must be letters, digits, '_' or '-'",
+                    errors={"cell": index},
+                )
+            if gid in seen:
+                raise ExerciseSpecError(
+                    f"cell {index}: grade_id {gid!r} is already used by cell {seen[gid]}",
+                    errors={"cell": index, "grade_id": gid},
+                )
+            seen[gid] = index
+        if meta.get("solution"):
+            key = cell_key(cell)
+            if key is None:
+                raise ExerciseSpecError(
+                    f"cell {index}: a solution cell needs a grade_id or a cell id",
+                    errors={"cell": index},
+                )
+            solution_ids.append(key)
+        if is_parameters_cell(cell):
+            if params_index is not None:
+                raise ExerciseSpecError(
+                    f"cell {index}: a second cell tagged 'parameters' (first is cell {params_index})",
+                    errors={"cell": index},
+                )
+            params_index = index
+            param_names = tuple(_assigned_names(_parse(cell, index)))
+        if cell.get("cell_type") == "code" and not is_check_cell(cell):
+            tree = _parse(cell, index)
+            for node in tree.body:
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    callables.add(node.name)
+                elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
+                    callables.update(_assigned_names(ast.Module(body=[node], type_ignores=[])))
+                elif isinstance(node, ast.Import | ast.ImportFrom):
+                    if not (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+                        imports.append(ast.unparse(node))
+                        bound_by_notebook.update(_bound_by(node))
+
+    datasets = nb.get("metadata", {}).get("panlearn", {}).get("datasets", [])
+    if datasets and params_index is None:
+        raise ExerciseSpecError(
+            "the notebook names datasets (metadata.panlearn.datasets) but no cell is tagged "
+            "'parameters' to receive their file paths",
+            errors={"metadata": "panlearn.datasets"},
+        )
+
+    checks: list[CheckSpec] = []
+    bound_by_checks: set[str] = set()
+    for index, cell in enumerate(cells):
+        if not is_check_cell(cell):
+            continue
+        meta = nbgrader_meta(cell)
+        gid = meta.get("grade_id")
+        if not gid:
+            raise ExerciseSpecError(f"cell {index}: a check cell needs a grade_id", errors={"cell": index})
+        points = meta.get("points")
+        if not isinstance(points, int | float) or isinstance(points, bool) or points <= 0:
+            raise ExerciseSpecError(
+                f"cell {index} ({gid!r}): points must be a positive number, got {points!r}",
+                errors={"cell": index, "grade_id": gid},
+            )
+        panlearn_meta = cell.get("metadata", {}).get("panlearn", {})
+        visibility = panlearn_meta.get("visibility", "visible")
+        if visibility not in VISIBILITIES:
+            raise ExerciseSpecError(
+                f"cell {index} ({gid!r}): visibility must be one of {', '.join(VISIBILITIES)}",
+                errors={"cell": index, "grade_id": gid},
+            )
+        source = cell.get("source", "")
+        code = python_source(source)
+        tree = _parse(cell, index)
+        names = _free_names(code, tree) - _BUILTINS - bound_by_checks - bound_by_notebook
+        names -= set(param_names)
+        tamper_proof = (
+            code == source and not (names & callables) and not panlearn_meta.get("in_kernel", False)
+        )
+        bound_by_checks |= _top_level_bound(tree)
+        checks.append(
+            CheckSpec(
+                grade_id=gid,
+                cell_id=cell.get("id"),
+                cell_index=index,
+                points=float(points),
+                source=source,
+                visible_source=strip_hidden_tests(source),
+                free_names=tuple(sorted(names)),
+                tamper_proof=tamper_proof,
+                name=str(panlearn_meta.get("name") or gid),
+                visibility=visibility,
+            )
+        )
+    if not checks:
+        raise ExerciseSpecError("the notebook has no check cell (metadata.nbgrader.grade: true)")
+    return ExerciseSpec(
+        checks=tuple(checks),
+        solution_ids=tuple(solution_ids),
+        parameter_names=param_names,
+        parameters_cell_index=params_index,
+        datasets=tuple(datasets),
+        import_code="\n".join(imports),
+    )
+
+
+def _parse(cell: Mapping[str, Any], index: int) -> ast.Module:
+    try:
+        return ast.parse(python_source(cell.get("source", "")))
+    except SyntaxError as exc:
+        raise ExerciseSpecError(
+            f"{_describe(index, cell)}: does not parse as Python ({exc.msg}, line {exc.lineno})",
+            errors={"cell": index},
+        ) from exc
+
+
+def _assigned_names(tree: ast.Module) -> list[str]:
+    names: list[str] = []
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            for sub in ast.walk(target):
+                if isinstance(sub, ast.Name) and sub.id not in names:
+                    names.append(sub.id)
+    return names
+
+
+def _bound_by(node: ast.AST) -> set[str]:
+    """Names a single top-level statement binds in the module namespace."""
+    out: set[str] = set()
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        for alias in node.names:
+            out.add((alias.asname or alias.name).split(".")[0])
+    elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        out.add(node.name)
+    for sub in _walk_same_scope(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store | ast.Del):
+            out.add(sub.id)
+        elif isinstance(sub, ast.ExceptHandler) and sub.name:
+            out.add(sub.name)
+        elif isinstance(sub, ast.alias) and sub is not node:
+            out.add((sub.asname or sub.name).split(".")[0])
+    return out
+
+
+def _top_level_bound(tree: ast.Module) -> set[str]:
+    out: set[str] = set()
+    for node in tree.body:
+        out |= _bound_by(node)
+    return out
+
+
+def _walk_same_scope(node: ast.AST) -> Iterable[ast.AST]:
+    """Walk a statement without entering nested scopes (functions, lambdas, comprehensions)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        for child in ast.iter_child_nodes(current):
+            if isinstance(
+                child,
+                ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
+                | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp,
+            ):
+                # Defaults and decorators are evaluated in this scope, the body is not.
+                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                    stack.extend(child.args.defaults)
+                    stack.extend(d for d in child.args.kw_defaults if d is not None)
+                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    stack.extend(child.decorator_list)
+                if isinstance(child, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+                    stack.append(child.generators[0].iter)
+                continue
+            stack.append(child)
+
+
+def _free_names(code: str, tree: ast.Module) -> set[str]:
+    """Names a cell reads before (or without) binding them itself.
+
+    Top-level statements are scanned in order (a name read before it is
+    assigned is free: ``x = x + 1``); nested scopes are resolved with
+    `symtable`, whose implicit globals are free unless the cell binds them.
+    """
+    free: set[str] = set()
+    bound: set[str] = set()
+    for node in tree.body:
+        loads = {
+            n.id for n in _walk_same_scope(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        }
+        free |= loads - bound
+        bound |= _bound_by(node)
+    nested: set[str] = set()
+
+    def visit(table: symtable.SymbolTable) -> None:
+        for child in table.get_children():
+            for sym in child.get_symbols():
+                if sym.is_referenced() and sym.is_global():
+                    nested.add(sym.get_name())
+            visit(child)
+
+    visit(symtable.symtable(code, "<check>", "exec"))
+    return free | (nested - bound)

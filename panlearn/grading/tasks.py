@@ -1,0 +1,94 @@
+"""Celery: the grading task and the sweep that recovers lost work.
+
+`flask --app app worker` starts a Celery worker on `PANLEARN_BROKER_URL`.
+Each worker process builds the Flask app and its warm kernel pool once, then
+runs `grade_one` for each task: the same claim → grade → record path as the
+local pool. Tasks are acknowledged late and the database claim makes them
+idempotent, so a redelivered or duplicated task grades nothing twice. The
+sweep (Celery beat, embedded in the worker) re-sends submissions whose
+message was lost or whose worker died.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_process_shutdown
+from sqlalchemy import or_, select
+
+celery_app = Celery("panlearn")
+celery_app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    broker_connection_retry_on_startup=True,
+    task_default_queue="panlearn-grading",
+    beat_schedule={"sweep": {"task": "panlearn.sweep", "schedule": 10.0}},
+)
+
+_state: dict[str, Any] = {}
+
+
+def configure(broker_url: str) -> Celery:
+    """Point the Celery app at the broker (called by the app factory and `flask worker`)."""
+    celery_app.conf.broker_url = broker_url
+    return celery_app
+
+
+def _app() -> Any:
+    if "app" not in _state:
+        from panlearn import create_app
+
+        _state["app"] = create_app()
+    return _state["app"]
+
+
+def _context() -> Any:
+    if "context" not in _state:
+        from panlearn.grading.runtime import build_context
+
+        _state["context"] = build_context(_app())
+    return _state["context"]
+
+
+@worker_process_init.connect
+def _warm_up(**_: Any) -> None:
+    # Start the kernel pool before the first task, off the critical path.
+    _context()
+
+
+@worker_process_shutdown.connect
+def _close(**_: Any) -> None:
+    context = _state.pop("context", None)
+    if context is not None and context.pool is not None:
+        context.pool.close()
+
+
+@celery_app.task(name="panlearn.grade_submission")
+def grade_submission(submission_id: int) -> bool:
+    """Grade one submission (a no-op when it is already graded or being graded)."""
+    from panlearn.grading.runtime import grade_one
+
+    return grade_one(_app(), _context(), submission_id)
+
+
+@celery_app.task(name="panlearn.sweep")
+def sweep(stale_after_s: float = 30.0) -> int:
+    """Re-send work that a lost message or a dead worker left behind."""
+    from panlearn.extensions import db
+    from panlearn.models import Submission, SubmissionState, utcnow
+
+    app = _app()
+    now = utcnow()
+    with app.app_context():
+        ids = list(db.session.scalars(select(Submission.id).where(or_(
+            (Submission.state == SubmissionState.QUEUED)
+            & (Submission.created_at < now - timedelta(seconds=stale_after_s)),
+            (Submission.state == SubmissionState.RUNNING) & (Submission.lease_expires_at < now),
+        ))))
+        db.session.remove()
+    for submission_id in ids:
+        grade_submission.delay(submission_id)
+    return len(ids)

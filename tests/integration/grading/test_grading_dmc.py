@@ -1,0 +1,144 @@
+"""Grading the DMC powder-diffraction exercise on the real NeXus file, in real sandboxes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from panlearn.grading.errors import SubmissionRejectedError
+from panlearn.grading.pipeline import grade_notebook, validate_reference_solution
+from panlearn.grading.pool import KernelPool, Priority
+from panlearn.grading.settings import GradingSettings
+from tests.unit.grading.nbbuild import answered, dmc_source, solved, student_version
+
+pytestmark = pytest.mark.slow
+
+
+def grade(submission, pool: KernelPool | None, settings: GradingSettings, dmc_file: Path, source=None):
+    return grade_notebook(
+        source or dmc_source(), submission,
+        parameters={"data_file": str(dmc_file)}, data_files=[dmc_file], settings=settings, pool=pool,
+    )
+
+
+def by_id(outcome):
+    return {c.grade_id: c for c in outcome.checks}
+
+
+def test_reference_solution_scores_full_marks_and_spec_is_returned(pool, grading_settings, dmc_file):
+    spec, outcome = validate_reference_solution(
+        dmc_source(), parameters={"data_file": str(dmc_file)}, data_files=[dmc_file],
+        settings=grading_settings, pool=pool,
+    )
+    assert outcome.score == outcome.max_score == 6
+    assert all(c.ran and c.status == "passed" for c in outcome.checks)
+    assert [c.tamper_proof for c in spec.checks] == [True, True, False]
+
+
+def test_unchanged_student_version_scores_zero_with_not_implemented(pool, grading_settings, dmc_file):
+    outcome = grade(student_version(dmc_source()), pool, grading_settings, dmc_file)
+    assert outcome.score == 0
+    for check in outcome.checks:
+        assert check.status == "failed"
+        assert "not implemented" in check.output.lower()
+
+
+def test_cold_grading_without_pool_gives_the_same_result(grading_settings, dmc_file):
+    submission = answered(student_version(dmc_source()), solved(dmc_source()))
+    outcome = grade(submission, None, grading_settings, dmc_file)
+    assert outcome.score == 6
+    assert set(outcome.timings) >= {"prepare", "wait_kernel", "execute", "extract", "checks", "total"}
+
+
+def test_wrong_units_lose_exactly_that_checks_points(pool, grading_settings, dmc_file):
+    answers = solved(dmc_source())
+    answers["dspacing"] = "d_spacing = wavelength / (2 * np.sin(np.radians(two_theta_max / 2))) / 10  # nm"
+    outcome = grade(answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file)
+    checks = by_id(outcome)
+    assert outcome.score == 3 and outcome.max_score == 6
+    assert checks["check_d"].score == 0 and checks["check_d"].ran
+    assert "ångström" in checks["check_d"].output  # the hidden assertion's message, not its code
+    assert "3.525" not in checks["check_d"].output
+    assert checks["check_peak"].score == 2 and checks["check_bragg"].score == 1
+
+
+def test_partial_credit_sums_over_checks(pool, grading_settings, dmc_file):
+    answers = solved(dmc_source())
+    answers["peak"] = answers["peak"].replace("np.argmax(counts)", "np.argmin(counts)")
+    answers["bragg"] = "def bragg_d(wavelength, two_theta_deg):\n    return 0.0"
+    outcome = grade(answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file)
+    checks = by_id(outcome)
+    assert (checks["check_peak"].score, checks["check_d"].score, checks["check_bragg"].score) == (0, 0, 0)
+    assert "strongest peak" in checks["check_peak"].output
+    answers = solved(dmc_source())
+    answers["bragg"] = "def bragg_d(wavelength, two_theta_deg):\n    return 0.0"
+    outcome = grade(answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file)
+    assert outcome.score == 5
+    assert by_id(outcome)["check_bragg"].output == "bragg_d(2.0, 60.0) should be 2.0 Å"
+
+
+def test_edited_and_deleted_check_cells_are_restored(pool, grading_settings, dmc_file):
+    answers = solved(dmc_source())
+    answers["dspacing"] = "d_spacing = 1.0"
+    nb = answered(student_version(dmc_source()), answers)
+    for cell in nb.cells:
+        if cell.get("id") == "check_d":
+            cell.source = "pass  # nothing to see"
+    nb.cells = [c for c in nb.cells if c.get("id") != "check_peak"]
+    outcome = grade(nb, pool, grading_settings, dmc_file)
+    checks = by_id(outcome)
+    assert checks["check_d"].score == 0 and checks["check_d"].ran
+    assert checks["check_peak"].score == 2 and checks["check_peak"].ran
+    feedback = "".join(c.source for c in outcome.executed_notebook.cells)
+    assert "HIDDEN TESTS" not in feedback and "3.525" not in feedback
+
+
+def test_hidden_tests_never_reach_the_student_kernel(pool, grading_settings, dmc_file):
+    answers = solved(dmc_source())
+    answers["bragg"] += (
+        "\nimport sys, os\n"
+        "_seen = [v for v in sys.modules['__main__'].__dict__.get('In', [])[:-1] if 'HIDDEN' in v or '42.7' in v]\n"
+        "print('LEAK' if _seen else 'clean')"
+    )
+    outcome = grade(answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file)
+    texts = [o.get("text", "") for c in outcome.executed_notebook.cells for o in c.get("outputs", [])]
+    assert any("clean" in t for t in texts) and not any("LEAK" in t for t in texts)
+
+
+def test_submission_for_another_exercise_is_rejected_before_running(pool, grading_settings, dmc_file):
+    other = student_version(dmc_source())
+    for cell in other.cells:
+        cell.metadata.pop("nbgrader", None)
+        cell.id = cell.id + "-other"
+    with pytest.raises(SubmissionRejectedError, match="does not belong"):
+        grade(other, pool, grading_settings, dmc_file)
+    with pytest.raises(SubmissionRejectedError, match="not a valid Jupyter notebook"):
+        grade(b'{"cells": 3}', pool, grading_settings, dmc_file)
+
+
+def test_interactive_submissions_go_before_bulk(pool):
+    order: list[str] = []
+    import threading
+
+    kernels = []
+
+    def take(label: str, priority: Priority) -> None:
+        kernel = pool.acquire_kernel(priority, timeout=60)
+        order.append(label)
+        kernels.append(kernel)
+
+    pool.wait_until_full(60)
+    first = [pool.acquire_kernel(Priority.INTERACTIVE, timeout=60) for _ in range(pool.size)]
+    bulk = threading.Thread(target=take, args=("bulk", Priority.BULK))
+    bulk.start()
+    import time
+
+    time.sleep(0.2)
+    interactive = threading.Thread(target=take, args=("interactive", Priority.INTERACTIVE))
+    interactive.start()
+    bulk.join(60)
+    interactive.join(60)
+    for kernel in first + kernels:
+        kernel.kill()
+    assert order == ["interactive", "bulk"]
