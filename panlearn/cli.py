@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from sqlalchemy import select
 
 from panlearn.accounts.service import create_user
 from panlearn.authoring.folder import CourseFolderError, load_course_folders
+from panlearn.authoring.git import export_commit
 from panlearn.authoring.manifest import CourseSource
 from panlearn.authoring.service import import_courses
 from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
@@ -100,16 +102,31 @@ def validate_command(path: Path) -> None:
 
 
 @courses_cli.command("import")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
 @click.option("--publish", is_flag=True, help="Publish the imported version.")
+@click.option("--git", "git_repo", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Import from this local git repository (a course, or a folder of them).")
+@click.option("--ref", default="HEAD", show_default=True, help="With --git: the commit, "
+              "branch or tag to import.")
 @_user_errors
-def import_command(path: Path, publish: bool) -> None:
-    """Import a course folder or a folder of them (idempotent)."""
+def import_command(path: Path | None, publish: bool, git_repo: Path | None, ref: str) -> None:
+    """Import a course folder or a folder of them (idempotent), or a git repository at a ref."""
+    if git_repo is not None:
+        with tempfile.TemporaryDirectory(prefix="panlearn-git-") as tmp:
+            commit = export_commit(git_repo, ref, Path(tmp))
+            click.echo(f"{git_repo} at {commit}")
+            _import(Path(tmp), publish, origin=(f"git:{git_repo.resolve()}", commit))
+        return
+    if path is None:
+        raise click.UsageError("Give a PATH, or --git REPO [--ref REF].")
     _import(path, publish)
 
 
-def _import(path: Path, publish: bool) -> None:
+def _import(path: Path, publish: bool, origin: tuple[str, str | None] | None = None) -> None:
     sources = _load_with_progress(path)
+    if origin is not None:
+        for source in sources:
+            source.origin_uri, source.origin_ref = origin
     settings = current_app.config["PANLEARN"]
     validator = None
     if settings["GRADING_VALIDATE"]:

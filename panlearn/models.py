@@ -67,10 +67,16 @@ class Role(enum.StrEnum):
 
 
 class VersionStatus(enum.StrEnum):
-    """Lifecycle of a course version: drafts may change, published ones never do."""
+    """Lifecycle of a course version: draft → published (→ archived).
+
+    Drafts may change; published versions never do. Publishing a new version
+    archives the one before it: archived versions leave the catalogue but stay
+    readable, so learners who enrolled in them keep their course.
+    """
 
     DRAFT = "draft"
     PUBLISHED = "published"
+    ARCHIVED = "archived"
 
 
 class LessonKind(enum.StrEnum):
@@ -191,8 +197,15 @@ class CourseVersion(db.Model):
     objectives: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id",
+                                                                   ondelete="SET NULL"))
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Where the source came from: a folder, an upload, or a git repository at a commit.
+    source_uri: Mapped[str | None] = mapped_column(String(500))
+    source_ref: Mapped[str | None] = mapped_column(String(64))
 
     course: Mapped[Course] = relationship(back_populates="versions")
+    published_by: Mapped[User | None] = relationship()
     modules: Mapped[list[Module]] = relationship(
         back_populates="course_version", order_by="Module.position", cascade="all, delete-orphan"
     )

@@ -22,14 +22,20 @@ def is_staff_of(user: User | None, course: Course) -> bool:
 
 
 def can_view_version(user: User | None, version: CourseVersion) -> bool:
-    """Published versions are public; drafts only to their organisation's staff."""
-    return version.status == VersionStatus.PUBLISHED or is_staff_of(user, version.course)
+    """Published and archived versions are public; drafts only to their organisation's staff.
+
+    Archived versions stay readable so that learners keep the version they
+    enrolled in; they are only left out of the catalogue.
+    """
+    return version.status != VersionStatus.DRAFT or is_staff_of(user, version.course)
 
 
 def visible_version(user: User | None, course: Course) -> CourseVersion | None:
-    """The version a user is shown: the newest they may view (staff see drafts)."""
+    """The version the catalogue shows: the newest published, or any newest for staff."""
+    if is_staff_of(user, course):
+        return course.versions[-1] if course.versions else None
     for version in reversed(course.versions):
-        if can_view_version(user, version):
+        if version.status == VersionStatus.PUBLISHED:
             return version
     return None
 

@@ -15,6 +15,7 @@ from panlearn.api.present import course_detail, course_summary
 from panlearn.authoring.archive import extract_course_archive
 from panlearn.authoring.folder import load_course_folders
 from panlearn.authoring.service import (
+    archive_course,
     delete_course,
     import_courses,
     publish_course,
@@ -91,6 +92,17 @@ def publish(slug: str) -> dict[str, Any]:
     return course_detail(version, viewer)
 
 
+@bp.route("/<slug>/archive", methods=["POST"])
+@bp.response(200, CourseDetailSchema)
+@bp.doc(security=[{"bearer": []}])
+def archive(slug: str) -> dict[str, Any]:
+    """Withdraw a course from the catalogue; enrolled learners keep their version."""
+    viewer = current_user()
+    version = archive_course(db.session, get_course(db.session, slug), viewer,
+                             after_commit=_hooks())
+    return course_detail(version, viewer)
+
+
 @bp.route("/import", methods=["POST"])
 @bp.arguments(ImportFormSchema, location="form")
 @bp.arguments(ImportFilesSchema, location="files")
@@ -108,6 +120,8 @@ def import_archive(form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any
         )
         sources = load_course_folders(
             folder, registry=current_app.extensions["panlearn.datasets"].registry)
+        for source in sources:
+            source.origin_uri = f"upload:{files['archive'].filename or 'archive.zip'}"
         validator = subprocess_validator(settings) if settings["GRADING_VALIDATE"] else None
         results = import_courses(db.session, sources, publish=form["publish"], actor=viewer,
                                  after_commit=_hooks(), validate_exercise=validator)

@@ -37,7 +37,10 @@ def course_detail(version: CourseVersion, viewer: User | None) -> dict[str, Any]
     data["objectives"] = version.objectives
     data["versions"] = [
         {"number": v.number, "version": v.version, "status": v.status.value,
-         "published_at": v.published_at.isoformat() if v.published_at else None}
+         "published_at": v.published_at.isoformat() if v.published_at else None,
+         "published_by": v.published_by.username if v.published_by else None,
+         "archived_at": v.archived_at.isoformat() if v.archived_at else None,
+         "source_uri": v.source_uri, "source_ref": v.source_ref}
         for v in version.course.versions if can_view_version(viewer, v)
     ]
     data["modules"] = [

@@ -131,7 +131,7 @@ def load_course_folder(folder: Path, *, registry: Registry | None = None) -> Cou
     if problems:
         raise CourseFolderError(problems)
     return CourseSource(slug=slug, source_hash=_source_hash(raw_bytes, modules),
-                        manifest=manifest, modules=modules)
+                        manifest=manifest, modules=modules, origin_uri=str(folder.resolve()))
 
 
 def _load_modules(folder: Path, entries: list[dict[str, Any]], problems: list[Problem],

@@ -130,6 +130,9 @@ class CourseSource:
     source_hash: str
     manifest: dict[str, Any]
     modules: list[ModuleSource]
+    #: Where it came from (a folder, an upload, a git repository) and, for git, the commit.
+    origin_uri: str | None = None
+    origin_ref: str | None = None
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> list[tuple[str, str]]:

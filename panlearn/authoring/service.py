@@ -136,12 +136,12 @@ def _import_one(session: Session, source: CourseSource, organisation: Organisati
     latest = course.versions[-1] if course.versions else None
     if latest is not None and latest.source_hash == source.source_hash:
         if publish and latest.status == VersionStatus.DRAFT:
-            _publish(latest)
+            _publish(latest, actor)
             return ImportResult(source.slug, latest.number, "published", latest.status.value)
         return ImportResult(source.slug, latest.number, "unchanged", latest.status.value)
     version = _new_version(session, course, source, number=(latest.number + 1) if latest else 1)
     if publish:
-        _publish(version)
+        _publish(version, actor)
     outcome = "created" if latest is None else "new-version"
     return ImportResult(source.slug, version.number, outcome, version.status.value)
 
@@ -154,7 +154,8 @@ def _new_version(session: Session, course: Course, source: CourseSource,
         status=VersionStatus.DRAFT, title=m["title"], summary=m["summary"], level=m["level"],
         language=m["language"], techniques=list(m["techniques"]), licence=m["licence"],
         authors=[dict(a) for a in m["authors"]], prerequisites=list(m["prerequisites"]),
-        objectives=list(m["objectives"]),
+        objectives=list(m["objectives"]), source_uri=source.origin_uri,
+        source_ref=source.origin_ref,
     )
     session.add(version)
     for position, module_source in enumerate(source.modules, start=1):
@@ -187,9 +188,16 @@ def _store_blob(session: Session, sha256: str, content: bytes) -> None:
         session.flush()
 
 
-def _publish(version: CourseVersion) -> None:
+def _publish(version: CourseVersion, actor: User | None = None) -> None:
+    """Publish `version`; the version published before it is archived."""
+    now = utcnow()
+    for other in version.course.versions:
+        if other is not version and other.status == VersionStatus.PUBLISHED:
+            other.status = VersionStatus.ARCHIVED
+            other.archived_at = now
     version.status = VersionStatus.PUBLISHED
-    version.published_at = utcnow()
+    version.published_at = now
+    version.published_by = actor
 
 
 def publish_course(session: Session, course: Course, actor: User | None,
@@ -197,10 +205,10 @@ def publish_course(session: Session, course: Course, actor: User | None,
     """Publish the newest version of a course, which must be a draft."""
     require_staff(actor, course)
     latest = course.versions[-1]
-    if latest.status == VersionStatus.PUBLISHED:
-        raise ConflictError(f"Version {latest.number} of {course.slug!r} is already published; "
-                            "import a changed course to make a new draft.")
-    _publish(latest)
+    if latest.status != VersionStatus.DRAFT:
+        raise ConflictError(f"Version {latest.number} of {course.slug!r} is already "
+                            f"{latest.status.value}; import a changed course to make a new draft.")
+    _publish(latest, actor)
     session.commit()
     for hook in after_commit:
         hook(course.slug)
@@ -215,9 +223,10 @@ def update_course(session: Session, course: Course, actor: User | None, changes:
     """Change the metadata of the newest version, which must still be a draft."""
     require_staff(actor, course)
     latest = course.versions[-1]
-    if latest.status == VersionStatus.PUBLISHED:
-        raise ConflictError(f"Version {latest.number} of {course.slug!r} is published and "
-                            "immutable; import a changed course to make a new draft.")
+    if latest.status != VersionStatus.DRAFT:
+        raise ConflictError(f"Version {latest.number} of {course.slug!r} is "
+                            f"{latest.status.value} and immutable; import a changed course to "
+                            "make a new draft.")
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
         raise InvalidInputError("These fields cannot be changed.",
@@ -228,6 +237,22 @@ def update_course(session: Session, course: Course, actor: User | None, changes:
     for hook in after_commit:
         hook(course.slug)
     return latest
+
+
+def archive_course(session: Session, course: Course, actor: User | None,
+                   *, after_commit: Iterable[CourseHook] = ()) -> CourseVersion:
+    """Withdraw a course from the catalogue: its published version becomes archived."""
+    require_staff(actor, course)
+    published = [v for v in course.versions if v.status == VersionStatus.PUBLISHED]
+    if not published:
+        raise ConflictError(f"{course.slug!r} has no published version to archive.")
+    version = published[-1]
+    version.status = VersionStatus.ARCHIVED
+    version.archived_at = utcnow()
+    session.commit()
+    for hook in after_commit:
+        hook(course.slug)
+    return version
 
 
 def delete_course(session: Session, course: Course, actor: User | None,

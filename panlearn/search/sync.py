@@ -47,11 +47,17 @@ class SearchContext:
 
 
 def indexed_version(course: Course) -> CourseVersion | None:
-    """The version search shows: newest published, else newest draft."""
-    published = [v for v in course.versions if v.status == VersionStatus.PUBLISHED]
-    if published:
-        return published[-1]
-    return course.versions[-1] if course.versions else None
+    """The version search shows: newest published, else (never published) newest draft.
+
+    A withdrawn course (only archived versions and drafts) is not indexed.
+    """
+    statuses = {v.status for v in course.versions}
+    for version in reversed(course.versions):
+        if version.status == VersionStatus.PUBLISHED:
+            return version
+    if VersionStatus.ARCHIVED in statuses or not course.versions:
+        return None
+    return course.versions[-1]
 
 
 def course_documents(course: Course) -> list[SearchDocument]:

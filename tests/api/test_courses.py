@@ -126,3 +126,24 @@ def test_who_may_delete(client, catalogue, who, status):
 
 def test_organisations_are_listed(client, catalogue):
     assert [o["slug"] for o in client.get("/api/organisations").get_json()] == ["ess", "psi"]
+
+
+@pytest.mark.parametrize(("who", "status"), [
+    ("anonymous", 401), ("student", 403), ("ess-author", 403), ("author", 200),
+])
+def test_who_may_archive_and_archived_courses_leave_the_catalogue(client, catalogue, who,
+                                                                  status):
+    response = client.post("/api/courses/published/archive", headers=catalogue[who])
+    assert response.status_code == status
+    if status == 200:
+        assert response.get_json()["status"] == "archived"
+        assert "published" not in _slugs(client, {})
+        assert client.get("/api/courses/published?version=1").status_code == 200
+        again = client.post("/api/courses/published/archive", headers=catalogue[who])
+        assert again.status_code == 409
+
+
+def test_versions_record_who_published_them(client, catalogue):
+    client.post("/api/courses/drafty/publish", headers=catalogue["author"])
+    [version] = client.get("/api/courses/drafty").get_json()["versions"]
+    assert version["published_by"] == "author" and version["source_uri"]

@@ -234,3 +234,41 @@ def test_exercise_dataset_references_are_checked_against_the_registry(tmp_path):
     assert "metadata.panlearn.datasets[1].parameter" in joined
     # Without a registry only the notebook's own form is checked.
     assert load_course_folders(folder)
+
+
+def test_publishing_a_new_version_archives_the_old_one_which_stays_readable(app, tmp_path):
+    make_org(app)
+    folder = write_course(tmp_path)
+    _import(app, folder, publish=True)
+    manifest = yaml.safe_load((folder / "course.yml").read_text())
+    manifest["title"] = "Second edition"
+    (folder / "course.yml").write_text(yaml.safe_dump(manifest))
+    _import(app, folder, publish=True)
+    assert _versions(app) == [(1, "archived", "Course demo"), (2, "published", "Second edition")]
+    client = app.test_client()
+    assert client.get("/api/courses/demo").get_json()["title"] == "Second edition"
+    # Learners enrolled in version 1 can still read it.
+    assert client.get("/api/courses/demo?version=1").get_json()["status"] == "archived"
+
+
+def test_git_import_records_the_commit_and_ignores_uncommitted_changes(app, runner, tmp_path):
+    import subprocess
+
+    make_org(app)
+    repo = tmp_path / "repo"
+    write_course(repo)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    (repo / "demo" / "course.yml").write_text("not: [valid")  # uncommitted, must not matter
+    result = runner.invoke(args=["courses", "import", "--git", str(repo), "--ref", "HEAD",
+                                 "--publish"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        version = db.session.scalar(select(Course)).versions[0]
+        assert version.source_ref == commit and version.source_uri.startswith("git:")
+    result = runner.invoke(args=["courses", "import", "--git", str(repo), "--ref", "nope"])
+    assert result.exit_code == 1 and "nope" in result.output
