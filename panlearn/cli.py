@@ -174,7 +174,7 @@ def load_orgs_command(path: Path | None) -> None:
 def setup_command() -> None:
     """Create or upgrade the database, load organisations, import and publish shipped courses."""
     settings = current_app.config["PANLEARN"]
-    upgrade(directory=current_app.extensions["migrate"].directory)
+    upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
     entries = load_organisations_file(Path(settings["CONTENT_DIR"]) / "organisations.yml")
     sync_organisations(db.session, entries)
     _import(Path(settings["COURSES_DIR"]), publish=True)

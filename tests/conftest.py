@@ -58,7 +58,7 @@ def app(tmp_path: Path):
     })
     with app.app_context():
         _reset_database(db)
-        upgrade(directory=str(REPO_ROOT / "migrations"))
+        upgrade(directory=str(REPO_ROOT / "migrations"), revision="heads")
     yield app
     with app.app_context():
         db.session.remove()

@@ -22,3 +22,14 @@ def test_upgrade_creates_every_model_table(app):
         tables = set(inspect(db.engine).get_table_names())
     assert set(db.metadata.tables) <= tables
     assert "alembic_version" in tables
+
+
+def test_migrations_form_one_linear_history():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from tests.conftest import REPO_ROOT
+
+    config = Config()
+    config.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    assert len(ScriptDirectory.from_config(config).get_heads()) == 1
