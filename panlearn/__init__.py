@@ -43,6 +43,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                      render_as_batch=True, compare_type=True)
     api.init_app(app)
     register_api(api)
+    from panlearn.ops.routes import bp as ops_bp
+
+    app.register_blueprint(ops_bp)
     web.init_app(app)
     # After flask-smorest, so our problem+json handlers replace its error handler.
     register_error_handlers(app)
