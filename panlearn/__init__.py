@@ -23,7 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from panlearn.config import flask_config, load_settings
     from panlearn.datasets.settings import DatasetsConfig, DatasetsContext
     from panlearn.errors import register_error_handlers
-    from panlearn.extensions import api, db, migrate
+    from panlearn.extensions import api, db, limiter, migrate
     from panlearn.search.sync import SearchContext, course_hook
 
     settings = load_settings(os.environ, config)
@@ -42,11 +42,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     api.init_app(app)
+    limiter.init_app(app)
     register_api(api)
     from panlearn.ops.routes import bp as ops_bp
 
     app.register_blueprint(ops_bp)
     web.init_app(app)
+    from panlearn.lti.routes import init_app as init_lti
+    from panlearn.metadata.routes import init_app as init_metadata
+
+    init_metadata(app)  # after web: CSRF exemption needs its CSRFProtect
+    init_lti(app)
     # After flask-smorest, so our problem+json handlers replace its error handler.
     register_error_handlers(app)
     cli.init_app(app)

@@ -60,6 +60,11 @@ SETTINGS: tuple[Setting, ...] = (
             int),
     Setting("TOKEN_TTL_HOURS", 24 * 30, "Lifetime of API tokens issued by "
             "`POST /api/auth/token`, in hours.", int),
+    Setting("LOGIN_RATE", "10 per minute", "Login attempts allowed per client address."),
+    Setting("LOGIN_LOCKOUT", "5 per 15 minutes", "Failed logins allowed per username before "
+            "it is locked out for the rest of the window."),
+    Setting("RATELIMIT_STORAGE_URL", "memory://", "Where rate-limit counters live; share them "
+            "between processes and machines with `redis://host:6379/1`."),
     Setting("COURSES_DIR", "./courses", "Folder of course sources that `flask setup` imports."),
     Setting("CONTENT_DIR", "./content", "Editorial content: organisations.yml, datasets.yml."),
     Setting("ARCHIVE_MAX_FILES", 2000, "Most files a course archive may contain.", int),
@@ -202,6 +207,7 @@ def flask_config(values: Mapping[str, Any]) -> dict[str, Any]:
         # Swagger UI assets are served by the platform, never from a CDN.
         "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
         "TESTING": values.get("TESTING", False),
+        "RATELIMIT_STORAGE_URI": values["RATELIMIT_STORAGE_URL"],
     }
 
 

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from panlearn.accounts.service import authenticate, issue_token, revoke_token
 from panlearn.api.identity import bearer_token, current_user
+from panlearn.api.throttle import login_limits
 from panlearn.errors import UnauthorizedError
 from panlearn.extensions import db
 from panlearn.schemas import TokenRequestSchema, TokenSchema
@@ -18,6 +19,7 @@ bp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Bearer tok
 
 
 @bp.route("/token", methods=["POST"])
+@login_limits
 @bp.arguments(TokenRequestSchema)
 @bp.response(201, TokenSchema)
 def create_token(credentials: dict[str, Any]) -> dict[str, Any]:

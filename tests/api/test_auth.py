@@ -63,3 +63,26 @@ def test_malformed_authorization_header_is_401(client):
         response = client.get("/api/courses", headers={"Authorization": header})
         assert response.status_code == 401, header
         assert response.content_type == "application/problem+json"
+
+
+def test_failed_logins_lock_the_account_but_not_others(app, client):
+    app.config["PANLEARN"]["LOGIN_LOCKOUT"] = "3 per 15 minutes"
+    make_user(app, "alice")
+    make_user(app, "bob")
+    for _ in range(3):
+        wrong = client.post("/api/auth/token", json={"username": "alice", "password": "x" * 9})
+        assert wrong.status_code == 401
+    locked = client.post("/api/auth/token", json={"username": "alice", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert locked.content_type == "application/problem+json"
+    assert int(locked.headers["Retry-After"]) > 0
+    assert client.post("/api/auth/token",
+                       json={"username": "bob", "password": PASSWORD}).status_code == 201
+
+
+def test_logins_per_address_are_rate_limited(app, client):
+    app.config["PANLEARN"]["LOGIN_RATE"] = "4 per minute"
+    make_user(app, "alice")
+    statuses = [client.post("/api/auth/token", json={"username": "alice", "password": PASSWORD}
+                            ).status_code for _ in range(5)]
+    assert statuses == [201, 201, 201, 201, 429]
