@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
+import numpy as np
 from whoosh import query as wq
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching.wrappers import FilterMatcher
 from whoosh.qparser import (
     FieldAliasPlugin,
     FieldsPlugin,
@@ -57,6 +60,9 @@ SNIPPET_CHAR_LIMIT = 20_000
 # Scores equal to this many decimals tie, and ties go to catalogue order.
 SCORE_DIGITS = 4
 SNIPPET_FIELDS: tuple[str, ...] = ("summary", "markdown", "code")
+# whoosh's default weighting (BM25F) and its parameters, for vectorised scoring.
+BM25_B = 0.75
+BM25_K1 = 1.2
 # Fields whose lexicons decide whether a query word exists in the index at all.
 _STEMMED_FIELDS: tuple[str, ...] = ("title", "summary", "markdown", "keywords")
 
@@ -147,19 +153,22 @@ def search(
 
     with index.searcher() as searcher:
         cache = _cache_for(searcher)
-        allowed = set(searcher.docs_for_query(filter_query))
+        # Which documents match, as one boolean per document, from the posting
+        # lists in bulk: the exact total and facet counts, without scoring.
+        allowed = cache.docset(filter_query)
         first, limit = (page - 1) * per_page, page * per_page
         if text:
             user_query = _parse(searcher, text)
-            # One pass scores every match: it yields the total and the docs for
-            # facet counts too, where a top-N search would run the query twice.
-            scored = searcher.search(user_query, filter=allowed, limit=None).top_n
-            matched = {docnum for _, docnum in scored}
-            page_docs = _rank(scored, cache.order_key, first, limit)
-            terms = _positive_terms(user_query, searcher.reader())
+            matched = cache.docset(user_query) & allowed
+            total = int(np.count_nonzero(matched))
+            # Only the page is scored and ranked (see _top).
+            page_docs = _top(searcher, cache, user_query, matched, total, first, limit)
+            terms = _positive_terms(user_query, searcher.reader()) if page_docs else {}
         else:
             matched = allowed
-            page_docs = [(None, d) for d in cache.browse_order if d in matched][first:limit]
+            total = int(np.count_nonzero(matched))
+            browse = cache.browse_order
+            page_docs = [(None, int(d)) for d in browse[matched[browse]][first:limit]]
             terms = {}
         hits = [_hit(searcher, docnum, score, terms) for score, docnum in page_docs]
         facets = _facet_counts(cache.facet_docs, matched)
@@ -168,7 +177,7 @@ def search(
     return SearchResult(
         query=text,
         hits=hits,
-        total=len(matched),
+        total=total,
         page=page,
         per_page=per_page,
         facets=facets,
@@ -324,16 +333,224 @@ def _parse(searcher: Searcher, text: str) -> wq.Query:
 # -- results ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class _SearcherCache:
-    """What every query needs and only a commit changes: built once per generation."""
+    """What every query needs and only a commit changes: built once per generation.
 
-    # Facet name → [(label as written, its documents)].
-    facet_docs: dict[str, list[tuple[str, frozenset[int]]]]
-    # Every document in catalogue order (courses first, then by course and position).
-    browse_order: list[int]
-    # Document → its catalogue order key, for breaking ties between equal scores.
-    order_key: Any
+    Document sets are numpy boolean arrays over the searcher's document
+    numbers. `docset` evaluates a query's boolean structure on them, reading
+    each term's posting list in bulk; it is what gives search its exact
+    totals and facet counts without scoring every match.
+    """
+
+    # Filter terms (status, organisation, facet values) recur in every request.
+    FILTER_FIELDS = frozenset({"status", "organisation_slug", *FACETS})
+    FILTER_CACHE_SIZE = 512
+
+    def __init__(self, searcher: Searcher) -> None:
+        self.searcher = searcher
+        reader = searcher.reader()
+        self.size = reader.doc_count_all()
+        self.leaves: list[tuple[Any, int]] = [
+            (leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()
+        ]
+        live = np.ones(self.size, dtype=bool)
+        for leaf, offset in self.leaves:
+            if leaf.has_deletions():
+                live[offset : offset + leaf.doc_count_all()] = False
+                live[np.fromiter(leaf.all_doc_ids(), dtype=np.int64) + offset] = True
+        self.live = live
+        self._filter_sets: dict[tuple[str, bytes], np.ndarray] = {}
+        self._lengths: dict[str, np.ndarray] = {}
+        # Facet name → [(label as written, its documents)].
+        self.facet_docs: dict[str, list[tuple[str, np.ndarray]]] = {
+            name: [
+                (term.decode("utf-8"), self.term_docs(f"{name}_label", term))
+                for term in reader.lexicon(f"{name}_label")
+            ]
+            for name in FACETS
+        }
+        # Document → its catalogue order key, for breaking ties between equal scores.
+        self.order_key = reader.column_reader("order_key")
+        live_docs = np.flatnonzero(live).tolist()
+        # Every document in catalogue order (courses first, then by course and position).
+        self.browse_order = np.array(
+            sorted(live_docs, key=self.order_key.__getitem__), dtype=np.int64
+        )
+
+    def term_docs(self, fieldname: str, text: str | bytes) -> np.ndarray:
+        """The live documents holding one term."""
+        btext = text if isinstance(text, bytes) else text.encode("utf-8")
+        key = (fieldname, btext)
+        cached = self._filter_sets.get(key)
+        if cached is not None:
+            return cached
+        docs = np.zeros(self.size, dtype=bool)
+        for leaf, offset in self.leaves:
+            if (fieldname, btext) in leaf:
+                docs[_posting_ids(leaf.postings(fieldname, btext)) + offset] = True
+        docs &= self.live
+        if fieldname in self.FILTER_FIELDS:
+            if len(self._filter_sets) >= self.FILTER_CACHE_SIZE:
+                self._filter_sets.clear()
+            self._filter_sets[key] = docs
+        return docs
+
+    def docset(self, query: wq.Query) -> np.ndarray:
+        """The live documents `query` matches, as whoosh would match them."""
+        if isinstance(query, wq.Term):
+            return self.term_docs(query.fieldname, query.text)
+        if isinstance(query, (wq.And, wq.Or)) and not getattr(query, "minmatch", 0):
+            children = [self.docset(child) for child in query.subqueries]
+            if not children:
+                return np.zeros(self.size, dtype=bool)
+            combined = children[0].copy()
+            for child in children[1:]:
+                if isinstance(query, wq.And):
+                    combined &= child
+                else:
+                    combined |= child
+            return combined
+        if isinstance(query, wq.AndNot):
+            return self.docset(query.a) & ~self.docset(query.b)
+        if isinstance(query, wq.AndMaybe):
+            return self.docset(query.a)
+        if isinstance(query, wq.Require):
+            return self.docset(query.a) & self.docset(query.b)
+        if isinstance(query, wq.Not):
+            return self.live & ~self.docset(query.query)
+        if isinstance(query, wq.Every) and not query.fieldname:
+            return self.live.copy()
+        if isinstance(query, wq.NullQuery.__class__):
+            return np.zeros(self.size, dtype=bool)
+        if isinstance(query, wq.MultiTerm):  # prefixes, wildcards
+            docs = np.zeros(self.size, dtype=bool)
+            for fieldname, text in query.expanded_terms(self.searcher.reader()):
+                docs |= self.term_docs(fieldname, text)
+            return docs
+        if isinstance(query, wq.Phrase):
+            # Only documents with every word can hold the phrase: check positions there.
+            words = wq.And([wq.Term(query.fieldname, word) for word in query.words])
+            candidates = self.docset(words)
+            if not candidates.any():
+                return candidates
+        # Anything else (phrases...): whoosh's own matcher.
+        docs = np.zeros(self.size, dtype=bool)
+        found = np.fromiter(self.searcher.docs_for_query(query), dtype=np.int64)
+        docs[found] = True
+        return docs & self.live
+
+
+    # -- scoring ---------------------------------------------------------------
+
+    def field_lengths(self, fieldname: str) -> np.ndarray:
+        """Every document's length in one field, as whoosh's BM25F reads it (quantised)."""
+        lengths = self._lengths.get(fieldname)
+        if lengths is None:
+            lengths = np.ones(self.size, dtype=np.float64)
+            for leaf, offset in self.leaves:
+                for docnum in range(leaf.doc_count_all()):
+                    lengths[offset + docnum] = leaf.doc_field_length(docnum, fieldname, 1) or 1
+            self._lengths[fieldname] = lengths
+        return lengths
+
+    def scores(self, query: wq.Query) -> np.ndarray | None:
+        """BM25F scores of every document for `query`, as whoosh computes them.
+
+        For queries of terms joined by AND, OR and AND NOT (what a plain query
+        parses to), whoosh's score of a match is the sum, over the positive
+        terms it holds, of `bm25(idf, weight, field length) * boost`; here
+        that sum is taken over whole posting lists with numpy instead of
+        per document in Python. None for anything else (phrases, prefixes),
+        which whoosh then scores itself.
+        """
+        if isinstance(query, wq.Term):
+            return self._term_scores(query)
+        if isinstance(query, (wq.And, wq.Or)):
+            if getattr(query, "minmatch", 0) or getattr(query, "scale", None) or query.boost != 1:
+                return None
+            total = np.zeros(self.size, dtype=np.float64)
+            for child in query.subqueries:
+                child_scores = self.scores(child)
+                if child_scores is None:
+                    return None
+                total += child_scores
+            return total
+        if isinstance(query, wq.AndNot):
+            return self.scores(query.a)
+        return None
+
+    def _term_scores(self, term: wq.Term) -> np.ndarray | None:
+        fieldname = term.fieldname
+        btext = term.text if isinstance(term.text, bytes) else term.text.encode("utf-8")
+        scores = np.zeros(self.size, dtype=np.float64)
+        field = self.searcher.schema[fieldname] if fieldname in self.searcher.schema else None
+        if field is None or not field.scorable:
+            return None
+        if (fieldname, btext) not in self.searcher.reader():
+            return scores
+        text = term.text if isinstance(term.text, str) else term.text.decode("utf-8")
+        idf = self.searcher.idf(fieldname, text)
+        avgfl = self.searcher.avg_field_length(fieldname) or 1
+        lengths = self.field_lengths(fieldname)
+        for leaf, offset in self.leaves:
+            if (fieldname, btext) not in leaf:
+                continue
+            ids, weights = _posting_ids_weights(leaf.postings(fieldname, btext))
+            ids = ids + offset
+            tf = weights
+            fl = lengths[ids]
+            norm = (1 - BM25_B) + BM25_B * fl / avgfl
+            scores[ids] = idf * ((tf * (BM25_K1 + 1)) / (tf + BM25_K1 * norm))
+        scores[~self.live] = 0.0
+        return scores * term.boost
+
+
+def _posting_ids_weights(matcher: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Document numbers and weights (term frequencies) of a posting list, in bulk."""
+    if isinstance(matcher, FilterMatcher):
+        matcher = matcher.child
+    ids: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    if isinstance(matcher, W3LeafMatcher) and not matcher._byteids:
+        while matcher.is_active():
+            if matcher._data is None:
+                matcher._read_data()
+            if matcher._weights is None:
+                matcher._read_weights()
+            ids.append(np.cumsum(np.asarray(matcher._data[0], dtype=np.int64)))
+            weights.append(np.asarray(matcher._weights, dtype=np.float64))
+            matcher._next_block()
+    else:
+        pairs = []
+        while matcher.is_active():
+            pairs.append((matcher.id(), matcher.weight()))
+            matcher.next()
+        if pairs:
+            ids.append(np.array([p[0] for p in pairs], dtype=np.int64))
+            weights.append(np.array([p[1] for p in pairs], dtype=np.float64))
+    if not ids:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    return np.concatenate(ids), np.concatenate(weights)
+
+
+def _posting_ids(matcher: Any) -> np.ndarray:
+    """Every document number in a posting list, decoded a block at a time.
+
+    whoosh's matchers step one posting at a time in Python; the block
+    format (whoosh3: delta-coded ids, 128 per block) decodes much faster in
+    bulk. Falls back to stepping for any other matcher.
+    """
+    if isinstance(matcher, FilterMatcher):  # deletions: masked by `live` instead
+        matcher = matcher.child
+    if isinstance(matcher, W3LeafMatcher) and not matcher._byteids:
+        chunks = []
+        while matcher.is_active():
+            if matcher._data is None:
+                matcher._read_data()
+            chunks.append(np.cumsum(np.asarray(matcher._data[0], dtype=np.int64)))
+            matcher._next_block()
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+    return np.fromiter(matcher.all_ids(), dtype=np.int64)
 
 
 _CACHES: WeakKeyDictionary[Searcher, _SearcherCache] = WeakKeyDictionary()
@@ -342,19 +559,55 @@ _CACHES: WeakKeyDictionary[Searcher, _SearcherCache] = WeakKeyDictionary()
 def _cache_for(searcher: Searcher) -> _SearcherCache:
     cache = _CACHES.get(searcher)
     if cache is None:
-        reader = searcher.reader()
-        facet_docs = {
-            name: [
-                (term.decode("utf-8"), frozenset(reader.postings(f"{name}_label", term).all_ids()))
-                for term in reader.lexicon(f"{name}_label")
-            ]
-            for name in FACETS
-        }
-        order_key = reader.column_reader("order_key")
-        live = [docnum for docnum in range(reader.doc_count_all()) if not reader.is_deleted(docnum)]
-        browse_order = sorted(live, key=order_key.__getitem__)
-        cache = _CACHES[searcher] = _SearcherCache(facet_docs, browse_order, order_key)
+        cache = _CACHES[searcher] = _SearcherCache(searcher)
     return cache
+
+
+def _top(
+    searcher: Searcher,
+    cache: _SearcherCache,
+    query: wq.Query,
+    matched: np.ndarray,
+    total: int,
+    first: int,
+    limit: int,
+) -> list[tuple[float, int]]:
+    """Score the best matches, enough to rank the page `[first:limit]` exactly.
+
+    whoosh's top-N collector skips blocks of postings that cannot reach the
+    current N-th score. Scores tied (to SCORE_DIGITS) with the page's last
+    one must all be seen, since ties go to catalogue order: when the N-th
+    score still ties with the page's last, N grows and the search runs again.
+    """
+    if not total or first >= total:
+        return []
+    scores = cache.scores(query)
+    if scores is not None:
+        candidates = np.flatnonzero(matched)
+        rounded = np.round(scores[candidates], SCORE_DIGITS)
+        if len(candidates) > limit:
+            # Everything tied with the page's last score comes along.
+            bottom = np.partition(rounded, len(rounded) - limit)[len(rounded) - limit]
+            keep = rounded >= bottom
+            candidates, rounded = candidates[keep], rounded[keep]
+        order = sorted(
+            zip(rounded.tolist(), candidates.tolist(), strict=True),
+            key=lambda item: (-item[0], cache.order_key[item[1]]),
+        )
+        return [(float(scores[docnum]), docnum) for _, docnum in order[first:limit]]
+    allow = set(np.flatnonzero(matched).tolist())
+    wanted = min(total, max(limit * 2, limit + 10))
+    while True:
+        top = searcher.search(query, filter=allow, limit=wanted).top_n
+        if len(top) >= total or len(top) < wanted:
+            break
+        page_bottom = sorted(round(score, SCORE_DIGITS) for score, _ in top)[
+            len(top) - min(limit, len(top))
+        ]
+        if round(top[-1][0], SCORE_DIGITS) < page_bottom:
+            break
+        wanted = min(total, wanted * 4)
+    return _rank(top, cache.order_key, first, limit)
 
 
 def _rank(
@@ -365,8 +618,7 @@ def _rank(
     Scores equal to SCORE_DIGITS decimals tie: deleted-but-unmerged documents
     nudge BM25 statistics in the last digits, and an incrementally updated
     index must order results as a rebuilt one does. Only the page and the
-    scores tied with its edges are given sort keys, so deep result lists
-    cost nothing extra.
+    scores tied with its edges are given sort keys.
     """
     rounded = sorted(
         ((round(score, SCORE_DIGITS), docnum) for score, docnum in scored),
@@ -481,12 +733,14 @@ def _mark(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def _facet_counts(
-    facet_docs: dict[str, list[tuple[str, frozenset[int]]]], matched: set[int]
+    facet_docs: dict[str, list[tuple[str, np.ndarray]]], matched: np.ndarray
 ) -> dict[str, list[FacetCount]]:
     """Count each facet value over the matched documents, most frequent first."""
     facets: dict[str, list[FacetCount]] = {}
     for name, values in facet_docs.items():
-        counts = [FacetCount(label, len(docs & matched)) for label, docs in values]
+        counts = [
+            FacetCount(label, int(np.count_nonzero(docs & matched))) for label, docs in values
+        ]
         counts = [facet for facet in counts if facet.count]
         counts.sort(key=lambda facet: (-facet.count, facet.value.casefold()))
         facets[name] = counts

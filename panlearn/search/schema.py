@@ -9,11 +9,19 @@ as written ("SANS", "X-ray diffraction") without a lookup table.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
-from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.fields import ID, KEYWORD, STORED, TEXT, FieldType, Schema
+from whoosh.formats import Existence
 
-from panlearn.search.analysis import code_analyzer, prose_analyzer, word_analyzer
+from panlearn.search.analysis import (
+    code_analyzer,
+    code_positions,
+    prose_analyzer,
+    prose_positions,
+    word_analyzer,
+)
 from panlearn.search.documents import SearchDocument
 
 # Facet name → the query field that filters on it (same name) and the label
@@ -64,20 +72,92 @@ _WORDS = re.compile(r"[^\W\d_]{2,}")
 _SEP = ","
 
 
+# Bump when what is indexed changes in a way the field list does not show
+# (an analyzer's rules, what a field is fed): an index written by another
+# version is recreated empty and `Index.recreated` asks for a rebuild.
+#   1: first schema.  2: fused index-time analysis, `words` without frequencies.
+SCHEMA_VERSION = 2
+
+
+class PanlearnSchema(Schema):
+    """A whoosh schema that remembers which `SCHEMA_VERSION` wrote the index.
+
+    whoosh pickles the schema into the index's table of contents, so the
+    attribute comes back when the index is opened.
+    """
+
+    panlearn_version: int | None = None
+
+
+class _FastPositions(TEXT):
+    """A positional TEXT field whose terms come from a one-pass function when indexing.
+
+    Queries, highlighting and snippets still use `analyzer`; `_positions`
+    must give exactly the analyzer's index-time terms and positions (checked
+    by tests/unit/search/test_analysis.py).
+    """
+
+    def _positions(self, value: str) -> dict[str, list[int]]:
+        raise NotImplementedError
+
+    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        if kwargs or not isinstance(value, str):
+            yield from super().index(value, **kwargs)
+            return
+        boost = self.format.field_boost
+        encode = self.format.encode
+        for term, positions in self._positions(value).items():
+            yield term.encode("utf-8"), len(positions), len(positions) * boost, encode(positions)
+
+
+class ProseField(_FastPositions):
+    """English prose: `prose_analyzer`, indexed through `prose_positions`."""
+
+    def _positions(self, value: str) -> dict[str, list[int]]:
+        return prose_positions(value)
+
+
+class CodeField(_FastPositions):
+    """Notebook code: `code_analyzer`, indexed through `code_positions`."""
+
+    def _positions(self, value: str) -> dict[str, list[int]]:
+        return code_positions(value)
+
+
+class WordsField(FieldType):
+    """The spelling vocabulary: which documents have a word, nothing more.
+
+    No frequencies, positions or lengths: it is never scored, only looked up
+    (`terms_within`, `doc_frequency`) for "did you mean".
+    """
+
+    def __init__(self) -> None:
+        super().__init__(Existence(), word_analyzer())
+
+    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        """Each distinct word once, as `word_analyzer` would index it."""
+        if kwargs or not isinstance(value, str):
+            yield from super().index(value, **kwargs)
+            return
+        boost = self.format.field_boost
+        for word in {word.lower() for word in _WORDS.findall(value)}:
+            yield word.encode("utf-8"), 1, boost, b""
+
+
 def build_schema() -> Schema:
     """Build a fresh schema (whoosh mutates field objects, so never share one)."""
     prose = prose_analyzer()
-    return Schema(
+    schema = PanlearnSchema(
         doc_id=ID(unique=True, stored=True),
         # Prose and code: stored, because snippets are cut from the stored text.
-        title=TEXT(analyzer=prose, stored=True),
-        summary=TEXT(analyzer=prose, stored=True),
-        markdown=TEXT(analyzer=prose, stored=True),
-        code=TEXT(analyzer=code_analyzer(), stored=True),
+        title=ProseField(analyzer=prose, stored=True),
+        summary=ProseField(analyzer=prose, stored=True),
+        markdown=ProseField(analyzer=prose, stored=True),
+        code=CodeField(analyzer=code_analyzer(), stored=True),
         # Techniques, facility and course title, so a plain "SANS" finds SANS courses.
-        keywords=TEXT(analyzer=prose),
+        keywords=ProseField(analyzer=prose),
         # Unstemmed vocabulary of published prose: the source of "did you mean".
-        words=TEXT(analyzer=word_analyzer(), phrase=False),
+        words=WordsField(),
         # Facets: lowercased for filtering, as written for counting and display.
         technique=KEYWORD(lowercase=True, commas=True),
         technique_label=KEYWORD(commas=True, stored=True),
@@ -99,6 +179,8 @@ def build_schema() -> Schema:
         # breaking ties between equal scores (doc_id last, so nothing ties).
         order_key=ID(sortable=True),
     )
+    schema.panlearn_version = SCHEMA_VERSION
+    return schema
 
 
 def order_key(doc: SearchDocument) -> str:

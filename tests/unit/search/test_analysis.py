@@ -64,3 +64,59 @@ def test_identifier_parts_do_not_repeat() -> None:
 def test_prose_is_stemmed_and_stop_words_dropped() -> None:
     terms = [token.text for token in prose_analyzer()("The scattering and the scattered beams")]
     assert terms == ["scatter", "scatter", "beam"]
+
+
+# -- the index-time fast paths give exactly the analyzers' postings ---------------
+
+SAMPLES = [
+    "The scattering and the scattered beams",
+    "A an I x. of: Bragg's law, d-spacing (2θ) and Ångström units; h5py.File and two_theta.",
+    "İstanbul ΣΊΣΥΦΟΣ naïve coöperate 3.5e-3 1.2.3 x.y.z __init__ _private e.g. i.e.",
+    "",
+    "   ",
+]
+
+
+def _notebook_texts() -> list[tuple[str, str]]:
+    from pathlib import Path
+
+    import nbformat
+
+    from panlearn.search import extract_notebook_text
+
+    root = Path(__file__).resolve().parents[3] / "courses"
+    texts = []
+    for path in sorted(root.glob("**/*.ipynb")):
+        text = extract_notebook_text(nbformat.read(path, as_version=4))
+        texts.append((text.markdown, text.code))
+    return texts
+
+
+def _field_postings(
+    fieldname: str, value: str, fast: bool
+) -> list[tuple[bytes, int, float, bytes]]:
+    from whoosh.fields import TEXT, FieldType
+
+    from panlearn.search.schema import build_schema
+
+    field = build_schema()[fieldname]
+    if fast:
+        return sorted(field.index(value))
+    generic = FieldType.index if fieldname == "words" else TEXT.index
+    return sorted(generic(field, value))
+
+
+def test_fast_index_paths_match_the_analyzers() -> None:
+    texts = _notebook_texts()
+    assert texts, "no course notebooks to compare on"
+    prose = SAMPLES + [markdown for markdown, _ in texts]
+    code = SAMPLES + [code for _, code in texts]
+    for value in prose:
+        for fieldname in ("title", "markdown", "words"):
+            assert _field_postings(fieldname, value, fast=True) == _field_postings(
+                fieldname, value, fast=False
+            ), (fieldname, value[:80])
+    for value in code:
+        assert _field_postings("code", value, fast=True) == _field_postings(
+            "code", value, fast=False
+        ), value[:80]
