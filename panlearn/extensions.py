@@ -28,6 +28,22 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-api = Api()
+class ProblemApi(Api):
+    """flask-smorest, documenting every error as RFC 9457 problem+json."""
+
+    def _register_responses(self) -> None:
+        from panlearn.errors import PROBLEM_MIMETYPE
+        from panlearn.schemas import ProblemSchema
+
+        self.ERROR_SCHEMA = ProblemSchema
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_MIMETYPE
+        try:
+            super()._register_responses()
+        finally:
+            # Success responses stay application/json.
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
+
+
+api = ProblemApi()
 # Limits are declared on the login routes only; storage is set from PANLEARN_RATELIMIT_STORAGE_URL.
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
-from panlearn.schemas import ProblemSchema
-
 
 def register_api(api: Api) -> None:
     """Register every blueprint and the documented error body."""
     from panlearn.api import (
         auth,
         courses,
+        credentials,
         datasets,
         lessons,
         organisations,
+        progress,
         search,
         submissions,
     )
 
-    api.ERROR_SCHEMA = ProblemSchema
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "POST /api/auth/token"}
     )
-    for module in (auth, courses, datasets, lessons, organisations, search, submissions):
+    for module in (auth, courses, datasets, lessons, organisations, search, submissions,
+                   progress, credentials):
         api.register_blueprint(module.bp)
