@@ -346,3 +346,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(setup_command)
     app.cli.add_command(grade_command)
     app.cli.add_command(worker_command)
+    from panlearn.lti.cli import lti_cli
+
+    app.cli.add_command(lti_cli)

@@ -24,12 +24,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from panlearn.extensions import db
+
+#: Default `pass_mark` of a course: the fraction of an exercise's points to reach.
+DEFAULT_PASS_MARK = 0.6
 
 
 def utcnow() -> datetime:
@@ -203,6 +207,9 @@ class CourseVersion(db.Model):
     # Where the source came from: a folder, an upload, or a git repository at a commit.
     source_uri: Mapped[str | None] = mapped_column(String(500))
     source_ref: Mapped[str | None] = mapped_column(String(64))
+    # Fraction of an exercise's points a learner's best graded submission must reach for
+    # the exercise to count as completed (course.yml `pass_mark`).
+    pass_mark: Mapped[float] = mapped_column(Float, default=DEFAULT_PASS_MARK)
 
     course: Mapped[Course] = relationship(back_populates="versions")
     published_by: Mapped[User | None] = relationship()
@@ -271,6 +278,19 @@ class Exercise(db.Model):
     lesson: Mapped[Lesson] = relationship(back_populates="exercise")
 
 
+def _exercise_course_version(context: Any) -> int:
+    """Column default of `Submission.course_version_id`: the exercise's version.
+
+    `submit_notebook` sets it explicitly; this keeps rows written by code that
+    names only the exercise (fixtures, tools) consistent instead of failing.
+    """
+    exercise_id = context.get_current_parameters()["exercise_id"]
+    return context.connection.execute(
+        select(Module.course_version_id).join(Lesson, Lesson.module_id == Module.id)
+        .join(Exercise, Exercise.lesson_id == Lesson.id).where(Exercise.id == exercise_id)
+    ).scalar_one()
+
+
 class SubmissionState(enum.StrEnum):
     """Where a submission is: `graded` is the student's outcome, `failed` is ours."""
 
@@ -296,6 +316,11 @@ class Submission(db.Model):
                                              index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     notebook_hash: Mapped[str] = mapped_column(ForeignKey("notebook_blob.sha256"))
+    # The course version the learner worked in: the exercise's own version, recorded
+    # explicitly so progress and credentials can say which version was done.
+    course_version_id: Mapped[int] = mapped_column(
+        ForeignKey("course_version.id", ondelete="CASCADE"), index=True,
+        default=_exercise_course_version)
     state: Mapped[SubmissionState] = mapped_column(
         _enum(SubmissionState, "submission_state"), default=SubmissionState.QUEUED, index=True
     )
@@ -372,3 +397,203 @@ class CheckResult(db.Model):
     tamper_proof: Mapped[bool] = mapped_column(default=True)
 
     run: Mapped[GradingRun] = relationship(back_populates="checks")
+
+
+class CompletionKind(enum.StrEnum):
+    """How a lesson was completed: read, passed as an exercise, or carried to a new version."""
+
+    READ = "read"
+    PASSED = "passed"
+    CARRIED = "carried"
+
+
+class Enrolment(db.Model):
+    """A learner in a course, on the version they enrolled in (or last moved to).
+
+    The version changes only when the learner asks to move, so a new release of
+    a course never changes what they are working through.
+    """
+
+    __tablename__ = "enrolment"
+    __table_args__ = (UniqueConstraint("user_id", "course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"),
+                                           index=True)
+    course_version_id: Mapped[int] = mapped_column(
+        ForeignKey("course_version.id", ondelete="CASCADE"), index=True)
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    moved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Completion of the current version; a move to another version starts it afresh.
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+    course: Mapped[Course] = relationship()
+    course_version: Mapped[CourseVersion] = relationship()
+
+
+class LessonCompletion(db.Model):
+    """A lesson a learner completed; completion is never taken back (best score counts)."""
+
+    __tablename__ = "lesson_completion"
+    __table_args__ = (UniqueConstraint("user_id", "lesson_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id", ondelete="CASCADE"),
+                                           index=True)
+    kind: Mapped[CompletionKind] = mapped_column(_enum(CompletionKind, "completion_kind"))
+    # For exercises: the submission whose graded score first reached the pass mark.
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submission.id", ondelete="SET NULL"))
+    score_fraction: Mapped[float | None] = mapped_column(Float)
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    lesson: Mapped[Lesson] = relationship()
+
+
+class OrganisationKey(db.Model):
+    """An organisation's Ed25519 signing key for credentials.
+
+    The public key (a Multikey, base58btc multibase) is published forever, so
+    credentials stay verifiable after a key is retired. The private key is
+    stored only encrypted (AES-GCM under a key derived from PANLEARN_SECRET_KEY),
+    so a database dump alone cannot sign anything.
+    """
+
+    __tablename__ = "organisation_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    public_key_multibase: Mapped[str] = mapped_column(String(64), unique=True)
+    private_key_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship()
+
+
+class Credential(db.Model):
+    """A signed Open Badges 3.0 credential for completing a course version.
+
+    `document` is the signed JSON-LD exactly as issued; it is never changed
+    (revocation is recorded beside it), so it can be re-verified at any time.
+    The credential outlives the course: its version link is cleared on delete.
+    """
+
+    __tablename__ = "credential"
+    __table_args__ = (UniqueConstraint("user_id", "course_version_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    course_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("course_version.id", ondelete="SET NULL"))
+    key_id: Mapped[int] = mapped_column(ForeignKey("organisation_key.id"))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    organisation: Mapped[Organisation] = relationship()
+    course_version: Mapped[CourseVersion | None] = relationship()
+    key: Mapped[OrganisationKey] = relationship()
+    revoked_by: Mapped[User | None] = relationship(foreign_keys=[revoked_by_id])
+
+
+class LtiPlatform(db.Model):
+    """An LMS registered as an LTI 1.3 platform (one issuer may register several clients).
+
+    The URLs are the platform's: where the OIDC login goes, where access tokens
+    for its services are obtained, and where its public signing keys are.
+    """
+
+    __tablename__ = "lti_platform"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    issuer: Mapped[str] = mapped_column(String(300), index=True)
+    client_id: Mapped[str] = mapped_column(String(200))
+    auth_login_url: Mapped[str] = mapped_column(String(500))
+    auth_token_url: Mapped[str] = mapped_column(String(500))
+    key_set_url: Mapped[str] = mapped_column(String(500))
+    #: The `aud` of token-request assertions when the platform wants another than the token URL.
+    auth_audience: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    deployments: Mapped[list[LtiDeployment]] = relationship(
+        back_populates="platform", order_by="LtiDeployment.deployment_id",
+        cascade="all, delete-orphan")
+
+
+class LtiDeployment(db.Model):
+    """A deployment of the tool on a platform; launches from unknown deployments are refused."""
+
+    __tablename__ = "lti_deployment"
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platform.id", ondelete="CASCADE"),
+                                             index=True)
+    deployment_id: Mapped[str] = mapped_column(String(255))
+
+    platform: Mapped[LtiPlatform] = relationship(back_populates="deployments")
+
+
+class LtiUser(db.Model):
+    """The panlearn account of an LMS user, keyed by the issuer and the LTI `sub` claim."""
+
+    __tablename__ = "lti_user"
+    __table_args__ = (UniqueConstraint("issuer", "sub"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(300))
+    sub: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class LtiNonce(db.Model):
+    """A nonce handed out at OIDC login; a launch consumes it, so an id_token is used once."""
+
+    __tablename__ = "lti_nonce"
+
+    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class LtiLineItem(db.Model):
+    """Where an exercise's score goes in an LMS gradebook for one user (from a launch).
+
+    Remembered at each exercise launch that carries an AGS line item, so that
+    grading that user's submissions posts the score there.
+    """
+
+    __tablename__ = "lti_line_item"
+    __table_args__ = (UniqueConstraint("user_id", "exercise_id", "lineitem_url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    exercise_id: Mapped[int] = mapped_column(ForeignKey("exercise.id", ondelete="CASCADE"),
+                                             index=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platform.id", ondelete="CASCADE"),
+                                             index=True)
+    lineitem_url: Mapped[str] = mapped_column(String(500))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    launched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The last score posted, and the last failure (None once a post succeeds).
+    posted_score: Mapped[float | None] = mapped_column(Float)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    platform: Mapped[LtiPlatform] = relationship()
+    user: Mapped[User] = relationship()
+    exercise: Mapped[Exercise] = relationship()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from panlearn.authoring.manifest import LEVELS
 
@@ -401,3 +401,231 @@ class SubmissionListSchema(Schema):
 
     items = fields.List(fields.Nested(SubmissionSchema))
     pass_rates = fields.Dict(keys=fields.String(), values=fields.Float(), allow_none=True)
+
+
+# --- Progress: enrolment, completion, analytics -------------------------------------------
+
+
+class EnrolSchema(Schema):
+    """Enrol in a course; `move` moves an enrolled learner to the newest published version."""
+
+    move = fields.Boolean(load_default=False)
+
+
+class LessonProgressSchema(Schema):
+    """One lesson of the enrolled version and whether it is done."""
+
+    id = fields.Integer()
+    slug = fields.String()
+    title = fields.String()
+    kind = fields.String()
+    completed_at = fields.DateTime(allow_none=True)
+    how = fields.String(allow_none=True, metadata={"description": "read, passed, or carried "
+                                                                  "over from a version "
+                                                                  "moved from"})
+
+
+class ExerciseProgressSchema(Schema):
+    """An exercise of the enrolled version with the learner's best graded score."""
+
+    exercise_id = fields.Integer()
+    lesson_id = fields.Integer()
+    title = fields.String()
+    max_score = fields.Float()
+    best_score = fields.Float(allow_none=True)
+    best_fraction = fields.Float(allow_none=True)
+    graded_submissions = fields.Integer()
+    passed = fields.Boolean()
+
+
+class CredentialLinkSchema(Schema):
+    """Where a completion credential is downloaded and verified."""
+
+    id = fields.String()
+    url = fields.String()
+    verify_url = fields.String()
+    issued_at = fields.DateTime()
+    revoked = fields.Boolean()
+
+
+class CourseProgressSchema(Schema):
+    """A learner's progress in one course, on the version they are enrolled in."""
+
+    course = fields.String()
+    title = fields.String()
+    organisation = fields.String()
+    version = fields.String(metadata={"description": "The authors' label of the version."})
+    version_number = fields.Integer()
+    version_status = fields.String()
+    newest_version_number = fields.Integer(allow_none=True)
+    can_move = fields.Boolean(metadata={"description": "A newer published version exists; "
+                                                       "enrol with move=true to switch."})
+    pass_mark = fields.Float()
+    enrolled_at = fields.DateTime()
+    moved_at = fields.DateTime(allow_none=True)
+    lessons_done = fields.Integer()
+    lessons_total = fields.Integer()
+    lessons = fields.List(fields.Nested(LessonProgressSchema))
+    exercises = fields.List(fields.Nested(ExerciseProgressSchema))
+    completed_at = fields.DateTime(allow_none=True)
+    credential = fields.Nested(CredentialLinkSchema, allow_none=True)
+
+
+class ProgressListSchema(Schema):
+    """The caller's progress in every course they are enrolled in."""
+
+    items = fields.List(fields.Nested(CourseProgressSchema))
+
+
+class LessonCompletionSchema(Schema):
+    """A completed lesson, with the progress of the course it counts for (if enrolled)."""
+
+    lesson_id = fields.Integer()
+    how = fields.String()
+    completed_at = fields.DateTime()
+    course = fields.Nested(CourseProgressSchema, allow_none=True,
+                           metadata={"description": "Null unless you are enrolled in the "
+                                                    "lesson's course version."})
+
+
+class AnalyticsArgsSchema(Schema):
+    """Pick the version whose lessons and exercises are reported (default: newest published)."""
+
+    version = fields.Integer(validate=validate.Range(min=1))
+
+
+class CheckStatsSchema(Schema):
+    """One check's pass rate over each submission's latest graded run."""
+
+    grade_id = fields.String()
+    name = fields.String()
+    runs = fields.Integer()
+    passed = fields.Integer()
+    pass_rate = fields.Float(allow_none=True)
+
+
+class FailureMessageSchema(Schema):
+    """A failure message (first line) of a check and how often it was given."""
+
+    grade_id = fields.String()
+    message = fields.String()
+    count = fields.Integer()
+
+
+class CourseFailureMessageSchema(FailureMessageSchema):
+    """A failure message of a check of one of the course's exercises."""
+
+    exercise_id = fields.Integer()
+
+
+class ExerciseStatsSchema(Schema):
+    """An exercise's figures: learners, submissions, passes, checks, commonest failures."""
+
+    exercise_id = fields.Integer()
+    lesson_id = fields.Integer()
+    slug = fields.String()
+    title = fields.String()
+    points = fields.Float()
+    learners = fields.Integer()
+    submissions = fields.Integer()
+    graded = fields.Integer()
+    passed = fields.Integer(metadata={"description": "Learners whose best score reaches the "
+                                                     "pass mark."})
+    pass_rate = fields.Float(allow_none=True)
+    mean_best_fraction = fields.Float(allow_none=True)
+    checks = fields.List(fields.Nested(CheckStatsSchema))
+    common_failures = fields.List(fields.Nested(FailureMessageSchema))
+
+
+class LessonStatsSchema(Schema):
+    """How many learners completed a lesson."""
+
+    lesson_id = fields.Integer()
+    slug = fields.String()
+    title = fields.String()
+    kind = fields.String()
+    completed = fields.Integer()
+    completed_by_enrolled = fields.Integer()
+    completion_rate = fields.Float(allow_none=True)
+
+
+class VersionStatsSchema(Schema):
+    """Learners enrolled in one version, and how many completed it."""
+
+    version_number = fields.Integer()
+    status = fields.String()
+    learners = fields.Integer()
+    completed = fields.Integer()
+
+
+class CourseAnalyticsSchema(Schema):
+    """A course's figures for its organisation's authors and admins."""
+
+    course = fields.String()
+    version_number = fields.Integer(allow_none=True)
+    learners = fields.Integer()
+    completed = fields.Integer()
+    completion_rate = fields.Float(allow_none=True)
+    credentials_issued = fields.Integer()
+    credentials_revoked = fields.Integer()
+    versions = fields.List(fields.Nested(VersionStatsSchema))
+    lessons = fields.List(fields.Nested(LessonStatsSchema))
+    exercises = fields.List(fields.Nested(ExerciseStatsSchema))
+    common_failures = fields.List(fields.Nested(CourseFailureMessageSchema))
+
+
+# --- Credentials -----------------------------------------------------------------------------
+
+
+class CredentialSummarySchema(Schema):
+    """A completion credential as listed (the signed document is at `url`)."""
+
+    id = fields.String()
+    course = fields.String(allow_none=True)
+    version_number = fields.Integer(allow_none=True)
+    title = fields.String()
+    organisation = fields.String()
+    issued_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+    revocation_reason = fields.String(allow_none=True)
+    url = fields.String()
+    verify_url = fields.String()
+
+
+class CredentialListSchema(Schema):
+    """The caller's credentials."""
+
+    items = fields.List(fields.Nested(CredentialSummarySchema))
+
+
+class RevokeSchema(Schema):
+    """Why a credential is revoked (kept with it, shown by verify)."""
+
+    reason = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(max=1000))
+
+
+class CredentialDocumentSchema(Schema):
+    """A signed credential as JSON-LD; every member is kept as sent."""
+
+    class Meta:
+        """Unknown members are the credential's own (`@context`, `issuer`, …)."""
+
+        unknown = INCLUDE
+
+    proof = fields.Dict(required=True)
+
+
+class VerificationSchema(Schema):
+    """Whether a credential verifies, and whether its issuer revoked it."""
+
+    verified = fields.Boolean(metadata={"description": "The signature checks out with the "
+                                                       "issuer's published key and the "
+                                                       "credential is within its dates."})
+    revoked = fields.Boolean()
+    issuer = fields.Dict(allow_none=True)
+    errors = fields.List(fields.String())
+    credential_id = fields.String(allow_none=True)
+    issued_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+    revocation_reason = fields.String(allow_none=True)

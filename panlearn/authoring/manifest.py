@@ -15,6 +15,8 @@ from typing import Any
 from license_expression import Licensing, get_spdx_licensing
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
+from panlearn.models import DEFAULT_PASS_MARK
+
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 ORCID_RE = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$")
 LEVELS = ("beginner", "intermediate", "advanced")
@@ -68,6 +70,9 @@ class ManifestSchema(Schema):
                           validate=validate.Length(min=1, error="name at least one author"))
     prerequisites = fields.List(fields.String(), load_default=list)
     objectives = fields.List(fields.String(), load_default=list)
+    # Fraction of an exercise's points a learner must reach for it to count as done.
+    pass_mark = fields.Float(load_default=DEFAULT_PASS_MARK,
+                             validate=validate.Range(min=0, max=1, min_inclusive=False))
     modules = fields.List(fields.Nested(ModuleEntrySchema), required=True,
                           validate=validate.Length(min=1, error="a course needs a module"))
 

@@ -20,6 +20,7 @@ from panlearn.authoring.folder import MANIFEST, CourseFolderError
 from panlearn.authoring.manifest import CourseSource, Problem
 from panlearn.errors import ConflictError, ForbiddenError, InvalidInputError, PanlearnError
 from panlearn.models import (
+    DEFAULT_PASS_MARK,
     Course,
     CourseVersion,
     Exercise,
@@ -155,7 +156,7 @@ def _new_version(session: Session, course: Course, source: CourseSource,
         language=m["language"], techniques=list(m["techniques"]), licence=m["licence"],
         authors=[dict(a) for a in m["authors"]], prerequisites=list(m["prerequisites"]),
         objectives=list(m["objectives"]), source_uri=source.origin_uri,
-        source_ref=source.origin_ref,
+        source_ref=source.origin_ref, pass_mark=m.get("pass_mark", DEFAULT_PASS_MARK),
     )
     session.add(version)
     for position, module_source in enumerate(source.modules, start=1):

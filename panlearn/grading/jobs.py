@@ -30,6 +30,7 @@ from panlearn.grading.pipeline import GradingOutcome, grade_notebook
 from panlearn.grading.pool import KernelPool
 from panlearn.grading.settings import GradingSettings
 from panlearn.grading.submissions import exercise_spec, source_notebook
+from panlearn.lti.passback import post_score
 from panlearn.models import (
     CheckResult,
     GradingRun,
@@ -39,6 +40,7 @@ from panlearn.models import (
     utcnow,
 )
 from panlearn.notebooks.canonical import canonical_json, notebook_sha256
+from panlearn.progress.hooks import on_submission_graded
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +181,9 @@ def _record_outcome(session: Session, submission: Submission, token: str, run: G
     ]
     session.add(run)
     session.commit()
+    # After the commit, and guarded inside: progress can never make grading fail.
+    on_submission_graded(session, submission.id)
+    post_score(session, submission.id)  # LTI grade passback; never raises either
     return True
 
 

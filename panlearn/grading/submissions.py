@@ -7,6 +7,9 @@ grading work starts; the caller dispatches it after the commit.
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -58,16 +61,50 @@ def get_exercise(session: Session, exercise_id: int, viewer: User | None) -> Exe
     return exercise
 
 
+#: Parsed source notebooks and specs by notebook sha256 (content-addressed, so never
+#: stale): each submission, in the API and in the worker, used to parse the
+#: author's notebook and derive its spec again (~5 ms, and a blob load).
+_CACHE_SIZE = 64
+_sources: OrderedDict[str, Any] = OrderedDict()
+_specs: OrderedDict[tuple[str, tuple[str, ...]], ExerciseSpec] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _cached(cache: OrderedDict[Any, Any], key: Any, make: Any) -> Any:
+    with _cache_lock:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    value = make()
+    with _cache_lock:
+        cache[key] = value
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+    return value
+
+
 def source_notebook(exercise: Exercise) -> Any:
-    """The author's notebook of an exercise (solutions and hidden tests included)."""
-    return nbformat.reads(exercise.lesson.notebook.content.decode("utf-8"), as_version=4)
+    """The author's notebook of an exercise (solutions and hidden tests included).
+
+    A fresh copy each time: callers may change it.
+    """
+    lesson = exercise.lesson
+    parsed = _cached(_sources, lesson.notebook_hash, lambda: nbformat.reads(
+        lesson.notebook.content.decode("utf-8"), as_version=4))
+    return copy.deepcopy(parsed)
 
 
 def exercise_spec(exercise: Exercise, source: Any | None = None) -> ExerciseSpec:
     """The grading spec, with the checks the reference run decided must run in-kernel."""
-    spec = load_exercise_spec(source if source is not None else source_notebook(exercise))
-    return spec.with_checks_in_kernel(exercise.in_kernel_checks) if exercise.in_kernel_checks \
-        else spec
+    in_kernel = tuple(exercise.in_kernel_checks or ())
+
+    def make() -> ExerciseSpec:
+        spec = load_exercise_spec(source if source is not None else source_notebook(exercise))
+        return spec.with_checks_in_kernel(in_kernel) if in_kernel else spec
+
+    if source is not None and source != _sources.get(exercise.lesson.notebook_hash):
+        return make()  # not the exercise's stored notebook: nothing to cache
+    return _cached(_specs, (exercise.lesson.notebook_hash, in_kernel), make)
 
 
 def submit_notebook(session: Session, exercise: Exercise, viewer: User | None, data: bytes, *,
@@ -95,7 +132,9 @@ def submit_notebook(session: Session, exercise: Exercise, viewer: User | None, d
     if session.get(NotebookBlob, sha) is None:
         content = canonical_json(submitted)
         session.add(NotebookBlob(sha256=sha, content=content, size=len(content)))
+    # The version is recorded so progress and credentials know which one was worked on.
     submission = Submission(exercise=exercise, user=viewer, notebook_hash=sha,
+                            course_version_id=exercise.lesson.module.course_version_id,
                             state=SubmissionState.QUEUED, priority=priority)
     session.add(submission)
     session.commit()

@@ -1,0 +1,176 @@
+"""A course's numbers for its organisation's authors and admins.
+
+Learners and completion count enrolments across all versions (and per
+version). Lesson and exercise figures are for one version (the newest
+published by default, `version` to pick another), because each version has
+its own lessons and exercises. Per-check pass rates count each submission's
+latest graded run, like the exercise's own pass rates; failure messages are
+grouped by their first line, which is where checks put the reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from panlearn.accounts.permissions import require_staff
+from panlearn.errors import NotFoundError
+from panlearn.models import (
+    CheckResult,
+    Course,
+    CourseVersion,
+    Credential,
+    Enrolment,
+    GradingRun,
+    LessonCompletion,
+    Submission,
+    SubmissionState,
+    User,
+)
+from panlearn.progress.completion import passes, score_fraction, version_lessons
+from panlearn.progress.enrolment import newest_published
+
+#: How many of the commonest failure messages are listed, per exercise and overall.
+TOP_FAILURES = 5
+MESSAGE_CHARS = 200
+
+
+def first_line(output: str) -> str:
+    """The first non-empty line of a check's output: what the check said was wrong."""
+    for line in (output or "").splitlines():
+        if line.strip():
+            return line.strip()[:MESSAGE_CHARS]
+    return "(no message)"
+
+
+def _commonest(counter: Counter[Any], limit: int) -> list[tuple[Any, int]]:
+    """The most frequent entries, ties broken by the entry itself, so the order is stable."""
+    return sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:limit]
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def course_analytics(session: Session, course: Course, viewer: User | None, *,
+                     version_number: int | None = None) -> dict[str, Any]:
+    """Learners, completion, per-lesson, per-exercise and per-check figures of a course."""
+    require_staff(viewer, course)
+    version = _pick_version(course, version_number)
+    enrolments = list(session.scalars(select(Enrolment).where(Enrolment.course_id == course.id)))
+    by_version: dict[int, list[Enrolment]] = defaultdict(list)
+    for enrolment in enrolments:
+        by_version[enrolment.course_version_id].append(enrolment)
+    completed = sum(e.completed_at is not None for e in enrolments)
+    credentials = session.execute(
+        select(func.count(Credential.id), func.count(Credential.revoked_at))
+        .join(CourseVersion, CourseVersion.id == Credential.course_version_id)
+        .where(CourseVersion.course_id == course.id)).one()
+    return {
+        "course": course.slug,
+        "version_number": version.number if version else None,
+        "learners": len(enrolments),
+        "completed": completed,
+        "completion_rate": _rate(completed, len(enrolments)),
+        "credentials_issued": credentials[0],
+        "credentials_revoked": credentials[1],
+        "versions": [{
+            "version_number": v.number, "status": v.status.value,
+            "learners": len(by_version[v.id]),
+            "completed": sum(e.completed_at is not None for e in by_version[v.id]),
+        } for v in course.versions],
+        **(_version_figures(session, version, by_version[version.id]) if version else
+           {"lessons": [], "exercises": [], "common_failures": []}),
+    }
+
+
+def _pick_version(course: Course, number: int | None) -> CourseVersion | None:
+    if number is None:
+        return newest_published(course) or (course.versions[-1] if course.versions else None)
+    for version in course.versions:
+        if version.number == number:
+            return version
+    raise NotFoundError(f"No version {number} of {course.slug!r}.")
+
+
+def _version_figures(session: Session, version: CourseVersion,
+                     enrolled: list[Enrolment]) -> dict[str, Any]:
+    lessons = version_lessons(version)
+    learner_ids = {e.user_id for e in enrolled}
+    done_rows = session.execute(select(LessonCompletion.lesson_id, LessonCompletion.user_id)
+                                .where(LessonCompletion.lesson_id.in_([x.id for x in lessons])))
+    done_by: dict[int, set[int]] = defaultdict(set)
+    for lesson_id, user_id in done_rows:
+        done_by[lesson_id].add(user_id)
+    lesson_rows = [{
+        "lesson_id": lesson.id, "slug": lesson.slug, "title": lesson.title,
+        "kind": lesson.kind.value, "completed": len(done_by[lesson.id]),
+        "completed_by_enrolled": len(done_by[lesson.id] & learner_ids),
+        "completion_rate": _rate(len(done_by[lesson.id] & learner_ids), len(learner_ids)),
+    } for lesson in lessons]
+    exercises = []
+    overall: Counter[tuple[int, str, str]] = Counter()
+    for lesson in lessons:
+        if lesson.exercise is not None:
+            figures, failures = _exercise_figures(session, lesson.exercise.id, version.pass_mark)
+            exercises.append({"exercise_id": lesson.exercise.id, "lesson_id": lesson.id,
+                              "slug": lesson.slug, "title": lesson.title,
+                              "points": lesson.exercise.points, **figures})
+            for (grade_id, message), count in failures.items():
+                overall[(lesson.exercise.id, grade_id, message)] += count
+    return {
+        "lessons": lesson_rows,
+        "exercises": exercises,
+        "common_failures": [{"exercise_id": exercise_id, "grade_id": grade_id,
+                             "message": message, "count": count}
+                            for (exercise_id, grade_id, message), count
+                            in _commonest(overall, TOP_FAILURES * 2)],
+    }
+
+
+def _exercise_figures(session: Session, exercise_id: int, pass_mark: float
+                      ) -> tuple[dict[str, Any], Counter[tuple[str, str]]]:
+    submissions = session.execute(
+        select(Submission.user_id, Submission.state, Submission.score, Submission.max_score)
+        .where(Submission.exercise_id == exercise_id)).all()
+    best: dict[int, float] = {}
+    for user_id, state, score, max_score in submissions:
+        fraction = score_fraction(score, max_score) if state == SubmissionState.GRADED else None
+        if fraction is not None and fraction > best.get(user_id, -1.0):
+            best[user_id] = fraction
+    passed = sum(passes(fraction, pass_mark) for fraction in best.values())
+    latest_runs = (select(func.max(GradingRun.id)).join(Submission)
+                   .where(Submission.exercise_id == exercise_id,
+                          GradingRun.state == SubmissionState.GRADED)
+                   .group_by(GradingRun.submission_id))
+    checks: dict[str, dict[str, Any]] = {}
+    failures: Counter[tuple[str, str]] = Counter()
+    for grade_id, name, status, output, position in session.execute(
+            select(CheckResult.grade_id, CheckResult.name, CheckResult.status,
+                   CheckResult.output, CheckResult.position)
+            .where(CheckResult.run_id.in_(latest_runs))):
+        entry = checks.setdefault(grade_id, {"grade_id": grade_id, "name": name,
+                                             "position": position, "runs": 0, "passed": 0})
+        entry["runs"] += 1
+        if status == "passed":
+            entry["passed"] += 1
+        else:
+            failures[(grade_id, first_line(output))] += 1
+    check_rows = sorted(checks.values(), key=lambda entry: entry["position"])
+    for entry in check_rows:
+        entry["pass_rate"] = _rate(entry["passed"], entry["runs"])
+        del entry["position"]
+    return {
+        "learners": len({row[0] for row in submissions}),
+        "submissions": len(submissions),
+        "graded": sum(row[1] == SubmissionState.GRADED for row in submissions),
+        "passed": passed,
+        "pass_rate": _rate(passed, len(best)),
+        "mean_best_fraction": round(sum(best.values()) / len(best), 4) if best else None,
+        "checks": check_rows,
+        "common_failures": [{"grade_id": grade_id, "message": message, "count": count}
+                            for (grade_id, message), count in _commonest(failures, TOP_FAILURES)],
+    }, failures
