@@ -19,6 +19,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import select
@@ -312,7 +313,7 @@ def grade_command(exercise: str, notebook: Path) -> None:
         colour = "green" if check.status == "passed" else "red"
         table.add_row(check.grade_id, f"[{colour}]{check.status}[/{colour}]",
                       f"{check.score:g}/{check.max_score:g}",
-                      "" if check.status == "passed" else check.output)
+                      "" if check.status == "passed" else escape(check.output))
     Console(width=160).print(table)
     for note in outcome.notes:
         click.echo(f"note: {note}")
