@@ -24,11 +24,20 @@ import numpy as np
 
 ANSWERS_DIR = "answers"
 
-_EXTRACT = """\
-def _panlearn_extract(names={names!r}, out={out!r}):
+#: Name of the helper module the pool's kernels register at start-up (see `kernels`).
+EXTRACT_MODULE = "_panlearn_answers"
+
+#: Source of that module. Defined once per kernel, before any student code, so
+#: that the cell placed at each check is a one-line call: IPython's per-cell
+#: cost (input transforms, compiling) grows with the cell's length, and this
+#: helper ran twice per submission. The student's code can replace it, as it
+#: could replace ``json`` or ``np.save`` before: whatever it writes is still
+#: only read back as plain data, defensively.
+EXTRACT_MODULE_SOURCE = """\
+def extract(names, out):
     import json, os, sys
     os.makedirs(out, exist_ok=True)
-    ns = sys._getframe().f_globals
+    ns = sys._getframe(1).f_globals
     np = sys.modules.get("numpy")
     plain = (type(None), bool, int, float, str)
 
@@ -43,37 +52,49 @@ def _panlearn_extract(names={names!r}, out={out!r}):
             return all(type(k) is str and is_plain(x, depth + 1) for k, x in v.items())
         return False
 
-    manifest = {{}}
+    manifest = {}
     for i, name in enumerate(names):
         if name not in ns:
-            manifest[name] = {{"kind": "missing"}}
+            manifest[name] = {"kind": "missing"}
             continue
         value = ns[name]
         try:
             if type(value).__name__ == "module":
-                manifest[name] = {{"kind": "module", "name": value.__name__}}
+                manifest[name] = {"kind": "module", "name": value.__name__}
             elif is_plain(value):
-                path = os.path.join(out, f"{{i}}.json")
+                path = os.path.join(out, f"{i}.json")
                 with open(path, "w") as f:
                     json.dump(value, f)
-                manifest[name] = {{"kind": "json", "file": f"{{i}}.json", "tuple": type(value) is tuple}}
-            elif np is not None and isinstance(value, (np.ndarray, np.generic)) and not value.dtype.hasobject:
-                np.save(os.path.join(out, f"{{i}}.npy"), np.asarray(value), allow_pickle=False)
-                manifest[name] = {{"kind": "npy", "file": f"{{i}}.npy", "scalar": isinstance(value, np.generic)}}
+                manifest[name] = {
+                    "kind": "json", "file": f"{i}.json", "tuple": type(value) is tuple
+                }
+            elif (
+                np is not None
+                and isinstance(value, (np.ndarray, np.generic))
+                and not value.dtype.hasobject
+            ):
+                np.save(os.path.join(out, f"{i}.npy"), np.asarray(value), allow_pickle=False)
+                manifest[name] = {
+                    "kind": "npy", "file": f"{i}.npy", "scalar": isinstance(value, np.generic)
+                }
             else:
-                manifest[name] = {{"kind": "unsupported", "type": type(value).__name__}}
+                manifest[name] = {"kind": "unsupported", "type": type(value).__name__}
         except Exception as exc:
-            manifest[name] = {{"kind": "unsupported", "type": type(value).__name__, "error": str(exc)[:200]}}
+            manifest[name] = {
+                "kind": "unsupported", "type": type(value).__name__, "error": str(exc)[:200]
+            }
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f)
-_panlearn_extract()
-del _panlearn_extract
 """
 
 
 def extraction_code(names: tuple[str, ...], out_dir: Path) -> str:
-    """Code run in the student's kernel to save ``names`` into ``out_dir``."""
-    return _EXTRACT.format(names=list(names), out=str(out_dir))
+    """Code run in the student's kernel to save ``names`` into ``out_dir``.
+
+    One call of the helper module every sandboxed kernel defines at start-up
+    (`EXTRACT_MODULE_SOURCE`); nothing is left in the student's namespace.
+    """
+    return f"__import__({EXTRACT_MODULE!r}).extract({list(names)!r}, {str(out_dir)!r})"
 
 
 @dataclass
@@ -89,7 +110,9 @@ class AnswerReadError(Exception):
     """The answer files are missing or were tampered with."""
 
 
-def read_answers(run_dir: Path, rel_dir: str, names: tuple[str, ...], max_bytes: int) -> dict[str, Answer]:
+def read_answers(
+    run_dir: Path, rel_dir: str, names: tuple[str, ...], max_bytes: int
+) -> dict[str, Answer]:
     """Read one check's answers, refusing symlinks, odd files and oversized values.
 
     The run folder is writable by the student's code, so every path component
@@ -113,7 +136,10 @@ def read_answers(run_dir: Path, rel_dir: str, names: tuple[str, ...], max_bytes:
             if kind == "json":
                 data = _read_inside(run_dir, f"{rel_dir}/{_file(entry)}", max_bytes)
                 value = json.loads(data)
-                out[name] = Answer("json", tuple(value) if entry.get("tuple") and isinstance(value, list) else value)
+                out[name] = Answer(
+                    "json",
+                    tuple(value) if entry.get("tuple") and isinstance(value, list) else value,
+                )
             elif kind == "npy":
                 data = _read_inside(run_dir, f"{rel_dir}/{_file(entry)}", max_bytes)
                 array = np.load(io.BytesIO(data), allow_pickle=False)
@@ -154,7 +180,9 @@ def _read_inside(root: Path, rel: str, max_bytes: int) -> bytes:
             if not stat.S_ISREG(st.st_mode):
                 raise AnswerReadError(f"{rel} is not a regular file")
             if st.st_size > max_bytes:
-                raise AnswerReadError(f"the value is {st.st_size:,} bytes, over the {max_bytes:,} byte limit")
+                raise AnswerReadError(
+                    f"the value is {st.st_size:,} bytes, over the {max_bytes:,} byte limit"
+                )
             return f.read(max_bytes + 1)
     except NotADirectoryError as exc:
         raise AnswerReadError(f"{rel}: not a folder") from exc
@@ -170,11 +198,19 @@ def write_answers(directory: Path, answers: dict[str, Answer]) -> dict[str, Any]
         if answer.kind == "json":
             path = directory / f"{i}.json"
             path.write_text(json.dumps(answer.value))
-            manifest[name] = {"kind": "json", "file": path.name, "tuple": isinstance(answer.value, tuple)}
+            manifest[name] = {
+                "kind": "json",
+                "file": path.name,
+                "tuple": isinstance(answer.value, tuple),
+            }
         elif answer.kind == "npy":
             path = directory / f"{i}.npy"
             np.save(path, np.asarray(answer.value), allow_pickle=False)
-            manifest[name] = {"kind": "npy", "file": path.name, "scalar": np.ndim(answer.value) == 0 and not isinstance(answer.value, np.ndarray)}
+            manifest[name] = {
+                "kind": "npy",
+                "file": path.name,
+                "scalar": np.ndim(answer.value) == 0 and not isinstance(answer.value, np.ndarray),
+            }
         else:
             manifest[name] = {"kind": answer.kind, "detail": answer.detail}
     return manifest

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from queue import Empty
 from dataclasses import dataclass, field
+from queue import Empty
 from typing import Any
 
 from nbclient.exceptions import DeadKernelError
@@ -23,7 +23,7 @@ from nbformat import NotebookNode, v4
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import Engine, papermill_engines
 
-from .kernels import SandboxKernel
+from .kernels import SandboxKernel, SandboxKernelClient
 
 ENGINE_NAME = "panlearn"
 
@@ -51,6 +51,11 @@ class RunRecord:
     kernel_died: bool = False
     #: The notebook being executed (kept even when papermill raises afterwards).
     nb: NotebookNode | None = None
+    #: Set by the caller: answer-extraction expressions by the cell id of the
+    #: isolated check they stand for (see `_GradingClient.papermill_execute_cells`).
+    extractions: dict[str, str] = field(default_factory=dict)
+    #: ``user_expressions`` results of each executed cell's reply, by cell id.
+    user_expressions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class _GradingClient(PapermillNotebookClient):
@@ -61,33 +66,93 @@ class _GradingClient(PapermillNotebookClient):
         self._record = record
         self._max_output_bytes = max_output_bytes
 
-    def output(self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int) -> NotebookNode | None:
-        """Keep outputs until the byte cap, then one notice (a print loop cannot exhaust our memory)."""
+    def output(
+        self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
+        """Keep outputs up to the byte cap, then one notice (a print loop cannot exhaust us)."""
         size = len(json.dumps(msg.get("content", {}), default=str))
         self._record.output_bytes += size
         if self._record.output_bytes > self._max_output_bytes:
             if not self._record.truncated:
                 self._record.truncated = True
                 notice = v4.new_output(
-                    "stream", name="stderr",
+                    "stream",
+                    name="stderr",
                     text=f"[output truncated: over the {self._max_output_bytes:,} byte limit]\n",
                 )
                 outs.append(notice)
             return None
         return super().output(outs, msg, display_id, cell_index)
 
+    def execute(self, **kwargs: Any) -> NotebookNode:
+        """Papermill's ``execute`` without its closing ``kernel_info`` round trip.
+
+        The kernel's ``language_info`` is already known from the handshake in
+        `_wait_connected`, and the kernel is killed right after anyway.
+        """
+        self.reset_execution_trackers()
+        with self.setup_kernel(**kwargs):
+            self.papermill_execute_cells()
+        return self.nb
+
     def papermill_execute_cells(self) -> None:
-        """Run every cell, recording the kernel's reply; a dead kernel ends the run."""
-        self._record.nb = self.nb
-        for index, cell in enumerate(self.nb.cells):
+        """Run every cell, recording the kernel's reply; a dead kernel ends the run.
+
+        An isolated check's cell only extracts answers, so it need not cost an
+        execution round trip of its own: its extraction rides as a
+        ``user_expressions`` entry on the execute request of the code cell just
+        before it, which the kernel evaluates right after that cell, in the
+        same state the check's own cell would see. When that cell fails (the
+        kernel then skips user expressions) or the expression does not
+        succeed, the check's cell runs the extraction itself, as before.
+        """
+        record = self._record
+        record.nb = self.nb
+        cells = self.nb.cells
+        extracted: set[str] = set()
+        for index, cell in enumerate(cells):
+            cell_id = cell.get("id") or str(index)
+            if cell_id in extracted:
+                self.nb_man.cell_start(cell, index)
+                record.replies[cell_id] = CellReply(status="ok")
+                self.nb_man.cell_complete(cell, cell_index=index)
+                continue
+            riders = self._riders(index) if _executes(cell) else {}
+            kc = self.kc
+            if riders and isinstance(kc, SandboxKernelClient):
+                kc.next_user_expressions = {f"panlearn_{i}": riders[i] for i in riders}
             try:
                 self.nb_man.cell_start(cell, index)
                 self.execute_cell(cell, index)
             except DeadKernelError:
-                self._record.kernel_died = True
+                record.kernel_died = True
                 break
             finally:
+                if isinstance(kc, SandboxKernelClient):
+                    kc.next_user_expressions = None
                 self.nb_man.cell_complete(self.nb.cells[index], cell_index=index)
+            reply = record.replies.get(cell_id)
+            results = record.user_expressions.get(cell_id, {})
+            if reply is not None and reply.status == "ok":
+                extracted |= {
+                    i for i in riders if results.get(f"panlearn_{i}", {}).get("status") == "ok"
+                }
+
+    def _riders(self, index: int) -> dict[str, str]:
+        """Extractions of the isolated checks between cell ``index`` and the next executed cell."""
+        riders: dict[str, str] = {}
+        for cell in self.nb.cells[index + 1 :]:
+            cell_id = cell.get("id")
+            if cell_id in self._record.extractions:
+                riders[cell_id] = self._record.extractions[cell_id]
+            elif _executes(cell):
+                break
+        return riders
+
+
+def _executes(cell: NotebookNode) -> bool:
+    """Whether nbclient sends this cell to the kernel (it skips non-code and blank cells)."""
+    return cell.get("cell_type") == "code" and bool(str(cell.get("source", "")).strip())
 
 
 def _on_cell_executed(record: RunRecord) -> Any:
@@ -100,6 +165,9 @@ def _on_cell_executed(record: RunRecord) -> Any:
             traceback=list(content.get("traceback", []))[-30:],
             execution_count=content.get("execution_count"),
         )
+        expressions = content.get("user_expressions")
+        if isinstance(expressions, dict) and expressions:
+            record.user_expressions[cell.get("id") or str(cell_index)] = expressions
 
     return hook
 
@@ -146,7 +214,9 @@ class SandboxEngine(Engine):
         kc = km.client()
         record.nb = nb_man.nb
         try:
-            run_sync(_wait_connected)(kc, start_timeout)
+            info = run_sync(_wait_connected)(kc, start_timeout)
+            if isinstance(info.get("language_info"), dict):
+                nb_man.nb.metadata["language_info"] = info["language_info"]
             client.kc = kc
             return client.execute()
         except DeadKernelError:
@@ -169,8 +239,8 @@ class SandboxEngine(Engine):
 SandboxKernelManagerName = "panlearn-sandbox"
 
 
-async def _wait_connected(kc: Any, timeout: float) -> None:
-    """Return once the kernel answers and our IOPub subscription receives its messages.
+async def _wait_connected(kc: Any, timeout: float) -> dict[str, Any]:
+    """Return the kernel_info reply once the kernel answers and our IOPub subscription works.
 
     jupyter_client's ``wait_for_ready`` ends by waiting for 0.2 s of IOPub
     silence; on a warm kernel that wait was most of the run. Here we stop as
@@ -182,7 +252,7 @@ async def _wait_connected(kc: Any, timeout: float) -> None:
     while time.monotonic() < deadline:
         msg_id = kc.kernel_info()
         try:
-            await kc.get_shell_msg(timeout=min(5.0, max(0.1, deadline - time.monotonic())))
+            reply = await kc.get_shell_msg(timeout=min(5.0, max(0.1, deadline - time.monotonic())))
         except Empty:
             continue
         wait_until = time.monotonic() + 0.2
@@ -196,7 +266,7 @@ async def _wait_connected(kc: Any, timeout: float) -> None:
                 and msg["msg_type"] == "status"
                 and msg["content"].get("execution_state") == "idle"
             ):
-                return
+                return reply.get("content", {}) if isinstance(reply, dict) else {}
     raise RuntimeError(f"the kernel did not answer within {timeout:g} s")
 
 

@@ -28,14 +28,18 @@ def read_notebook(data: bytes | str | NotebookNode | dict[str, Any]) -> Notebook
     """Parse and validate an nbformat 4 notebook, or raise `SubmissionRejectedError`."""
     try:
         if isinstance(data, bytes | str):
-            nb = nbformat.reads(data if isinstance(data, str) else data.decode("utf-8"), as_version=4)
+            nb = nbformat.reads(
+                data if isinstance(data, str) else data.decode("utf-8"), as_version=4
+            )
         else:
             nb = nbformat.from_dict(copy.deepcopy(dict(data)))
             if nb.get("nbformat") != 4:
                 nb = nbformat.convert(nb, 4)
         nbformat.validate(nb)
     except Exception as exc:  # nbformat raises many kinds (JSON, schema, version)
-        raise SubmissionRejectedError(f"not a valid Jupyter notebook (nbformat 4): {_first_line(exc)}") from exc
+        raise SubmissionRejectedError(
+            f"not a valid Jupyter notebook (nbformat 4): {_first_line(exc)}"
+        ) from exc
     return nb
 
 
@@ -64,7 +68,8 @@ def prepare_submission(
     size = output_bytes(nb)
     if size > settings.max_output_bytes:
         raise SubmissionRejectedError(
-            f"the notebook carries {size:,} bytes of outputs, over the {settings.max_output_bytes:,} "
+            f"the notebook carries {size:,} bytes of outputs, "
+            f"over the {settings.max_output_bytes:,} "
             "byte limit: clear the outputs (Kernel → Restart & Clear Output) and submit again",
             errors={"outputs": size},
         )
@@ -145,7 +150,9 @@ def _restored(source_cell: NotebookNode, grade_id: str) -> NotebookNode:
     return cell
 
 
-def _insert_position(cells: list[NotebookNode], source_cells: list[NotebookNode], index: int) -> int:
+def _insert_position(
+    cells: list[NotebookNode], source_cells: list[NotebookNode], index: int
+) -> int:
     """Index just after the last cell present in ``cells`` that precedes ``index`` in the source."""
     present = {k: i for i, c in enumerate(cells) for k in (*_keys(c), c.metadata.get(CHECK_MARK))}
     for source_cell in reversed(source_cells[:index]):

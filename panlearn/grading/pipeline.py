@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -21,20 +22,30 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-import papermill
 from nbformat import NotebookNode, v4
-from papermill.exceptions import PapermillExecutionError
+from papermill import __version__ as papermill_version
+from papermill.engines import papermill_engines
+from papermill.execute import prepare_notebook_metadata, remove_error_markers
+from papermill.parameterize import parameterize_notebook
 
-from .answers import Answer, AnswerReadError, extraction_code, read_answers, write_answers
-from .checks import NOT_IMPLEMENTED, CheckResult, failure_message, student_frames
+from .answers import (
+    Answer,
+    AnswerReadError,
+    _read_inside,
+    extraction_code,
+    read_answers,
+    write_answers,
+)
+from .checks import NOT_IMPLEMENTED, CheckResult, failure_message, needed_imports, student_frames
 from .engine import ENGINE_NAME, CellReply, RunRecord
+from .engine import SandboxKernelManagerName as SANDBOX_KERNEL
 from .errors import ExerciseSpecError, GradingError, InvalidParametersError
 from .kernels import CheckRunner, SandboxKernel, SandboxProcess
 from .matching import CHECK_MARK, prepare_submission
 from .pool import KernelPool, Priority
 from .sandbox import resolve_bwrap
 from .settings import GradingSettings
-from .spec import ExerciseSpec, load_exercise_spec
+from .spec import ExerciseSpec, imported_modules, load_exercise_spec
 
 __all__ = ["GradingOutcome", "grade_notebook", "validate_parameters", "validate_reference_solution"]
 
@@ -111,7 +122,11 @@ def grade_notebook(
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    source = source_nb if isinstance(source_nb, NotebookNode) else nbformat.from_dict(copy.deepcopy(dict(source_nb)))
+    source = (
+        source_nb
+        if isinstance(source_nb, NotebookNode)
+        else nbformat.from_dict(copy.deepcopy(dict(source_nb)))
+    )
     spec = spec or load_exercise_spec(source)
     params = validate_parameters(spec, parameters)
     prepared = prepare_submission(spec, source, submitted_nb, settings)
@@ -120,12 +135,21 @@ def grade_notebook(
     timings["prepare"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    kernel, runner = _acquire(settings, pool, read_only, priority)
+    kernel, runner, pooled = _acquire(settings, pool, read_only, priority)
+    kernel.promote()
+    runner.promote()
     timings["wait_kernel"] = time.perf_counter() - t
+    if pooled and pool is not None:
+        # Kernels started from now on import what this (trusted) exercise imports.
+        pool.learn(imported_modules(spec.import_code))
     try:
         return _run(spec, prepared, params, settings, kernel, runner, timings, t0)
     finally:
-        _discard(kernel, runner)
+        if pooled and pool is not None:
+            _discard(kernel)
+            pool.release_runner(runner)
+        else:
+            _discard(kernel, runner)
 
 
 def validate_reference_solution(
@@ -143,20 +167,41 @@ def validate_reference_solution(
     (``tamper_proof=False``), decided here from the trusted reference rather
     than from what a student submits. Raises `ExerciseSpecError` otherwise.
     """
-    source = source_nb if isinstance(source_nb, NotebookNode) else nbformat.from_dict(copy.deepcopy(dict(source_nb)))
+    source = (
+        source_nb
+        if isinstance(source_nb, NotebookNode)
+        else nbformat.from_dict(copy.deepcopy(dict(source_nb)))
+    )
     spec = load_exercise_spec(source)
-    outcome = grade_notebook(source, source, parameters=parameters, data_files=data_files,
-                             settings=settings, pool=pool, spec=spec)
+    outcome = grade_notebook(
+        source,
+        source,
+        parameters=parameters,
+        data_files=data_files,
+        settings=settings,
+        pool=pool,
+        spec=spec,
+    )
     needs_kernel = [c.grade_id for c in outcome.checks if c.output.startswith(_NOT_PLAIN_PREFIX)]
     if needs_kernel:
         spec = spec.with_checks_in_kernel(needs_kernel)
-        outcome = grade_notebook(source, source, parameters=parameters, data_files=data_files,
-                                 settings=settings, pool=pool, spec=spec)
+        outcome = grade_notebook(
+            source,
+            source,
+            parameters=parameters,
+            data_files=data_files,
+            settings=settings,
+            pool=pool,
+            spec=spec,
+        )
     failed = [c for c in outcome.checks if c.status != "passed"]
     if failed:
-        details = "; ".join(f"{c.grade_id}: {c.output.splitlines()[0] if c.output else 'failed'}" for c in failed)
+        details = "; ".join(
+            f"{c.grade_id}: {c.output.splitlines()[0] if c.output else 'failed'}" for c in failed
+        )
         raise ExerciseSpecError(
-            f"the reference solution does not score full marks ({outcome.score:g}/{outcome.max_score:g}): {details}",
+            "the reference solution does not score full marks "
+            f"({outcome.score:g}/{outcome.max_score:g}): {details}",
             errors={"checks": [c.grade_id for c in failed]},
         )
     return spec, outcome
@@ -177,11 +222,12 @@ _NOT_PLAIN_PREFIX = "The check cannot read"
 
 def _acquire(
     settings: GradingSettings, pool: KernelPool | None, read_only: tuple[Path, ...], priority: int
-) -> tuple[SandboxKernel, CheckRunner]:
+) -> tuple[SandboxKernel, CheckRunner, bool]:
+    """A kernel and a check runner, and whether they came from ``pool``."""
     if pool is not None and pool.covers(read_only):
         kernel = pool.acquire_kernel(priority, timeout=settings.total_timeout_s)
         try:
-            return kernel, pool.acquire_runner(timeout=settings.total_timeout_s)
+            return kernel, pool.acquire_runner(timeout=settings.total_timeout_s), True
         except BaseException:
             kernel.kill()
             raise
@@ -198,7 +244,7 @@ def _acquire(
         runner.kill()
         kernel.kill()
         raise
-    return kernel, runner
+    return kernel, runner, False
 
 
 def _run(
@@ -213,17 +259,20 @@ def _run(
 ) -> GradingOutcome:
     order = {c.grade_id: i for i, c in enumerate(spec.checks)}
     run_nb = copy.deepcopy(prepared)
+    record = RunRecord()
     for cell in run_nb.cells:
         grade_id = cell.metadata.get(CHECK_MARK)
         if grade_id is None:
             continue
         check = spec.check(grade_id)
         # Isolated checks never enter the student's kernel: only an extraction snippet does.
-        cell.source = (
-            extraction_code(check.free_names, kernel.run_dir / "answers" / str(order[grade_id]))
-            if check.tamper_proof
-            else check.source
-        )
+        if check.tamper_proof:
+            cell.source = extraction_code(
+                check.free_names, kernel.run_dir / "answers" / str(order[grade_id])
+            )
+            record.extractions[cell.id] = cell.source
+        else:
+            cell.source = check.source
 
     # Watchdog: papermill only knows per-cell timeouts.
     fired = threading.Event()
@@ -235,42 +284,38 @@ def _run(
 
     watchdog = threading.Timer(budget, on_deadline)
     watchdog.daemon = True
-    record = RunRecord()
     t = time.perf_counter()
     watchdog.start()
     try:
-        papermill.execute_notebook(
-            run_nb, None,
-            parameters=params,
-            engine_name=ENGINE_NAME,
-            kernel_name="panlearn-sandbox",
-            language="python",
-            progress_bar=False,
-            request_save_on_cell_execute=False,
-            start_timeout=settings.start_timeout_s,
-            kernel=kernel,
-            record=record,
-            execution_timeout=settings.cell_timeout_s,
-            max_output_bytes=settings.max_output_bytes,
-        )
-    except PapermillExecutionError:
-        pass  # cell errors are the student's outcome; the replies tell us what happened
+        _execute(run_nb, params, settings, kernel, record)
     except Exception as exc:
         if record.nb is None:
-            raise GradingError(f"the notebook could not be executed: {type(exc).__name__}: {exc}") from exc
+            raise GradingError(
+                f"the notebook could not be executed: {type(exc).__name__}: {exc}"
+            ) from exc
         record.kernel_died = True
     finally:
         watchdog.cancel()
     timings["execute"] = time.perf_counter() - t
     executed = record.nb if record.nb is not None else run_nb
     # papermill adds "error in cell N" banners; the feedback shows our own messages instead.
-    executed.cells = [c for c in executed.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
-    replies = {i: record.replies[c.id] for i, c in enumerate(executed.cells) if c.get("id") in record.replies}
+    executed.cells = [
+        c for c in executed.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])
+    ]
+    replies = {
+        i: record.replies[c.id]
+        for i, c in enumerate(executed.cells)
+        if c.get("id") in record.replies
+    }
     stop_reason = _stop_reason(record, fired.is_set(), kernel, settings)
 
     # Extract answers for isolated checks, in the grader, defensively.
     t = time.perf_counter()
-    cells_by_check = {c.metadata.get(CHECK_MARK): i for i, c in enumerate(executed.cells) if c.metadata.get(CHECK_MARK)}
+    cells_by_check = {
+        c.metadata.get(CHECK_MARK): i
+        for i, c in enumerate(executed.cells)
+        if c.metadata.get(CHECK_MARK)
+    }
     answers: dict[str, dict[str, Answer]] = {}
     not_run: dict[str, str] = {}
     for check in spec.checks:
@@ -288,7 +333,10 @@ def _run(
             continue
         try:
             answers[check.grade_id] = read_answers(
-                kernel.run_dir, f"answers/{order[check.grade_id]}", check.free_names, settings.max_answer_bytes
+                kernel.run_dir,
+                f"answers/{order[check.grade_id]}",
+                check.free_names,
+                settings.max_answer_bytes,
             )
         except (AnswerReadError, OSError) as exc:
             not_run[check.grade_id] = f"your notebook's answers could not be read ({exc})"
@@ -309,10 +357,17 @@ def _run(
         index = cells_by_check[check.grade_id]
         earlier = _earlier_error(executed, replies, index)
         if check.tamper_proof:
-            result = _isolated_result(check, answers.get(check.grade_id), runner_results.get(check.grade_id),
-                                      not_run.get(check.grade_id), earlier)
+            result = _isolated_result(
+                check,
+                answers.get(check.grade_id),
+                runner_results.get(check.grade_id),
+                not_run.get(check.grade_id),
+                earlier,
+            )
         else:
-            result = _in_kernel_result(check, replies.get(index), stop_reason, earlier, check_counts)
+            result = _in_kernel_result(
+                check, replies.get(index), stop_reason, earlier, check_counts
+            )
         results.append(result)
         _set_feedback(executed.cells[index], check, result)
 
@@ -330,7 +385,60 @@ def _run(
     )
 
 
-def _stop_reason(record: RunRecord, fired: bool, kernel: SandboxKernel, settings: GradingSettings) -> str | None:
+def _execute(
+    nb: NotebookNode,
+    params: dict[str, Any],
+    settings: GradingSettings,
+    kernel: SandboxKernel,
+    record: RunRecord,
+) -> NotebookNode:
+    """What ``papermill.execute_notebook`` does for us, without its notebook round trips.
+
+    papermill's parameter injection, metadata and engine run the notebook, as
+    before; left out are the steps that cost milliseconds and serve nothing
+    here: serialising and re-parsing (and twice validating) the input
+    notebook, writing the output to nowhere, the warning about undeclared
+    parameters (`validate_parameters` refuses those) and `raise_for_execution_errors`
+    (cell errors are the student's outcome, read from the kernel's replies).
+    """
+    # What papermill's `load_notebook_node` adds, on the notebook we already hold.
+    nb.metadata.setdefault(
+        "papermill",
+        {
+            "default_parameters": {},
+            "parameters": {},
+            "environment_variables": {},
+            "version": papermill_version,
+        },
+    )
+    for cell in nb.cells:
+        cell.metadata.setdefault("tags", [])
+        cell.metadata.setdefault("papermill", {})
+    if params:
+        nb = parameterize_notebook(
+            nb, params, kernel_name=SANDBOX_KERNEL, language="python", engine_name=ENGINE_NAME
+        )
+    nb = remove_error_markers(prepare_notebook_metadata(nb, None, None))
+    return papermill_engines.execute_notebook_with_engine(
+        ENGINE_NAME,
+        nb,
+        kernel_name=SANDBOX_KERNEL,
+        input_path=None,
+        output_path=None,
+        progress_bar=False,
+        log_output=False,
+        request_save_on_cell_execute=False,
+        start_timeout=settings.start_timeout_s,
+        kernel=kernel,
+        record=record,
+        execution_timeout=settings.cell_timeout_s,
+        max_output_bytes=settings.max_output_bytes,
+    )
+
+
+def _stop_reason(
+    record: RunRecord, fired: bool, kernel: SandboxKernel, settings: GradingSettings
+) -> str | None:
     if fired:
         return f"the whole notebook ran longer than the {settings.total_timeout_s:g} s time limit"
     if record.kernel_died:
@@ -345,39 +453,71 @@ def _run_isolated_checks(
     runner: CheckRunner,
     settings: GradingSettings,
 ) -> dict[str, dict[str, Any]]:
-    """Run the checks whose answers arrived, in the clean runner; results by grade id."""
+    """Run the checks whose answers arrived, in the clean runner; results by grade id.
+
+    The job lives in a folder of its own inside the runner's run folder,
+    deleted afterwards, so a reused runner holds nothing of earlier students.
+    (Deleted in the background: unlinking a few files took ~10-20 ms on a busy
+    disk, on the critical path; the runner only ever runs trusted check code,
+    which never looks at other jobs' folders.)
+    """
+    job_dir = runner.new_job_dir()
+    try:
+        return _run_job(spec, params, answers, runner, settings, job_dir)
+    finally:
+        threading.Thread(
+            target=shutil.rmtree, args=(job_dir,), kwargs={"ignore_errors": True}, daemon=True
+        ).start()
+
+
+def _run_job(
+    spec: ExerciseSpec,
+    params: dict[str, Any],
+    answers: dict[str, dict[str, Answer]],
+    runner: CheckRunner,
+    settings: GradingSettings,
+    job_dir: Path,
+) -> dict[str, dict[str, Any]]:
     jobs = []
     for i, check in enumerate(spec.checks):
         values = answers.get(check.grade_id)
         if values is None or any(a.kind in {"unsupported", "invalid"} for a in values.values()):
             continue
-        folder = runner.run_dir / "answers" / str(i)
-        jobs.append({
-            "grade_id": check.grade_id,
-            "code": check.source,
-            "folder": str(folder),
-            "manifest": write_answers(folder, values),
-        })
+        folder = job_dir / str(i)
+        jobs.append(
+            {
+                "grade_id": check.grade_id,
+                "code": check.source,
+                "folder": str(folder),
+                "manifest": write_answers(folder, values),
+            }
+        )
     if not jobs:
         return {}
-    result_path = runner.run_dir / "results.json"
-    job_path = runner.run_dir / "job.json"
-    job_path.write_text(json.dumps({
-        "parameters": params,
-        "imports": [line for line in spec.import_code.splitlines() if line.strip()],
-        "checks": jobs,
-        "timeout": settings.cell_timeout_s,
-        "result": str(result_path),
-    }))
-    runner.submit(job_path)
+    rel = job_dir.relative_to(runner.run_dir).as_posix()
+    result_path = job_dir / "results.json"
+    job_path = job_dir / "job.json"
+    job_path.write_text(
+        json.dumps(
+            {
+                "parameters": params,
+                # Only the author's imports the checks can use: `import h5py` costs
+                # tens of milliseconds and is rarely what a check needs.
+                "imports": list(
+                    needed_imports(spec.import_code, tuple(c.source for c in spec.checks))
+                ),
+                "checks": jobs,
+                "timeout": settings.cell_timeout_s,
+                "result": str(result_path),
+            }
+        )
+    )
     limit = settings.cell_timeout_s * len(jobs) + 5
-    line = runner.read_line(limit)
+    finished = runner.run_job(job_path, limit)
     try:
-        from .answers import _read_inside
-
-        data = json.loads(_read_inside(runner.run_dir, "results.json", 10_000_000))
+        data = json.loads(_read_inside(runner.run_dir, f"{rel}/results.json", 10_000_000))
     except (AnswerReadError, ValueError) as exc:
-        if line is None and runner.is_alive():
+        if not finished and runner.is_alive():
             data = []
         else:
             raise GradingError(
@@ -386,12 +526,18 @@ def _run_isolated_checks(
     return {r["grade_id"]: r for r in data if isinstance(r, dict) and "grade_id" in r}
 
 
-def _earlier_error(executed: NotebookNode, replies: dict[int, CellReply], index: int) -> CellReply | None:
+def _earlier_error(
+    executed: NotebookNode, replies: dict[int, CellReply], index: int
+) -> CellReply | None:
     """The last error raised by a student cell above ``index`` (for hints)."""
     found: CellReply | None = None
     for i in range(index):
         reply = replies.get(i)
-        if reply is not None and reply.status == "error" and not executed.cells[i].metadata.get(CHECK_MARK):
+        if (
+            reply is not None
+            and reply.status == "error"
+            and not executed.cells[i].metadata.get(CHECK_MARK)
+        ):
             found = reply
     return found
 
@@ -402,7 +548,9 @@ def _hint(earlier: CellReply | None, check_counts: set[int | None]) -> str:
     if earlier.ename == "NotImplementedError":
         return NOT_IMPLEMENTED
     where = student_frames(earlier.traceback, {c for c in check_counts if c is not None})
-    return f"An earlier cell failed with {earlier.ename}: {earlier.evalue}" + (f"\n{where}" if where else "")
+    return f"An earlier cell failed with {earlier.ename}: {earlier.evalue}" + (
+        f"\n{where}" if where else ""
+    )
 
 
 def _isolated_result(
@@ -414,9 +562,15 @@ def _isolated_result(
 ) -> CheckResult:
     def make(status: str, output: str, ran: bool) -> CheckResult:
         return CheckResult(
-            grade_id=check.grade_id, name=check.name,
-            score=check.points if status == "passed" else 0.0, max_score=check.points,
-            status=status, output=output, visibility=check.visibility, ran=ran, tamper_proof=True,
+            grade_id=check.grade_id,
+            name=check.name,
+            score=check.points if status == "passed" else 0.0,
+            max_score=check.points,
+            status=status,
+            output=output,
+            visibility=check.visibility,
+            ran=ran,
+            tamper_proof=True,
         )
 
     if not_run is not None:
@@ -442,26 +596,53 @@ def _isolated_result(
         text = f"`{missing[0]}` is not defined when this check runs."
     else:
         text = failure_message(outcome.get("ename"), outcome.get("evalue"))
-    return make("failed", "\n".join(p for p in (hint if hint == NOT_IMPLEMENTED else "", text,
-                                              "" if hint == NOT_IMPLEMENTED else hint) if p), True)
+    return make(
+        "failed",
+        "\n".join(
+            p
+            for p in (
+                hint if hint == NOT_IMPLEMENTED else "",
+                text,
+                "" if hint == NOT_IMPLEMENTED else hint,
+            )
+            if p
+        ),
+        True,
+    )
 
 
 def _in_kernel_result(
-    check: Any, reply: CellReply | None, stop_reason: str | None, earlier: CellReply | None, check_counts: set[int | None]
+    check: Any,
+    reply: CellReply | None,
+    stop_reason: str | None,
+    earlier: CellReply | None,
+    check_counts: set[int | None],
 ) -> CheckResult:
     def make(status: str, output: str, ran: bool) -> CheckResult:
         return CheckResult(
-            grade_id=check.grade_id, name=check.name,
-            score=check.points if status == "passed" else 0.0, max_score=check.points,
-            status=status, output=output, visibility=check.visibility, ran=ran, tamper_proof=False,
+            grade_id=check.grade_id,
+            name=check.name,
+            score=check.points if status == "passed" else 0.0,
+            max_score=check.points,
+            status=status,
+            output=output,
+            visibility=check.visibility,
+            ran=ran,
+            tamper_proof=False,
         )
 
     if reply is None:
-        return make("failed", f"This check did not run: {stop_reason or 'the notebook stopped before it'}.", False)
+        return make(
+            "failed",
+            f"This check did not run: {stop_reason or 'the notebook stopped before it'}.",
+            False,
+        )
     if reply.status == "ok":
         return make("passed", "Passed.", True)
     counts = {c for c in check_counts if c is not None}
-    if reply.ename == "NotImplementedError" or (earlier is not None and earlier.ename == "NotImplementedError"):
+    if reply.ename == "NotImplementedError" or (
+        earlier is not None and earlier.ename == "NotImplementedError"
+    ):
         return make("failed", NOT_IMPLEMENTED, True)
     text = failure_message(reply.ename, reply.evalue)
     where = student_frames(reply.traceback, counts)
@@ -475,7 +656,10 @@ def _set_feedback(cell: NotebookNode, check: Any, result: CheckResult) -> None:
     """Show the visible check source and its result, never hidden tests or raw tracebacks."""
     cell.source = check.visible_source
     mark = "✓" if result.status == "passed" else "✗"
-    cell.outputs = [v4.new_output(
-        "stream", name="stdout",
-        text=f"{mark} {result.name}: {result.score:g}/{result.max_score:g}\n{result.output}\n",
-    )]
+    cell.outputs = [
+        v4.new_output(
+            "stream",
+            name="stdout",
+            text=f"{mark} {result.name}: {result.score:g}/{result.max_score:g}\n{result.output}\n",
+        )
+    ]

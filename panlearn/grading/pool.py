@@ -1,10 +1,18 @@
 """A pool of single-use sandboxed kernels and check runners, started ahead of demand.
 
-Kernel start-up (and importing numpy, scipy, h5py, matplotlib) dominates the
+Kernel start-up (and importing numpy, h5py, scipy, matplotlib) dominates the
 grading time of small exercises; the pool pays it before the submission
 arrives. Every kernel serves one submission and is then killed, so nothing
-leaks between students. Waiting submissions are served by priority
-(interactive before bulk regrades), then in arrival order.
+leaks between students. Check runners are reused: each job runs in a child
+forked from the runner's clean state (see `CheckRunner`). Waiting submissions
+are served by priority (interactive before bulk regrades), then in arrival
+order.
+
+What a kernel imports ahead of demand is ``settings.preload_modules`` plus
+what the exercises this pool has graded import (`learn`, fed from the
+author's notebook, never from a submission): a worker grading a matplotlib
+exercise gets matplotlib preloaded from then on, while one grading light
+NeXus exercises does not pay ~1 s of CPU per kernel for libraries no one uses.
 """
 
 from __future__ import annotations
@@ -35,14 +43,20 @@ class Priority(IntEnum):
     BULK = 10
 
 
+#: Most module names a pool learns from exercises (a bound on preload cost).
+MAX_LEARNED_MODULES = 24
+
+
 class KernelPool:
-    """Keeps ``size`` kernels and ``size`` check runners warm for one worker process.
+    """Keeps ``size`` kernels and a reusable check runner warm for one worker process.
 
     Sandboxes bind ``settings.data_dirs`` read-only, so the pool serves
     submissions whose data files lie under those folders (see `covers`).
     """
 
-    def __init__(self, settings: GradingSettings, size: int = 2, *, start_concurrency: int = 2) -> None:
+    def __init__(
+        self, settings: GradingSettings, size: int = 2, *, start_concurrency: int = 2
+    ) -> None:
         resolve_bwrap(settings)  # refuse early, with the clear message
         self.settings = settings
         self.size = size
@@ -50,12 +64,18 @@ class KernelPool:
         self._kernels: deque[SandboxKernel] = deque()
         self._runners: deque[CheckRunner] = deque()
         self._starting = {"kernel": 0, "runner": 0}
+        self._runner_waiters = 0
+        self._runners_out = 0
+        self._preload: list[str] = list(settings.preload_modules)
+        self._learned: set[str] = set()
         self._waiters: list[tuple[int, int]] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._closed = False
         self._failures = 0
-        self._executor = ThreadPoolExecutor(max_workers=start_concurrency, thread_name_prefix="kernel-pool")
+        self._executor = ThreadPoolExecutor(
+            max_workers=start_concurrency, thread_name_prefix="kernel-pool"
+        )
         self._fill()
 
     # -- public API -------------------------------------------------------
@@ -63,7 +83,9 @@ class KernelPool:
         """Whether every path is visible in the pool's sandboxes."""
         return all(any(r == p or r in p.parents for r in self.read_only) for p in map(Path, paths))
 
-    def acquire_kernel(self, priority: int = Priority.INTERACTIVE, timeout: float | None = None) -> SandboxKernel:
+    def acquire_kernel(
+        self, priority: int = Priority.INTERACTIVE, timeout: float | None = None
+    ) -> SandboxKernel:
         """Take a warm kernel (blocking); it belongs to the caller, who must `kill` it."""
         ticket = (int(priority), next(self._seq))
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -95,6 +117,7 @@ class KernelPool:
         """Take a warm check runner (blocking); the caller must `kill` it."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
+            self._runner_waiters += 1
             try:
                 while True:
                     if self._closed:
@@ -102,15 +125,52 @@ class KernelPool:
                     if self._runners:
                         runner = self._runners.popleft()
                         if runner.is_alive():
+                            self._runners_out += 1
                             return runner
                         self._executor.submit(runner.kill)
                         continue
+                    self._fill_locked()
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         raise GradingError("no check runner became available in time")
                     self._cond.wait(remaining if remaining is not None else 1.0)
             finally:
+                self._runner_waiters -= 1
                 self._fill_locked()
+
+    def release_runner(self, runner: CheckRunner) -> None:
+        """Give a runner back after a job; one that did not end cleanly is killed."""
+        with self._cond:
+            self._runners_out = max(0, self._runners_out - 1)
+            keep = (
+                not self._closed
+                and runner.reusable
+                and runner.is_alive()
+                and len(self._runners) < self.size
+            )
+            if keep:
+                self._runners.appendleft(runner)  # the warmest first
+                self._cond.notify_all()
+        if not keep:
+            threading.Thread(target=runner.kill, daemon=True).start()
+            self._fill()
+
+    def learn(self, modules: Iterable[str]) -> None:
+        """Preload these modules (imported by an exercise's source) in kernels started from now."""
+        with self._cond:
+            for name in modules:
+                if name in self._learned or name in self._preload:
+                    continue
+                if len(self._learned) >= MAX_LEARNED_MODULES:
+                    break
+                self._learned.add(name)
+                self._preload.append(name)
+
+    @property
+    def preload(self) -> tuple[str, ...]:
+        """What kernels started now import ahead of demand."""
+        with self._cond:
+            return tuple(self._preload)
 
     def ready_counts(self) -> tuple[int, int]:
         """(warm kernels, warm runners) right now."""
@@ -118,10 +178,10 @@ class KernelPool:
             return len(self._kernels), len(self._runners)
 
     def wait_until_full(self, timeout: float = 120.0) -> bool:
-        """Block until the pool holds ``size`` warm kernels and runners (for tests and benches)."""
+        """Block until the pool holds ``size`` warm kernels and a runner (for tests and benches)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while len(self._kernels) < self.size or len(self._runners) < self.size:
+            while len(self._kernels) < self.size or len(self._runners) < 1:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._closed:
                     return False
@@ -163,7 +223,10 @@ class KernelPool:
         while len(self._kernels) + self._starting["kernel"] < want_kernels:
             self._starting["kernel"] += 1
             self._executor.submit(self._start_one, "kernel")
-        while len(self._runners) + self._starting["runner"] < self.size:
+        # Runners come back after each job: one serves a worker that grades one
+        # submission at a time; more start only while callers wait for one.
+        want_runners = max(1, self._runners_out + self._runner_waiters)
+        while len(self._runners) + self._starting["runner"] + self._runners_out < want_runners:
             self._starting["runner"] += 1
             self._executor.submit(self._start_one, "runner")
 
@@ -171,7 +234,7 @@ class KernelPool:
         sandbox: SandboxProcess | None = None
         try:
             if kind == "kernel":
-                sandbox = SandboxKernel.start(self.settings, self.read_only)
+                sandbox = SandboxKernel.start(self.settings, self.read_only, self.preload)
             else:
                 sandbox = CheckRunner.start(self.settings, self.read_only)
         except Exception:

@@ -66,12 +66,16 @@ class LeaseKeeper:
         from datetime import timedelta
 
         while not self._stop.wait(self.lease_s / 3):
-            with self.app.app_context(), db.engine.begin() as connection:
-                connection.execute(
-                    update(Submission)
-                    .where(Submission.id == self.submission_id,
-                           Submission.claim_token == self.token)
-                    .values(lease_expires_at=utcnow() + timedelta(seconds=self.lease_s)))
+            try:
+                with self.app.app_context(), db.engine.begin() as connection:
+                    connection.execute(
+                        update(Submission)
+                        .where(Submission.id == self.submission_id,
+                               Submission.claim_token == self.token)
+                        .values(lease_expires_at=utcnow() + timedelta(seconds=self.lease_s)))
+            except Exception:  # the database restarts: keep trying, do not die silently
+                log.warning("submission %s: could not renew the lease; retrying",
+                            self.submission_id, exc_info=True)
 
 
 def build_context(app: Flask, *, warm_kernels: int | None = None) -> Any:
@@ -123,7 +127,12 @@ def worker_loop(app: Flask, wake: Any = None, *, poll_s: float = 2.0,
     stop = stop or threading.Event()
     try:
         while not stop.is_set():
-            if grade_one(app, context):
+            try:
+                if grade_one(app, context):
+                    continue
+            except Exception:  # e.g. the database restarted: the claim stays, its lease expires
+                log.exception("grading worker: error outside a grading run; carrying on")
+                stop.wait(poll_s)
                 continue
             try:
                 if wake is not None:
@@ -142,6 +151,9 @@ def _worker_process_main(overrides: dict[str, Any], wake: Any) -> None:
     from panlearn import create_app
 
     logging.basicConfig(level=logging.INFO)
+    # papermill and nbclient log every run at INFO ("Executing notebook…"): noise per submission.
+    for name in ("papermill", "traitlets"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     worker_loop(create_app(overrides), wake)
 
 

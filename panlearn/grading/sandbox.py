@@ -26,9 +26,16 @@ _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Only what the dynamic loader, matplotlib/fontconfig and TLS need; never
 # /etc/shadow, /etc/passwd or anything holding secrets.
 _ETC_FILES = (
-    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
-    "/etc/fonts", "/etc/ssl", "/etc/ca-certificates", "/etc/alternatives",
-    "/etc/mime.types", "/etc/nsswitch.conf",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/fonts",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/alternatives",
+    "/etc/mime.types",
+    "/etc/nsswitch.conf",
 )
 
 
@@ -41,7 +48,9 @@ def resolve_bwrap(settings: GradingSettings) -> str | None:
     if settings.sandbox == "none":
         return None
     if settings.sandbox != "bubblewrap":
-        raise SandboxUnavailableError(f"unknown sandbox mode {settings.sandbox!r}: use 'bubblewrap' or 'none'")
+        raise SandboxUnavailableError(
+            f"unknown sandbox mode {settings.sandbox!r}: use 'bubblewrap' or 'none'"
+        )
     path = shutil.which(settings.bwrap_path)
     if path is None:
         raise SandboxUnavailableError(
@@ -106,8 +115,14 @@ def limits_argv(settings: GradingSettings, uid: int | None) -> list[str]:
     argv: list[str] = []
     if uid is not None:
         argv += [
-            "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+            "setpriv",
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
         ]
     argv += [
         "prlimit",
@@ -137,8 +152,14 @@ def wrap_command(
         return inner
     cmd = [
         bwrap,
-        "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-        "--die-with-parent", "--hostname", "sandbox",
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--hostname",
+        "sandbox",
     ]
     if os.geteuid() != 0:
         cmd.append("--unshare-user")

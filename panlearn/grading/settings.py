@@ -18,7 +18,16 @@ from typing import Any, Literal
 
 SandboxMode = Literal["bubblewrap", "none"]
 
-DEFAULT_PRELOAD = ("numpy", "scipy", "scipy.optimize", "h5py", "matplotlib", "matplotlib.pyplot")
+#: Imported by every pooled kernel before it is handed out. Kept light on purpose:
+#: numpy and h5py cost ~0.1 s of CPU per kernel, the whole scientific stack
+#: (scipy.optimize, matplotlib.pyplot) ~1 s, and every submission needs a fresh
+#: kernel, so that second for libraries most exercises do not use would halve
+#: throughput. What an exercise does import is learned by the pool from the
+#: author's notebook and preloaded from then on (`KernelPool.learn`).
+DEFAULT_PRELOAD = ("numpy", "h5py")
+
+#: The full scientific stack, for deployments that prefer it preloaded everywhere.
+SCIENTIFIC_PRELOAD = ("numpy", "scipy", "scipy.optimize", "h5py", "matplotlib", "matplotlib.pyplot")
 
 
 def _default_work_dir() -> Path:
@@ -59,7 +68,7 @@ class GradingSettings:
     bwrap_path: str = "bwrap"
     #: Python interpreter that runs kernels (its environment needs ipykernel, numpy, ...).
     python: str = sys.executable
-    #: Modules imported in each pooled kernel before it is handed out.
+    #: Modules imported in each pooled kernel before it is handed out (plus those learned).
     preload_modules: tuple[str, ...] = DEFAULT_PRELOAD
     #: Folders bound read-only into every sandbox (e.g. the dataset file cache).
     data_dirs: tuple[Path, ...] = ()
@@ -99,7 +108,9 @@ class GradingSettings:
                 sep = os.pathsep if f.name == "data_dirs" else ","
                 items = raw if isinstance(raw, list | tuple) else str(raw).split(sep)
                 items = [str(i).strip() for i in items if str(i).strip()]
-                kwargs[f.name] = tuple(Path(i) for i in items) if f.name == "data_dirs" else tuple(items)
+                kwargs[f.name] = (
+                    tuple(Path(i) for i in items) if f.name == "data_dirs" else tuple(items)
+                )
             else:
                 kwargs[f.name] = raw
         return cls(**kwargs)

@@ -215,7 +215,8 @@ def load_exercise_spec(nb: NotebookNode) -> ExerciseSpec:
         if is_parameters_cell(cell):
             if params_index is not None:
                 raise ExerciseSpecError(
-                    f"cell {index}: a second cell tagged 'parameters' (first is cell {params_index})",
+                    f"cell {index}: a second cell tagged 'parameters' "
+                    f"(first is cell {params_index})",
                     errors={"cell": index},
                 )
             params_index = index
@@ -248,7 +249,9 @@ def load_exercise_spec(nb: NotebookNode) -> ExerciseSpec:
         meta = nbgrader_meta(cell)
         gid = meta.get("grade_id")
         if not gid:
-            raise ExerciseSpecError(f"cell {index}: a check cell needs a grade_id", errors={"cell": index})
+            raise ExerciseSpecError(
+                f"cell {index}: a check cell needs a grade_id", errors={"cell": index}
+            )
         points = meta.get("points")
         if not isinstance(points, int | float) or isinstance(points, bool) or points <= 0:
             raise ExerciseSpecError(
@@ -356,8 +359,14 @@ def _walk_same_scope(node: ast.AST) -> Iterable[ast.AST]:
         for child in ast.iter_child_nodes(current):
             if isinstance(
                 child,
-                ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
-                | ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp,
+                ast.FunctionDef
+                | ast.AsyncFunctionDef
+                | ast.ClassDef
+                | ast.Lambda
+                | ast.ListComp
+                | ast.SetComp
+                | ast.DictComp
+                | ast.GeneratorExp,
             ):
                 # Defaults and decorators are evaluated in this scope, the body is not.
                 if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
@@ -382,7 +391,9 @@ def _free_names(code: str, tree: ast.Module) -> set[str]:
     bound: set[str] = set()
     for node in tree.body:
         loads = {
-            n.id for n in _walk_same_scope(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+            n.id
+            for n in _walk_same_scope(node)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
         }
         free |= loads - bound
         bound |= _bound_by(node)
@@ -397,3 +408,26 @@ def _free_names(code: str, tree: ast.Module) -> set[str]:
 
     visit(symtable.symtable(code, "<check>", "exec"))
     return free | (nested - bound)
+
+
+@lru_cache(maxsize=256)
+def imported_modules(import_code: str) -> tuple[str, ...]:
+    """Modules an exercise's import statements load (``from a.b import c``: ``a.b``, ``a.b.c``).
+
+    Used to preload them in the pool's next kernels; ``a.b.c`` may name a
+    function rather than a module, in which case preloading it just fails
+    quietly. Relative imports are skipped.
+    """
+    found: list[str] = []
+    for line in import_code.splitlines():
+        try:
+            tree = ast.parse(line.strip())
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.append(node.module)
+                found += [f"{node.module}.{a.name}" for a in node.names if a.name != "*"]
+    return tuple(dict.fromkeys(found))

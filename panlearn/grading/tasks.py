@@ -75,12 +75,19 @@ def grade_submission(submission_id: int) -> bool:
 
 
 @celery_app.task(name="panlearn.sweep")
-def sweep(stale_after_s: float = 30.0) -> int:
-    """Re-send work that a lost message or a dead worker left behind."""
+def sweep(stale_after_s: float | None = None) -> int:
+    """Re-send work that a lost message or a dead worker left behind.
+
+    A submission still queued after `stale_after_s` (default: one lease,
+    PANLEARN_GRADING_LEASE_S) is presumed to have lost its message (a broker
+    restart, a failed publish); one running past its lease lost its worker.
+    """
     from panlearn.extensions import db
     from panlearn.models import Submission, SubmissionState, utcnow
 
     app = _app()
+    if stale_after_s is None:
+        stale_after_s = app.config["PANLEARN"]["GRADING_LEASE_S"]
     now = utcnow()
     with app.app_context():
         ids = list(db.session.scalars(select(Submission.id).where(or_(

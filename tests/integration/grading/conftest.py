@@ -15,7 +15,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def grading_settings(shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> GradingSettings:
+def grading_settings(
+    shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> GradingSettings:
     if shutil.which("bwrap") is None:
         pytest.skip("bubblewrap is not installed")
     return GradingSettings(

@@ -15,11 +15,19 @@ from tests.unit.grading.nbbuild import answer_source, answered, student_version
 pytestmark = pytest.mark.slow
 
 
-def grade_answer(code: str, pool: KernelPool | None, settings: GradingSettings, dmc_file: Path) -> GradingOutcome:
+def grade_answer(
+    code: str, pool: KernelPool | None, settings: GradingSettings, dmc_file: Path
+) -> GradingOutcome:
     source = answer_source()
     submission = answered(student_version(source), {"answer": code})
-    return grade_notebook(source, submission, parameters={"data_file": str(dmc_file)},
-                          data_files=[dmc_file], settings=settings, pool=pool)
+    return grade_notebook(
+        source,
+        submission,
+        parameters={"data_file": str(dmc_file)},
+        data_files=[dmc_file],
+        settings=settings,
+        pool=pool,
+    )
 
 
 def printed(outcome: GradingOutcome) -> str:
@@ -40,22 +48,33 @@ def still_grades(pool, grading_settings, dmc_file):
     assert grade_answer("answer = 42", pool, grading_settings, dmc_file).score == 1
 
 
-def test_infinite_loop_is_graded_as_timeout_and_pool_survives(pool, grading_settings, dmc_file, still_grades):
+def test_infinite_loop_is_graded_as_timeout_and_pool_survives(
+    pool, grading_settings, dmc_file, still_grades
+):
     outcome = grade_answer("while True:\n    pass\nanswer = 42", pool, grading_settings, dmc_file)
     assert outcome.score == 0
     assert "ran longer than 3 s" in check(outcome).output
 
 
-def test_loop_that_ignores_interrupts_hits_the_total_timeout(grading_settings, dmc_file, pool, still_grades):
+def test_loop_that_ignores_interrupts_hits_the_total_timeout(
+    grading_settings, dmc_file, pool, still_grades
+):
     settings = GradingSettings(**{**grading_settings.__dict__, "total_timeout_s": 6})
-    code = "while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n        pass"
+    code = (
+        "while True:\n    try:\n        while True:\n            pass\n"
+        "    except KeyboardInterrupt:\n        pass"
+    )
     outcome = grade_answer(code, pool, settings, dmc_file)
     assert outcome.score == 0 and not check(outcome).ran
     assert "6 s time limit" in check(outcome).output
 
 
-def test_allocating_8_gb_against_1_gb_fails_with_memory_error(pool, grading_settings, dmc_file, still_grades):
-    outcome = grade_answer("x = bytearray(8 * 1024**3)\nanswer = 42", pool, grading_settings, dmc_file)
+def test_allocating_8_gb_against_1_gb_fails_with_memory_error(
+    pool, grading_settings, dmc_file, still_grades
+):
+    outcome = grade_answer(
+        "x = bytearray(8 * 1024**3)\nanswer = 42", pool, grading_settings, dmc_file
+    )
     assert outcome.score == 0
     assert "MemoryError" in check(outcome).output
 
@@ -75,7 +94,9 @@ def test_fork_loop_is_capped_at_2000_processes(pool, grading_settings, dmc_file,
         "answer = 42"
     )
     # Forking a kernel 2,000 times takes a few seconds on 2 cores.
-    settings = GradingSettings(**{**grading_settings.__dict__, "cell_timeout_s": 30, "total_timeout_s": 40})
+    settings = GradingSettings(
+        **{**grading_settings.__dict__, "cell_timeout_s": 30, "total_timeout_s": 40}
+    )
     outcome = grade_answer(code, pool, settings, dmc_file)
     forks = int(printed(outcome).split("forks ")[1].split()[0])
     assert 1500 < forks < 2000
@@ -103,7 +124,9 @@ def test_no_network_even_to_a_local_listener(pool, grading_settings, dmc_file, s
     assert "refused" in printed(outcome) and "CONNECTED" not in printed(outcome)
 
 
-def test_no_secrets_files_or_environment(pool, grading_settings, dmc_file, monkeypatch, tmp_path, still_grades):
+def test_no_secrets_files_or_environment(
+    pool, grading_settings, dmc_file, monkeypatch, tmp_path, still_grades
+):
     monkeypatch.setenv("PANLEARN_SECRET_KEY", "fake-secret-for-test")
     instance = tmp_path / "instance"
     instance.mkdir()
@@ -112,14 +135,17 @@ def test_no_secrets_files_or_environment(pool, grading_settings, dmc_file, monke
     code = (
         "import os\n"
         "seen = []\n"
-        f"for path in ['/etc/shadow', {str(instance / 'panlearn.sqlite')!r}, {str(repo / 'pyproject.toml')!r}]:\n"
+        f"paths = ['/etc/shadow', {str(instance / 'panlearn.sqlite')!r}]\n"
+        f"paths.append({str(repo / 'pyproject.toml')!r})\n"
+        "for path in paths:\n"
         "    try:\n"
         "        open(path).read()\n"
         "        seen.append(path)\n"
         "    except OSError:\n"
         "        pass\n"
         "seen += [k for k in os.environ if k.startswith('PANLEARN') or 'SECRET' in k]\n"
-        f"print('visible:', seen, sorted(os.listdir({str(repo)!r})) if os.path.isdir({str(repo)!r}) else [])\n"
+        f"repo = {str(repo)!r}\n"
+        "print('visible:', seen, sorted(os.listdir(repo)) if os.path.isdir(repo) else [])\n"
         "answer = 42"
     )
     outcome = grade_answer(code, pool, grading_settings, dmc_file)
@@ -127,7 +153,9 @@ def test_no_secrets_files_or_environment(pool, grading_settings, dmc_file, monke
     assert outcome.score == 1
 
 
-def test_writing_past_the_file_size_limit_fails_cleanly(pool, grading_settings, dmc_file, still_grades):
+def test_writing_past_the_file_size_limit_fails_cleanly(
+    pool, grading_settings, dmc_file, still_grades
+):
     code = (
         "import os\n"
         "chunk = b'0' * (10 * 1024**2)\n"
@@ -155,7 +183,9 @@ def test_killing_its_parent_changes_nothing(pool, grading_settings, dmc_file, st
     assert outcome.score == 1
 
 
-def test_sys_exit_before_the_checks_scores_zero_with_a_message(pool, grading_settings, dmc_file, still_grades):
+def test_sys_exit_before_the_checks_scores_zero_with_a_message(
+    pool, grading_settings, dmc_file, still_grades
+):
     outcome = grade_answer("import sys\nsys.exit(0)\nanswer = 42", pool, grading_settings, dmc_file)
     assert outcome.score == 0 and "SystemExit" in check(outcome).output
     outcome = grade_answer("import os\nos._exit(0)\nanswer = 42", pool, grading_settings, dmc_file)
@@ -164,7 +194,9 @@ def test_sys_exit_before_the_checks_scores_zero_with_a_message(pool, grading_set
     assert "did not run" in result.output and "kernel stopped" in result.output
 
 
-def test_monkeypatching_numpy_and_builtins_changes_nothing(pool, grading_settings, dmc_file, still_grades):
+def test_monkeypatching_numpy_and_builtins_changes_nothing(
+    pool, grading_settings, dmc_file, still_grades
+):
     code = (
         "import numpy as np, builtins\n"
         "np.isclose = lambda *a, **k: True\n"

@@ -10,15 +10,27 @@ from panlearn.grading.errors import SubmissionRejectedError
 from panlearn.grading.pipeline import grade_notebook, validate_reference_solution
 from panlearn.grading.pool import KernelPool, Priority
 from panlearn.grading.settings import GradingSettings
-from tests.unit.grading.nbbuild import answered, dmc_source, solved, student_version
+from tests.unit.grading.nbbuild import (
+    answer_source,
+    answered,
+    dmc_source,
+    solved,
+    student_version,
+)
 
 pytestmark = pytest.mark.slow
 
 
-def grade(submission, pool: KernelPool | None, settings: GradingSettings, dmc_file: Path, source=None):
+def grade(
+    submission, pool: KernelPool | None, settings: GradingSettings, dmc_file: Path, source=None
+):
     return grade_notebook(
-        source or dmc_source(), submission,
-        parameters={"data_file": str(dmc_file)}, data_files=[dmc_file], settings=settings, pool=pool,
+        source or dmc_source(),
+        submission,
+        parameters={"data_file": str(dmc_file)},
+        data_files=[dmc_file],
+        settings=settings,
+        pool=pool,
     )
 
 
@@ -26,17 +38,24 @@ def by_id(outcome):
     return {c.grade_id: c for c in outcome.checks}
 
 
-def test_reference_solution_scores_full_marks_and_spec_is_returned(pool, grading_settings, dmc_file):
+def test_reference_solution_scores_full_marks_and_spec_is_returned(
+    pool, grading_settings, dmc_file
+):
     spec, outcome = validate_reference_solution(
-        dmc_source(), parameters={"data_file": str(dmc_file)}, data_files=[dmc_file],
-        settings=grading_settings, pool=pool,
+        dmc_source(),
+        parameters={"data_file": str(dmc_file)},
+        data_files=[dmc_file],
+        settings=grading_settings,
+        pool=pool,
     )
     assert outcome.score == outcome.max_score == 6
     assert all(c.ran and c.status == "passed" for c in outcome.checks)
     assert [c.tamper_proof for c in spec.checks] == [True, True, False]
 
 
-def test_unchanged_student_version_scores_zero_with_not_implemented(pool, grading_settings, dmc_file):
+def test_unchanged_student_version_scores_zero_with_not_implemented(
+    pool, grading_settings, dmc_file
+):
     outcome = grade(student_version(dmc_source()), pool, grading_settings, dmc_file)
     assert outcome.score == 0
     for check in outcome.checks:
@@ -48,13 +67,24 @@ def test_cold_grading_without_pool_gives_the_same_result(grading_settings, dmc_f
     submission = answered(student_version(dmc_source()), solved(dmc_source()))
     outcome = grade(submission, None, grading_settings, dmc_file)
     assert outcome.score == 6
-    assert set(outcome.timings) >= {"prepare", "wait_kernel", "execute", "extract", "checks", "total"}
+    assert set(outcome.timings) >= {
+        "prepare",
+        "wait_kernel",
+        "execute",
+        "extract",
+        "checks",
+        "total",
+    }
 
 
 def test_wrong_units_lose_exactly_that_checks_points(pool, grading_settings, dmc_file):
     answers = solved(dmc_source())
-    answers["dspacing"] = "d_spacing = wavelength / (2 * np.sin(np.radians(two_theta_max / 2))) / 10  # nm"
-    outcome = grade(answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file)
+    answers["dspacing"] = (
+        "d_spacing = wavelength / (2 * np.sin(np.radians(two_theta_max / 2))) / 10  # nm"
+    )
+    outcome = grade(
+        answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file
+    )
     checks = by_id(outcome)
     assert outcome.score == 3 and outcome.max_score == 6
     assert checks["check_d"].score == 0 and checks["check_d"].ran
@@ -67,13 +97,21 @@ def test_partial_credit_sums_over_checks(pool, grading_settings, dmc_file):
     answers = solved(dmc_source())
     answers["peak"] = answers["peak"].replace("np.argmax(counts)", "np.argmin(counts)")
     answers["bragg"] = "def bragg_d(wavelength, two_theta_deg):\n    return 0.0"
-    outcome = grade(answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file)
+    outcome = grade(
+        answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file
+    )
     checks = by_id(outcome)
-    assert (checks["check_peak"].score, checks["check_d"].score, checks["check_bragg"].score) == (0, 0, 0)
+    assert (checks["check_peak"].score, checks["check_d"].score, checks["check_bragg"].score) == (
+        0,
+        0,
+        0,
+    )
     assert "strongest peak" in checks["check_peak"].output
     answers = solved(dmc_source())
     answers["bragg"] = "def bragg_d(wavelength, two_theta_deg):\n    return 0.0"
-    outcome = grade(answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file)
+    outcome = grade(
+        answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file
+    )
     assert outcome.score == 5
     assert by_id(outcome)["check_bragg"].output == "bragg_d(2.0, 60.0) should be 2.0 Å"
 
@@ -98,15 +136,22 @@ def test_hidden_tests_never_reach_the_student_kernel(pool, grading_settings, dmc
     answers = solved(dmc_source())
     answers["bragg"] += (
         "\nimport sys, os\n"
-        "_seen = [v for v in sys.modules['__main__'].__dict__.get('In', [])[:-1] if 'HIDDEN' in v or '42.7' in v]\n"
+        "_in = sys.modules['__main__'].__dict__.get('In', [])[:-1]\n"
+        "_seen = [v for v in _in if 'HIDDEN' in v or '42.7' in v]\n"
         "print('LEAK' if _seen else 'clean')"
     )
-    outcome = grade(answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file)
-    texts = [o.get("text", "") for c in outcome.executed_notebook.cells for o in c.get("outputs", [])]
+    outcome = grade(
+        answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file
+    )
+    texts = [
+        o.get("text", "") for c in outcome.executed_notebook.cells for o in c.get("outputs", [])
+    ]
     assert any("clean" in t for t in texts) and not any("LEAK" in t for t in texts)
 
 
-def test_submission_for_another_exercise_is_rejected_before_running(pool, grading_settings, dmc_file):
+def test_submission_for_another_exercise_is_rejected_before_running(
+    pool, grading_settings, dmc_file
+):
     other = student_version(dmc_source())
     for cell in other.cells:
         cell.metadata.pop("nbgrader", None)
@@ -142,3 +187,22 @@ def test_interactive_submissions_go_before_bulk(pool):
     for kernel in first + kernels:
         kernel.kill()
     assert order == ["interactive", "bulk"]
+
+
+def test_checks_read_the_state_after_the_cell_before_them_even_when_it_failed(
+    pool, grading_settings, dmc_file
+):
+    # An isolated check's answers are normally taken with the request of the cell
+    # just before it; when that cell fails they are taken by the check's own cell.
+    source = answer_source()
+    cases = {
+        "answer = 42": True,
+        "answer = 42\nraise ValueError('a later line fails')": True,
+        "answer = 41": False,
+    }
+    for code, passes in cases.items():
+        submission = answered(student_version(source), {"answer": code})
+        outcome = grade(submission, pool, grading_settings, dmc_file, source=source)
+        (result,) = outcome.checks
+        assert result.ran and result.tamper_proof, code
+        assert (result.status == "passed") is passes, (code, result.output)

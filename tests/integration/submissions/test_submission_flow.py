@@ -56,7 +56,7 @@ def test_in_app_pool_grades_right_wrong_and_unchanged_notebooks(
     assert all(check["passed"] and check["ran"] for check in right["checks"])
     assert wrong["score"] == 1, dump(wrong)
     [failed] = [check for check in wrong["checks"] if not check["passed"]]
-    assert failed["grade_id"] == "d-spacing" and "halve 2θ" in failed["message"]
+    assert failed["grade_id"] == "d-spacing" and "half of the 2θ" in failed["message"]
     assert unchanged["score"] == 0
     assert all("NotImplementedError" in check["message"] or "not implemented" in
                check["message"].lower() for check in unchanged["checks"]), dump(unchanged)

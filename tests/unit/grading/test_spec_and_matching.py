@@ -41,10 +41,19 @@ def test_spec_lists_checks_points_names_and_tamper_proofing():
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda nb: nb.cells[6].metadata["nbgrader"].update(grade_id="check_peak"), "already used by cell 4"),
-        (lambda nb: nb.cells[4].metadata["nbgrader"].update(points=0), "cell 4 ('check_peak'): points"),
+        (
+            lambda nb: nb.cells[6].metadata["nbgrader"].update(grade_id="check_peak"),
+            "already used by cell 4",
+        ),
+        (
+            lambda nb: nb.cells[4].metadata["nbgrader"].update(points=0),
+            "cell 4 ('check_peak'): points",
+        ),
         (lambda nb: nb.cells[1].metadata.pop("tags"), "no cell is tagged 'parameters'"),
-        (lambda nb: nb.cells[4].update(source="assert (("), "cell 4 ('check_peak'): does not parse"),
+        (
+            lambda nb: nb.cells[4].update(source="assert (("),
+            "cell 4 ('check_peak'): does not parse",
+        ),
     ],
 )
 def test_invalid_exercise_errors_name_the_cell(mutate, message):
@@ -71,7 +80,9 @@ def test_edited_and_deleted_checks_are_restored_with_hidden_tests():
     assert [c.metadata[CHECK_MARK] for c in checks] == ["check_peak", "check_d", "check_bragg"]
     assert all("HIDDEN" in c.source for c in checks[:2])
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
-    assert [c.id for c in nb.cells].index("check_d") == [c.id for c in nb.cells].index("dspacing") + 1
+    assert [c.id for c in nb.cells].index("check_d") == [c.id for c in nb.cells].index(
+        "dspacing"
+    ) + 1
 
 
 def test_foreign_broken_or_bloated_notebooks_are_rejected():
@@ -142,9 +153,16 @@ def test_sandbox_command_isolates_network_env_and_files(tmp_path: Path):
 
 def test_settings_from_env_mapping():
     settings = GradingSettings.from_mapping(
-        {"PANLEARN_GRADING_CELL_TIMEOUT_S": "5", "PANLEARN_GRADING_SANDBOX": "none",
-         "PANLEARN_GRADING_DATA_DIRS": "/a:/b", "PANLEARN_GRADING_PRELOAD_MODULES": "numpy,h5py"},
+        {
+            "PANLEARN_GRADING_CELL_TIMEOUT_S": "5",
+            "PANLEARN_GRADING_SANDBOX": "none",
+            "PANLEARN_GRADING_DATA_DIRS": "/a:/b",
+            "PANLEARN_GRADING_PRELOAD_MODULES": "numpy,h5py",
+        },
         prefix="PANLEARN_GRADING_",
     )
     assert settings.cell_timeout_s == 5.0 and settings.sandbox == "none"
-    assert settings.data_dirs == (Path("/a"), Path("/b")) and settings.preload_modules == ("numpy", "h5py")
+    assert settings.data_dirs == (Path("/a"), Path("/b")) and settings.preload_modules == (
+        "numpy",
+        "h5py",
+    )
