@@ -380,6 +380,95 @@ def _walk_same_scope(node: ast.AST) -> Iterable[ast.AST]:
             stack.append(child)
 
 
+class _ReadsInOrder(ast.NodeVisitor):
+    """Walks one scope in evaluation order: a name read before the cell binds it is free.
+
+    Order matters within a statement too: a `for` target or a `with ... as`
+    name is bound before the body reads it, while `x = x + 1` reads `x` first.
+    Nested scopes (functions, lambdas, comprehension bodies) are left to
+    `symtable`; only what this scope evaluates of them is visited here.
+    """
+
+    def __init__(self) -> None:
+        self.free: set[str] = set()
+        self.bound: set[str] = set()
+
+    def _read(self, name: str) -> None:
+        if name not in self.bound:
+            self.free.add(name)
+
+    def _visit_all(self, nodes: Iterable[ast.AST | None]) -> None:
+        for node in nodes:
+            if node is not None:
+                self.visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self._read(node.id)
+        else:
+            self.bound.add(node.id)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        self._visit_all(node.targets)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        if isinstance(node.target, ast.Name):
+            self._read(node.target.id)
+        self.visit(node.target)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._visit_all([node.value, node.annotation, node.target])
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self._visit_all([node.value, node.target])
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self._visit_all([node.iter, node.target, *node.body, *node.orelse])
+
+    visit_AsyncFor = visit_For
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self._visit_all([item.context_expr, item.optional_vars])
+        self._visit_all(node.body)
+
+    visit_AsyncWith = visit_With
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        self._visit_all([node.type])
+        if node.name:
+            self.bound.add(node.name)
+        self._visit_all(node.body)
+
+    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            self.bound.add((alias.asname or alias.name).split(".")[0])
+
+    visit_ImportFrom = visit_Import
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self._visit_all([*node.decorator_list, *node.args.defaults, *node.args.kw_defaults])
+        self.bound.add(node.name)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self._visit_all([*node.decorator_list, *node.bases, *(k.value for k in node.keywords)])
+        self.bound.add(node.name)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._visit_all([*node.args.defaults, *node.args.kw_defaults])
+
+    def _visit_comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp
+                             | ast.GeneratorExp) -> None:
+        # Only the first iterable is evaluated in this scope.
+        self.visit(node.generators[0].iter)
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _visit_comprehension
+
+
 def _free_names(code: str, tree: ast.Module) -> set[str]:
     """Names a cell reads before (or without) binding them itself.
 
@@ -387,16 +476,10 @@ def _free_names(code: str, tree: ast.Module) -> set[str]:
     assigned is free: ``x = x + 1``); nested scopes are resolved with
     `symtable`, whose implicit globals are free unless the cell binds them.
     """
-    free: set[str] = set()
-    bound: set[str] = set()
+    reads = _ReadsInOrder()
     for node in tree.body:
-        loads = {
-            n.id
-            for n in _walk_same_scope(node)
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-        }
-        free |= loads - bound
-        bound |= _bound_by(node)
+        reads.visit(node)
+    free, bound = reads.free, _top_level_bound(tree) | reads.bound
     nested: set[str] = set()
 
     def visit(table: symtable.SymbolTable) -> None:
