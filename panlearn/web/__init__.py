@@ -1,12 +1,62 @@
-"""Server-rendered pages and the static assets the platform serves itself."""
+"""Server-rendered pages, embeds, slides, and the static assets the platform serves itself.
+
+Views here are thin: they parse the query string (`web.args`), call the
+catalogue and notebook services, and render a Jinja template. Every response
+gets the security headers of `web.security`; errors on page routes are shown
+as HTML pages to browsers (`web.errors`), problem+json to everyone else.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+import logging
+from typing import Any
 
-from panlearn.web import vendor
+from flask import Flask, g, request
+
+from panlearn.errors import HTML_ERRORS_EXTENSION, PanlearnError
+from panlearn.models import User
+from panlearn.web import assets, embed, errors, pages, rendering, security, signin, vendor
+
+log = logging.getLogger(__name__)
+
+#: Methods for which `current_user()` may be asked without an X-CSRFToken header.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def page_viewer() -> User | None:
+    """Who is signed in, for the page chrome; never raises.
+
+    On a form POST (login, logout) the API's identity check would demand an
+    X-CSRFToken header; the form's token was checked by CSRFProtect instead,
+    and those views redirect, so the chrome simply shows nobody.
+    """
+    from panlearn.api.identity import current_user
+
+    if request.method not in _SAFE_METHODS:
+        return g.get("panlearn_user")
+    try:
+        return current_user()
+    except PanlearnError:
+        return None
 
 
 def init_app(app: Flask) -> None:
-    """Register the page blueprints."""
-    app.register_blueprint(vendor.bp)
+    """Register the pages, CSRF protection, security headers and HTML error pages."""
+    security.init_csrf(app)
+    for module in (vendor, pages, embed, signin):
+        app.register_blueprint(module.bp)
+    app.after_request(security.add_security_headers)
+    app.extensions[HTML_ERRORS_EXTENSION] = errors.html_error_page
+    # Looked up once: pages then cost no file access for it (restart after installing).
+    app.extensions[rendering.ASSETS_EXTENSION] = assets.available()
+
+    @app.context_processor
+    def _chrome() -> dict[str, Any]:
+        maths_css, maths_js = rendering.maths_assets()
+        return {"viewer": page_viewer(), "maths_css": maths_css, "maths_js": maths_js}
+
+    missing = assets.problems()
+    if missing:
+        log.warning("front-end assets: %s; pages work, but maths shows as TeX source and "
+                    "slides do not run: %s, then restart", "; ".join(missing),
+                    assets.INSTALL_HINT)

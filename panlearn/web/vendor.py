@@ -1,7 +1,9 @@
 """Third-party front-end assets, served from installed packages, never from a CDN.
 
 The libraries are installed from a package registry at setup (not committed),
-so pages and slides work offline, in a lecture hall without internet.
+so pages and slides work offline, in a lecture hall without internet: Swagger
+UI from the PyPI package `swagger-ui-bundle`, KaTeX and reveal.js from the npm
+packages pinned in `static/vendor.json` (see `panlearn.web.assets`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,12 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, send_from_directory
 
+from panlearn.web import assets
+
 bp = Blueprint("vendor", __name__, url_prefix="/static/vendor")
+
+#: The files never change under a pinned version; browsers may keep them a day.
+MAX_AGE = 86400
 
 
 def _swagger_ui_dir() -> Path | None:
@@ -27,4 +34,18 @@ def swagger_ui(filename: str) -> Response:
     folder = _swagger_ui_dir()
     if folder is None:
         abort(404)
-    return send_from_directory(folder, filename, max_age=86400)
+    return send_from_directory(folder, filename, max_age=MAX_AGE)
+
+
+@bp.route("/<package>/<path:filename>")
+def npm_package(package: str, filename: str) -> Response:
+    """A file of a pinned npm package (`/static/vendor/katex/dist/katex.min.js`).
+
+    Only the packages pinned in vendor.json are reachable, not their
+    dependencies or anything else under node_modules; `send_from_directory`
+    refuses paths that leave the package folder.
+    """
+    folder = assets.package_dir(package)
+    if folder is None:
+        abort(404)
+    return send_from_directory(folder, filename, max_age=MAX_AGE)

@@ -1,0 +1,19 @@
+"""The page forms (Flask-WTF): each carries the session's CSRF token."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+
+class LoginForm(FlaskForm):
+    """Sign in to the browser session with a username and password."""
+
+    username = StringField("Username", validators=[DataRequired(), Length(max=80)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=500)])
+    next = HiddenField()
+
+
+class LogoutForm(FlaskForm):
+    """Sign out; a form (POST with CSRF token), so another site cannot sign a visitor out."""

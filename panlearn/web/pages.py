@@ -1,0 +1,134 @@
+"""The reading pages: catalogue, course, lesson, slides, and the assets they share.
+
+Pages work without JavaScript; only maths (KaTeX) and slides (reveal.js) use
+it, both served by the platform. Every read goes through `panlearn.catalogue`
+as the current viewer, so drafts stay with their authors and students get the
+student version of exercise notebooks.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from flask import Blueprint, Response, abort, render_template, request, url_for
+
+from panlearn.accounts.permissions import can_view_version
+from panlearn.api.identity import current_user
+from panlearn.authoring.manifest import LEVELS
+from panlearn.catalogue import (
+    get_course_version,
+    get_lesson,
+    list_courses,
+    list_organisations,
+    neighbours,
+)
+from panlearn.extensions import db
+from panlearn.models import LessonKind, VersionStatus
+from panlearn.notebooks.slides import SLIDES_INIT_SCRIPT_CSP_SOURCE
+from panlearn.web import rendering
+from panlearn.web.args import CatalogueArgsSchema, CoursePageArgsSchema, parse
+from panlearn.web.security import (
+    allow_framing,
+    allow_script,
+    embed_frame_sources,
+    is_public,
+)
+
+bp = Blueprint("pages", __name__)
+
+PER_PAGE = 20
+#: Facets are computed over at most this many courses (the whole catalogue today).
+FACET_LIMIT = 10_000
+
+
+@bp.route("/")
+def catalogue() -> str:
+    """The course catalogue, filtered by technique, level and organisation (a GET form)."""
+    args = parse(CatalogueArgsSchema(), request.args)
+    viewer = current_user()
+    page = list_courses(db.session, viewer, technique=args.get("technique"),
+                        level=args.get("level"), organisation=args.get("organisation"),
+                        page=args["page"], per_page=PER_PAGE)
+    everything = list_courses(db.session, viewer, per_page=FACET_LIMIT).items
+    techniques = sorted({t for version in everything for t in version.techniques},
+                        key=str.casefold)
+    return render_template("catalogue.html", page=page, args=args, levels=LEVELS,
+                           techniques=techniques,
+                           organisations=list_organisations(db.session))
+
+
+@bp.route("/courses/<slug>")
+def course(slug: str) -> str:
+    """A course with its modules and lessons (`?version=N` for an older version)."""
+    args = parse(CoursePageArgsSchema(), request.args)
+    viewer = current_user()
+    version = get_course_version(db.session, slug, viewer, args.get("version"))
+    versions = [v for v in version.course.versions if can_view_version(viewer, v)]
+    return render_template("course.html", version=version, versions=versions,
+                           draft=version.status == VersionStatus.DRAFT)
+
+
+@bp.route("/lessons/<int:lesson_id>")
+def lesson(lesson_id: int) -> str:
+    """A lesson page: the rendered notebook, previous/next, and for exercises the notebook."""
+    viewer = current_user()
+    found = get_lesson(db.session, lesson_id, viewer)
+    version = found.module.course_version
+    before, after = neighbours(found)
+    fragment = rendering.lesson_html(found, viewer)
+    published = is_public(version)
+    oembed_url = None
+    if published:
+        page_url = url_for("pages.lesson", lesson_id=found.id, _external=True)
+        oembed_url = url_for("embed.oembed", url=page_url, format="json", _external=True)
+    return render_template(
+        "lesson.html", lesson=found, version=version, before=before, after=after,
+        fragment=fragment, own_heading=not rendering.has_top_heading(fragment),
+        exercise=found.exercise if found.kind == LessonKind.EXERCISE else None,
+        published=published, oembed_url=oembed_url,
+        embed_url=url_for("embed.lesson", lesson_id=found.id, _external=True),
+    )
+
+
+@bp.route("/lessons/<int:lesson_id>/slides")
+def slides(lesson_id: int) -> Response:
+    """The lesson as reveal.js slides; embeddable like `/embed/lessons/<id>`."""
+    viewer = current_user()
+    found = get_lesson(db.session, lesson_id, viewer)
+    allow_framing(embed_frame_sources(is_public(found.module.course_version)))
+    allow_script(SLIDES_INIT_SCRIPT_CSP_SOURCE)
+    return Response(rendering.slides_html(found, viewer), mimetype="text/html")
+
+
+@bp.route("/lessons/<int:lesson_id>/thumbnail.png")
+def thumbnail(lesson_id: int) -> Response:
+    """The lesson's first figure (oEmbed's thumbnail); 404 when it has none."""
+    viewer = current_user()
+    image = rendering.lesson_thumbnail(get_lesson(db.session, lesson_id, viewer), viewer)
+    if image is None:
+        abort(404)
+    response = Response(image.png, mimetype="image/png")
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response
+
+
+@cache
+def _highlight_css() -> str:
+    from panlearn.notebooks.render import highlight_css
+
+    return highlight_css()
+
+
+@bp.route("/assets/highlight.css")
+def highlight_css() -> Response:
+    """Pygments colours for the code in lessons (the rendered fragments carry no <style>)."""
+    response = Response(_highlight_css(), mimetype="text/css")
+    response.cache_control.max_age = 86400
+    return response
+
+
+@bp.route("/favicon.ico")
+def favicon() -> Response:
+    """No icon for documents that link none (slides, API docs), instead of a logged 404."""
+    return Response(status=204)

@@ -1,0 +1,136 @@
+"""Security headers on every response, and CSRF protection of the page forms.
+
+The Content-Security-Policy is the second line of defence behind the notebook
+sanitiser: even if a script slipped through a rendered notebook, the browser
+would run only the platform's own files (`script-src 'self'`), plus the one
+constant inline script of the slides, allowed by its hash.
+
+`style-src-attr 'unsafe-inline'` is needed because rendered notebooks keep
+`style` attributes (sanitised down to presentational properties such as
+markdown table alignment); `<style>` elements and style sheets stay 'self'
+only. KaTeX and reveal.js set styles through the CSSOM, which CSP does not
+restrict.
+
+Framing is refused (`frame-ancestors 'none'`) except for the views that are
+meant to be embedded, which call `allow_framing`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterable
+
+from flask import Flask, Response, current_app, g, request
+from flask_wtf.csrf import CSRFProtect
+
+from panlearn.models import CourseVersion, VersionStatus
+
+#: CSRF protection of the page forms (login, logout). The API is exempt: it
+#: checks the X-CSRFToken header itself for cookie sessions (api/identity.py).
+csrf = CSRFProtect()
+
+#: Paths whose requests CSRFProtect leaves to their own check.
+CSRF_EXEMPT_PREFIXES = ("/api/",)
+
+#: The endpoint of flask-smorest's Swagger UI page, whose inline script is allowed by hash.
+SWAGGER_UI_ENDPOINT = "api-docs.openapi_swagger_ui"
+
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+def init_csrf(app: Flask) -> None:
+    """Protect every unsafe request to the pages with the session's CSRF token.
+
+    The check runs for every path outside /api, whichever blueprint serves it
+    and whenever it is registered, instead of listing API blueprints to exempt
+    (a blueprint added later would otherwise be CSRF-checked by mistake and
+    refuse bearer-token clients).
+    """
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    # A token lives as long as the session: a student reading a lesson for two
+    # hours can still sign out. The token is bound to the signed session anyway.
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    csrf.init_app(app)
+
+    @app.before_request
+    def _protect_pages() -> None:
+        if not app.config.get("WTF_CSRF_ENABLED", True):
+            return
+        if request.path.startswith(CSRF_EXEMPT_PREFIXES):
+            return
+        # Checks only WTF_CSRF_METHODS (POST, PUT, PATCH, DELETE); 404s pass through.
+        csrf.protect(apply_exemptions=True)
+
+
+def allow_framing(sources: Iterable[str]) -> None:
+    """Let the current response be framed by these CSP sources (e.g. `*`, `'self'`)."""
+    g.pl_frame_ancestors = " ".join(sources)
+
+
+def allow_script(source: str) -> None:
+    """Add a CSP script source (a `'sha256-…'` hash) to the current response."""
+    g.setdefault("pl_script_sources", []).append(source)
+
+
+def is_public(version: CourseVersion) -> bool:
+    """Readable by anyone: published, or archived (kept for learners enrolled in it)."""
+    return version.status != VersionStatus.DRAFT
+
+
+def embed_frame_sources(public: bool) -> list[str]:
+    """Who may frame an embed or slides: EMBED_ORIGINS when public, else only us.
+
+    A draft is previewed by its authors on the platform itself; it must not
+    appear inside someone else's page.
+    """
+    if not public:
+        return ["'self'"]
+    origins = str(current_app.config["PANLEARN"]["EMBED_ORIGINS"]).split()
+    return origins or ["'self'"]
+
+
+def _script_hashes(body: bytes) -> list[str]:
+    return ["'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
+            for script in _INLINE_SCRIPT.findall(body)]
+
+
+def content_security_policy(*, frame_ancestors: str, script_sources: Iterable[str] = (),
+                            style_inline: bool = False) -> str:
+    """The policy of one response."""
+    script = " ".join(["'self'", *script_sources])
+    style = "'self' 'unsafe-inline'" if style_inline else "'self'"
+    return "; ".join([
+        "default-src 'self'",
+        "img-src 'self' data:",
+        f"script-src {script}",
+        f"style-src {style}",
+        "style-src-attr 'unsafe-inline'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        f"frame-ancestors {frame_ancestors}",
+    ])
+
+
+def add_security_headers(response: Response) -> Response:
+    """Set CSP, nosniff, Referrer-Policy and framing rules (an after_request hook)."""
+    frame_ancestors = g.get("pl_frame_ancestors", "'none'")
+    script_sources = list(g.get("pl_script_sources", []))
+    style_inline = False
+    if request.endpoint == SWAGGER_UI_ENDPOINT and response.mimetype == "text/html":
+        # flask-smorest's page is a fixed template of ours to trust, not user content.
+        script_sources += _script_hashes(response.get_data())
+        style_inline = True
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        frame_ancestors=frame_ancestors, script_sources=script_sources,
+        style_inline=style_inline)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    # For browsers without frame-ancestors; embeds rely on the CSP alone.
+    if frame_ancestors == "'none'":
+        response.headers["X-Frame-Options"] = "DENY"
+    elif frame_ancestors == "'self'":
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
