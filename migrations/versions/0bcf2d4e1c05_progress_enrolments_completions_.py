@@ -1,7 +1,7 @@
 """progress: enrolments, lesson completions, pass marks, organisation keys, credentials
 
 Revision ID: 0bcf2d4e1c05
-Revises: 48caed8b17d8
+Revises: 9eed02c3b3ca
 Create Date: 2026-11-24 00:59:41.397142
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0bcf2d4e1c05'
-down_revision = '48caed8b17d8'
+down_revision = '9eed02c3b3ca'
 branch_labels = None
 depends_on = None
 
