@@ -60,6 +60,12 @@ SETTINGS: tuple[Setting, ...] = (
             int),
     Setting("TOKEN_TTL_HOURS", 24 * 30, "Lifetime of API tokens issued by "
             "`POST /api/auth/token`, in hours.", int),
+    Setting("PUBLIC_URL", None, "Public base URL the platform is reached at (e.g. "
+            "`https://learn.example.org`); identifiers in signed credentials are built from it, "
+            "so set it before issuing any. Default `http://localhost:5000`."),
+    Setting("ADMIN_EMAIL", None, "Contact address of this installation (OAI-PMH Identify); "
+            "default `admin@<host>`."),
+    Setting("OAI_PAGE_SIZE", 50, "Records per OAI-PMH page before a resumption token.", int),
     Setting("LOGIN_RATE", "10 per minute", "Login attempts allowed per client address."),
     Setting("LOGIN_LOCKOUT", "5 per 15 minutes", "Failed logins allowed per username before "
             "it is locked out for the rest of the window."),
@@ -99,6 +105,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("GRADING_WORKERS", 2, "Grading worker processes the app starts (local pool; "
             "unused with PANLEARN_BROKER_URL).", int),
     Setting("GRADING_KERNELS", 2, "Warm sandboxed kernels each worker keeps ready.", int),
+    Setting("GRADING_PRELOAD", "numpy,h5py", "Modules each warm kernel imports before it is "
+            "handed out (comma-separated); the exercises' own imports are learned on top."),
     Setting("GRADING_CELL_TIMEOUT_S", 30.0, "Time limit of one cell of a submission, in "
             "seconds.", float),
     Setting("GRADING_TIMEOUT_S", 120.0, "Time limit of a whole grading run, in seconds.", float),

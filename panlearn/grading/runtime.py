@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 from collections.abc import Mapping
@@ -40,6 +41,8 @@ def grading_settings(values: Mapping[str, Any]) -> GradingSettings:
         cpu_s=values["GRADING_CPU_S"],
         fsize_mb=values["GRADING_FSIZE_MB"],
         nproc=values["GRADING_NPROC"],
+        preload_modules=tuple(name.strip() for name in values["GRADING_PRELOAD"].split(",")
+                              if name.strip()),
         max_output_bytes=min(values["MAX_UPLOAD_MB"] * 1024 * 1024, 10_000_000),
         # Dataset files are served from the verified cache, bound read-only.
         data_dirs=(data_cache.resolve(),),
@@ -154,7 +157,19 @@ def _worker_process_main(overrides: dict[str, Any], wake: Any) -> None:
     # papermill and nbclient log every run at INFO ("Executing notebook…"): noise per submission.
     for name in ("papermill", "traitlets"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    worker_loop(create_app(overrides), wake)
+    stop = threading.Event()
+    parent = os.getppid()
+
+    def _watch_parent() -> None:
+        # A web process killed with -9 never stops its workers: they stop themselves (after
+        # the submission in hand), instead of grading on as orphans beside its replacement's.
+        while not stop.wait(2.0):
+            if os.getppid() != parent:
+                log.warning("grading worker: web process %s is gone; stopping", parent)
+                stop.set()
+
+    threading.Thread(target=_watch_parent, daemon=True, name="parent-watch").start()
+    worker_loop(create_app(overrides), wake, stop=stop)
 
 
 class LocalDispatcher:

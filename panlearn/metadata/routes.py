@@ -21,8 +21,6 @@ from panlearn.metadata.urls import FlaskUrls
 bp = Blueprint("metadata", __name__)
 
 #: Flask config keys (optional): the OAI adminEmail, and records per OAI list page.
-ADMIN_EMAIL_KEY = "PANLEARN_ADMIN_EMAIL"
-OAI_PAGE_SIZE_KEY = "PANLEARN_OAI_PAGE_SIZE"
 #: How long harvesters and caches may keep an answer, in seconds.
 MAX_AGE = 300
 
@@ -50,13 +48,12 @@ def oai() -> Response:
     source = request.form if request.method == "POST" else request.args
     arguments = {name: values for name, values in source.lists()}
     base_url = url_for("metadata.oai", _external=True)
-    settings = current_app.config
+    settings = current_app.config["PANLEARN"]
     host = urlsplit(base_url).hostname or "localhost"
     repository = Repository(
         name=f"panlearn at {host}", base_url=base_url,
-        admin_email=settings.get(ADMIN_EMAIL_KEY) or _placeholder_email(host),
-        repository_id=host, secret=settings["SECRET_KEY"],
-        page_size=int(settings.get(OAI_PAGE_SIZE_KEY) or 50))
+        admin_email=settings["ADMIN_EMAIL"] or _placeholder_email(host),
+        repository_id=host, secret=settings["SECRET_KEY"], page_size=settings["OAI_PAGE_SIZE"])
     body = handle_request(db.session, arguments, repository, FlaskUrls())
     return Response(body, mimetype=OAI_MIMETYPE, content_type=f"{OAI_MIMETYPE}; charset=utf-8")
 

@@ -252,7 +252,7 @@ def test_post_is_answered_like_get(client, catalogue, oai_schema):
 
 
 def test_resumption_tokens_page_through_the_whole_list(app, client, catalogue, oai_schema):
-    app.config["PANLEARN_OAI_PAGE_SIZE"] = 1
+    app.config["PANLEARN"]["OAI_PAGE_SIZE"] = 1
     seen, token, cursors = [], None, []
     for _ in range(5):
         arguments = ({"resumptionToken": token} if token
