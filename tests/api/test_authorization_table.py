@@ -1,0 +1,167 @@
+"""Every route, tried as every role: anonymous, student, another organisation's author,
+the course's author and its organisation's admin.
+
+The table states who may do what; a meta-test makes sure no route escapes it, so a
+new route has to be classified here before it can land.
+"""
+
+from __future__ import annotations
+
+import io
+
+import nbformat
+import pytest
+
+from panlearn.notebooks.student import make_student_version
+from tests.api.test_progress import complete_course
+from tests.builders import exercise_notebook, write_course, zip_folder
+
+ROLES = ("anonymous", "student", "ess-author", "author", "admin")
+OK = (200,) * 5
+
+# (method, path template, body kind, expected status per role in ROLES order).
+# Reads first, then changes in an order where each one still finds what it changes.
+TABLE: list[tuple[str, str, str | None, tuple[int, ...]]] = [
+    ("GET", "/api/courses", None, OK),
+    ("GET", "/api/courses/published", None, OK),
+    ("GET", "/api/courses/drafty", None, (404, 404, 404, 200, 200)),
+    ("GET", "/api/courses/published/analytics", None, (401, 403, 403, 200, 200)),
+    ("GET", "/api/lessons/{lesson}", None, OK),
+    ("GET", "/api/lessons/{draft_lesson}", None, (404, 404, 404, 200, 200)),
+    ("GET", "/api/lessons/{lesson}/notebook", None, OK),
+    ("GET", "/api/lessons/{exercise_lesson}/notebook?version=source", None,
+     (403, 403, 403, 200, 200)),
+    ("GET", "/api/exercises/{exercise}/submissions", None, (401, 200, 200, 200, 200)),
+    ("GET", "/api/submissions/{submission}", None, (401, 200, 404, 200, 200)),
+    ("GET", "/api/submissions/{submission}/feedback", None, (401, 404, 404, 404, 404)),
+    ("GET", "/api/me/progress", None, (401, 200, 200, 200, 200)),
+    ("GET", "/api/me/credentials", None, (401, 200, 200, 200, 200)),
+    ("GET", "/api/credentials/{credential}", None, (401, 200, 404, 200, 200)),
+    ("GET", "/api/credentials/{credential}/verify", None, OK),
+    ("POST", "/api/credentials/verify", "credential", OK),
+    ("GET", "/api/organisations", None, OK),
+    ("GET", "/api/organisations/psi", None, OK),
+    ("GET", "/api/organisations/psi/keys", None, OK),
+    ("GET", "/api/search?q=drafty", None, OK),
+    ("GET", "/api/datasets/psi-sinq-dmc-gasb-2005/files", None, OK),
+    ("GET", "/", None, OK),
+    ("GET", "/courses/published", None, OK),
+    ("GET", "/courses/drafty", None, (404, 404, 404, 200, 200)),
+    ("GET", "/courses/published.jsonld", None, OK),
+    ("GET", "/courses/drafty.jsonld", None, (404,) * 5),
+    ("GET", "/lessons/{lesson}", None, OK),
+    ("GET", "/lessons/{draft_lesson}", None, (404, 404, 404, 200, 200)),
+    ("GET", "/lessons/{draft_lesson}/slides", None, (404, 404, 404, 200, 200)),
+    ("GET", "/embed/lessons/{draft_lesson}", None, (404, 404, 404, 200, 200)),
+    ("GET", "/lessons/{draft_lesson}/thumbnail.png", None, (404, 404, 404, 404, 404)),
+    ("GET", "/healthz", None, OK),
+    ("GET", "/readyz", None, OK),
+    ("GET", "/metrics", None, OK),
+    # Changes.
+    ("POST", "/api/lessons/{lesson}/complete", None, (401, 200, 200, 200, 200)),
+    ("POST", "/api/courses/published/enrol", None, (401, 200, 200, 200, 200)),
+    ("POST", "/api/exercises/{exercise}/submissions", "notebook", (401, 202, 202, 202, 202)),
+    ("PATCH", "/api/courses/drafty", "patch", (401, 403, 403, 200, 200)),
+    ("POST", "/api/courses/drafty/publish", None, (401, 403, 403, 200, 200)),
+    ("POST", "/api/credentials/{credential}/revoke", "revoke", (401, 403, 404, 200, 200)),
+    ("POST", "/api/courses/published/archive", None, (401, 403, 403, 200, 200)),
+    ("POST", "/api/courses/import", "archive", (401, 403, 403, 201, 201)),
+    ("DELETE", "/api/courses/ess-course", None, (401, 403, 204, 403, 403)),
+    ("DELETE", "/api/courses/drafty", None, (401, 403, 403, 204, 204)),
+    ("DELETE", "/api/auth/token", None, (401, 204, 204, 204, 204)),
+]
+
+# Routes outside the table, each with the reason and the test that covers it.
+UNCLASSIFIED_BY_DESIGN = {
+    "/api/auth/token": "login itself (POST): tests/api/test_auth.py",
+    "/login": "the sign-in form: tests/web/test_signin.py",
+    "/logout": "sign-out (POST, CSRF-protected): tests/web/test_signin.py",
+    "/oembed": "public oEmbed of published lessons: tests/web/test_embed.py",
+    "/sitemap.xml": "published content only: tests/api/test_catalogue_metadata.py",
+    "/oai": "published content only: tests/api/test_catalogue_metadata.py",
+    "/.well-known/jwks.json": "public keys: tests/integration/lti",
+    "/lti/login": "LTI, signed by the platform: tests/integration/lti",
+    "/lti/launch": "LTI, signed by the platform: tests/integration/lti",
+    "/lti/deep-link": "LTI, signed by the platform: tests/integration/lti",
+    "/api/datasets": "public federated search: tests/integration/datasets",
+    "/api/datasets/<path:pid>": "public dataset metadata: tests/integration/datasets",
+    "/api/docs": "the API documentation page",
+    "/api/openapi.json": "the API description",
+    "/assets/highlight.css": "a stylesheet",
+    "/favicon.ico": "an icon",
+    "/static/<path:filename>": "static files",
+    "/static/vendor/<package>/<path:filename>": "front-end libraries",
+    "/static/vendor/swagger-ui/<path:filename>": "front-end libraries",
+}
+
+
+@pytest.fixture
+def ids(app, client, catalogue):
+    """Concrete ids for the table's placeholders."""
+    def lessons(slug, headers):
+        body = client.get(f"/api/courses/{slug}", headers=headers).get_json()
+        return [lesson for module in body["modules"] for lesson in module["lessons"]]
+
+    published = lessons("published", {})
+    reading = next(lesson for lesson in published if not lesson["exercise_id"])
+    exercise = next(lesson for lesson in published if lesson["exercise_id"])
+    progress = complete_course(app, client, catalogue["student"])
+    submission = client.get(f"/api/exercises/{exercise['exercise_id']}/submissions",
+                            headers=catalogue["student"]).get_json()["items"][0]["id"]
+    credential = progress["credential"]["id"]
+    document = client.get(f"/api/credentials/{credential}", headers=catalogue["student"])
+    return {
+        "lesson": reading["id"], "exercise_lesson": exercise["id"],
+        "exercise": exercise["exercise_id"], "submission": submission,
+        "draft_lesson": lessons("drafty", catalogue["author"])[0]["id"],
+        "credential": credential, "credential_document": document.get_data(),
+    }
+
+
+def _request(client, method, path, body, headers, ids, tmp_path, role):
+    kwargs: dict = {"headers": headers}
+    if body == "notebook":
+        kwargs.update(data=nbformat.writes(make_student_version(exercise_notebook())),
+                      content_type="application/json")
+    elif body == "patch":
+        kwargs["json"] = {"summary": "Edited."}
+    elif body == "revoke":
+        kwargs["json"] = {"reason": "test"}
+    elif body == "credential":
+        kwargs.update(data=ids["credential_document"], content_type="application/json")
+    elif body == "archive":
+        folder = write_course(tmp_path / role, f"uploaded-{role}")
+        kwargs.update(data={"archive": (io.BytesIO(zip_folder(folder)), "course.zip")},
+                      content_type="multipart/form-data")
+    return client.open(path.format(**ids), method=method, **kwargs)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_route_answers_each_role_as_the_table_says(client, catalogue, ids, tmp_path,
+                                                         role):
+    index = ROLES.index(role)
+    wrong = []
+    for method, path, body, expected in TABLE:
+        response = _request(client, method, path, body, catalogue[role], ids, tmp_path, role)
+        if response.status_code != expected[index]:
+            wrong.append(f"{method} {path}: {response.status_code}, expected {expected[index]}")
+        if response.status_code >= 400 and path.startswith("/api/"):
+            assert response.mimetype == "application/problem+json", f"{method} {path}"
+        response.close()
+    assert wrong == []
+
+
+def test_no_route_escapes_the_table(app):
+    covered = {path.split("?")[0] for _, path, _, _ in TABLE} | set(UNCLASSIFIED_BY_DESIGN)
+    normalise = {"{lesson}": "<int:lesson_id>", "{draft_lesson}": "<int:lesson_id>",
+                 "{exercise_lesson}": "<int:lesson_id>", "{exercise}": "<int:exercise_id>",
+                 "{submission}": "<int:submission_id>", "{credential}": "<credential_id>",
+                 "published": "<slug>", "drafty": "<slug>", "ess-course": "<slug>",
+                 "psi-sinq-dmc-gasb-2005": "<path:pid>", "/psi": "/<slug>"}
+    patterns = set()
+    for path in covered:
+        for placeholder, converter in normalise.items():
+            path = path.replace(placeholder, converter)
+        patterns.add(path)
+    routes = {rule.rule for rule in app.url_map.iter_rules()}
+    assert sorted(routes - patterns) == []
