@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import Response, current_app, request, url_for
@@ -14,13 +13,13 @@ from panlearn.extensions import db
 from panlearn.grading.feedback import feedback_html, render_cache_dir
 from panlearn.grading.runtime import grading_settings
 from panlearn.grading.submissions import (
-    SubmissionLimits,
     check_pass_rates,
     get_exercise,
     get_submission,
     is_exercise_staff,
     latest_run,
     list_submissions,
+    submission_limits,
     submit_notebook,
 )
 from panlearn.models import Submission
@@ -83,11 +82,9 @@ def create(exercise_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     settings = current_app.config["PANLEARN"]
     viewer = current_user()
     exercise = get_exercise(db.session, exercise_id, viewer)
-    limits = SubmissionLimits(max_bytes=settings["MAX_UPLOAD_MB"] * 1024 * 1024,
-                              per_window=settings["SUBMISSIONS_PER_HOUR"],
-                              window=timedelta(hours=1))
     submission = submit_notebook(db.session, exercise, viewer, _uploaded_notebook(),
-                                 limits=limits, settings=grading_settings(settings))
+                                 limits=submission_limits(settings),
+                                 settings=grading_settings(settings))
     # Committed first: dispatch after, so nothing is lost if dispatch fails.
     current_app.extensions["panlearn.dispatcher"].enqueue(submission.id)
     location = url_for("submissions.get_one", submission_id=submission.id)

@@ -53,6 +53,13 @@ class SubmissionLimits:
     window: timedelta
 
 
+def submission_limits(settings: dict[str, Any]) -> SubmissionLimits:
+    """The limits the settings give (`PANLEARN_MAX_UPLOAD_MB`, `PANLEARN_SUBMISSIONS_PER_HOUR`)."""
+    return SubmissionLimits(max_bytes=settings["MAX_UPLOAD_MB"] * 1024 * 1024,
+                            per_window=settings["SUBMISSIONS_PER_HOUR"],
+                            window=timedelta(hours=1))
+
+
 def get_exercise(session: Session, exercise_id: int, viewer: User | None) -> Exercise:
     """An exercise the viewer may see."""
     exercise = session.get(Exercise, exercise_id)

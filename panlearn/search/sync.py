@@ -16,10 +16,11 @@ import nbformat
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from panlearn.models import Course, CourseVersion, LessonKind, VersionStatus
+from panlearn.models import Course, CourseVersion, LessonKind, User, VersionStatus
 from panlearn.notebooks.student import make_student_version
 from panlearn.search.documents import (
     SearchDocument,
+    Viewer,
     course_doc_id,
     exercise_doc_id,
     lesson_doc_id,
@@ -44,6 +45,14 @@ class SearchContext:
         if self._index is None:
             self._index = Index.open_or_create(self.path, lock_timeout=self.lock_timeout)
         return self._index
+
+
+def viewer_for(user: User | None) -> Viewer:
+    """The index's view of a user: drafts are visible per organisation."""
+    if user is None:
+        return Viewer.anonymous()
+    return Viewer(role=user.role.value,
+                  organisation_slug=user.organisation.slug if user.organisation else None)
 
 
 def indexed_version(course: Course) -> CourseVersion | None:

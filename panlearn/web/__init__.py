@@ -15,7 +15,18 @@ from flask import Flask, g, request
 
 from panlearn.errors import HTML_ERRORS_EXTENSION, PanlearnError
 from panlearn.models import User
-from panlearn.web import assets, embed, errors, pages, rendering, security, signin, vendor
+from panlearn.web import (
+    assets,
+    embed,
+    errors,
+    pages,
+    rendering,
+    search_page,
+    security,
+    signin,
+    submissions,
+    vendor,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +54,7 @@ def page_viewer() -> User | None:
 def init_app(app: Flask) -> None:
     """Register the pages, CSRF protection, security headers and HTML error pages."""
     security.init_csrf(app)
-    for module in (vendor, pages, embed, signin):
+    for module in (vendor, pages, embed, signin, submissions, search_page):
         app.register_blueprint(module.bp)
     app.after_request(security.add_security_headers)
     app.extensions[HTML_ERRORS_EXTENSION] = errors.html_error_page

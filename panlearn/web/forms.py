@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -17,3 +18,9 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """Sign out; a form (POST with CSRF token), so another site cannot sign a visitor out."""
+
+
+class SubmissionForm(FlaskForm):
+    """Hand in a completed exercise notebook."""
+
+    notebook = FileField("Your completed notebook (.ipynb)", validators=[FileRequired()])

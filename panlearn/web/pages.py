@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
 from panlearn.accounts.permissions import can_view_version
 from panlearn.api.identity import current_user
@@ -23,10 +23,12 @@ from panlearn.catalogue import (
     neighbours,
 )
 from panlearn.extensions import db
+from panlearn.metadata.jsonld import course_jsonld, course_jsonld_text
 from panlearn.models import LessonKind, VersionStatus
 from panlearn.notebooks.slides import SLIDES_INIT_SCRIPT_CSP_SOURCE
 from panlearn.web import rendering
 from panlearn.web.args import CatalogueArgsSchema, CoursePageArgsSchema, parse
+from panlearn.web.forms import SubmissionForm
 from panlearn.web.security import (
     allow_framing,
     allow_script,
@@ -64,13 +66,21 @@ def course(slug: str) -> str:
     viewer = current_user()
     version = get_course_version(db.session, slug, viewer, args.get("version"))
     versions = [v for v in version.course.versions if can_view_version(viewer, v)]
+    # Search engines and the PaN training catalogue (TeSS) read the Bioschemas markup.
+    jsonld = None
+    if version.status == VersionStatus.PUBLISHED:
+        registry = current_app.extensions["panlearn.datasets"].registry
+        jsonld = course_jsonld_text(course_jsonld(version, registry=registry))
     return render_template("course.html", version=version, versions=versions,
-                           draft=version.status == VersionStatus.DRAFT)
+                           draft=version.status == VersionStatus.DRAFT, jsonld=jsonld)
 
 
 @bp.route("/lessons/<int:lesson_id>")
-def lesson(lesson_id: int) -> str:
-    """A lesson page: the rendered notebook, previous/next, and for exercises the notebook."""
+def lesson(lesson_id: int, upload_error: str | None = None) -> str:
+    """A lesson page: the rendered notebook, previous/next, and for exercises the notebook.
+
+    `upload_error` re-renders the page with what was wrong with a submitted notebook.
+    """
     viewer = current_user()
     found = get_lesson(db.session, lesson_id, viewer)
     version = found.module.course_version
@@ -87,6 +97,7 @@ def lesson(lesson_id: int) -> str:
         exercise=found.exercise if found.kind == LessonKind.EXERCISE else None,
         published=published, oembed_url=oembed_url,
         embed_url=url_for("embed.lesson", lesson_id=found.id, _external=True),
+        upload_form=SubmissionForm(), upload_error=upload_error, viewer=viewer,
     )
 
 

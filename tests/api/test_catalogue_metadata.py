@@ -358,3 +358,16 @@ def test_request_echo_carries_the_arguments(client, catalogue, oai_schema):
     root = oai(client, oai_schema, verb="ListRecords", metadataPrefix="oai_dc", set="psi")
     request = root.find(f"{OAI}request")
     assert request.attrib == {"verb": "ListRecords", "metadataPrefix": "oai_dc", "set": "psi"}
+
+
+def test_course_pages_embed_the_same_json_ld(client, catalogue):
+    import json
+    import re
+
+    page = client.get("/courses/published").get_data(as_text=True)
+    [script] = re.findall(r'<script type="application/ld\+json">(.*?)</script>', page, re.S)
+    embedded = json.loads(script)
+    served = json.loads(client.get("/courses/published.jsonld").get_data(as_text=True))
+    assert embedded == served and embedded["@type"] == "Course"
+    drafts = client.get("/courses/drafty", headers=catalogue["author"]).get_data(as_text=True)
+    assert "application/ld+json" not in drafts

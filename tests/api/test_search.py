@@ -69,3 +69,15 @@ def test_bad_query_syntax_and_parameters_are_400_problems(client, catalogue):
     assert response.content_type == "application/problem+json"
     assert client.get("/api/search?kind=video").status_code == 422
     assert client.get("/api/search?per_page=1000").status_code == 422
+
+
+def test_search_page_shows_hits_facets_and_explains_bad_queries(client, catalogue):
+    page = client.get("/search?q=Bragg").get_data(as_text=True)
+    assert "<mark>Bragg</mark>" in page and 'role="search"' in page
+    assert "?q=Bragg&amp;kind=lesson" in page or "kind=lesson" in page
+    filtered = client.get("/search?q=Bragg&facility=ESS").get_data(as_text=True)
+    assert "1 result" in filtered
+    bad = client.get("/search?q=status:draft")
+    assert bad.status_code == 400 and 'role="alert"' in bad.get_data(as_text=True)
+    assert "drafty" not in client.get("/search?q=drafty").get_data(as_text=True).split(
+        "<h1>Search</h1>")[1].split("</form>")[1]

@@ -88,11 +88,10 @@ def test_without_katex_installed_pages_work_and_show_tex_source(app, client, fig
     assert "$\\lambda = 2 d \\sin\\theta$" in page
 
 
-def test_exercise_page_offers_the_student_notebook_and_says_upload_is_not_wired(client, demo):
+def test_exercise_page_offers_the_student_notebook_and_asks_visitors_to_sign_in(client, demo):
     page = client.get(f"/lessons/{demo[1]}").get_data(as_text=True)
     assert f'<a class="button" href="/api/lessons/{demo[1]}/notebook" download>' in page
-    assert "<fieldset disabled>" in page
-    assert "Submitting is not available yet" in page
+    assert "to submit your" in page and "Sign in</a>" in page
     assert "2 points in all" in page
     assert "<fieldset" not in client.get(f"/lessons/{demo[0]}").get_data(as_text=True)
 

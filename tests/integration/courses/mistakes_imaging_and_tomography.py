@@ -57,7 +57,8 @@ MISTAKES = [
     # Back-projecting the unfiltered sinogram.
     Mistake(
         FBP,
-        {"backprojection-solution": _BACK_PROJECTION.format(theta="np.radians(theta_deg)", rows="sino")},
+        {"backprojection-solution": _BACK_PROJECTION.format(theta="np.radians(theta_deg)",
+                                                            rows="sino")},
         "reconstruction",
         "plain back-projection",
     ),
