@@ -8,6 +8,7 @@ after-commit hooks only once the commit succeeded.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,14 @@ from sqlalchemy.orm import Session
 from panlearn.accounts.permissions import require_author, require_staff
 from panlearn.authoring.folder import MANIFEST, CourseFolderError
 from panlearn.authoring.manifest import CourseSource, Problem
-from panlearn.errors import ConflictError, ForbiddenError, InvalidInputError, PanlearnError
+from panlearn.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    PanlearnError,
+    UpstreamError,
+    UpstreamUnavailableError,
+)
 from panlearn.models import (
     DEFAULT_PASS_MARK,
     Course,
@@ -33,6 +41,8 @@ from panlearn.models import (
     VersionStatus,
     utcnow,
 )
+
+log = logging.getLogger(__name__)
 
 # Called with the course slug after a commit that changed what the course shows.
 CourseHook = Callable[[str], None]
@@ -93,6 +103,11 @@ def _validate_exercises(session: Session, sources: list[CourseSource],
                     continue
                 try:
                     lesson.in_kernel_checks = validate_exercise(lesson.notebook, lesson.datasets)
+                except (UpstreamError, UpstreamUnavailableError) as error:
+                    # The data cannot be fetched here (offline machine, host down): import
+                    # anyway, unvalidated; grading reports the same problem if it persists.
+                    log.warning("%s/%s: reference solution not graded, its data is "
+                                "unavailable: %s", source.slug, lesson.source_path, error.detail)
                 except PanlearnError as error:
                     problems.append(Problem(f"{source.slug}/{lesson.source_path}",
                                             f"reference solution: {error.detail}"))

@@ -272,3 +272,20 @@ def test_git_import_records_the_commit_and_ignores_uncommitted_changes(app, runn
         assert version.source_ref == commit and version.source_uri.startswith("git:")
     result = runner.invoke(args=["courses", "import", "--git", str(repo), "--ref", "nope"])
     assert result.exit_code == 1 and "nope" in result.output
+
+
+def test_import_goes_on_unvalidated_when_the_data_cannot_be_fetched(app, tmp_path, caplog):
+    from panlearn.datasets.errors import DownloadUnavailableError
+
+    make_org(app)
+    folder = write_course(tmp_path)
+
+    def offline(notebook, datasets):
+        raise DownloadUnavailableError("https://example.org/data.h5 could not be reached")
+
+    with app.app_context():
+        [result] = import_courses(db.session, load_course_folders(folder),
+                                  validate_exercise=offline)
+        assert result.outcome == "created"
+        assert db.session.scalar(select(Exercise)).validated_at is None
+    assert "reference solution not graded" in caplog.text
