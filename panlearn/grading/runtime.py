@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import queue
 import threading
 from collections.abc import Mapping
@@ -158,14 +157,14 @@ def _worker_process_main(overrides: dict[str, Any], wake: Any) -> None:
     for name in ("papermill", "traitlets"):
         logging.getLogger(name).setLevel(logging.WARNING)
     stop = threading.Event()
-    parent = os.getppid()
+    parent = multiprocessing.parent_process()  # its sentinel closes when the parent dies
 
     def _watch_parent() -> None:
         # A web process killed with -9 never stops its workers: they stop themselves (after
         # the submission in hand), instead of grading on as orphans beside its replacement's.
         while not stop.wait(2.0):
-            if os.getppid() != parent:
-                log.warning("grading worker: web process %s is gone; stopping", parent)
+            if parent is not None and not parent.is_alive():
+                log.warning("grading worker: web process %s is gone; stopping", parent.pid)
                 stop.set()
 
     threading.Thread(target=_watch_parent, daemon=True, name="parent-watch").start()

@@ -20,6 +20,7 @@ from panlearn.web import (
     embed,
     errors,
     pages,
+    progress_pages,
     rendering,
     search_page,
     security,
@@ -54,7 +55,7 @@ def page_viewer() -> User | None:
 def init_app(app: Flask) -> None:
     """Register the pages, CSRF protection, security headers and HTML error pages."""
     security.init_csrf(app)
-    for module in (vendor, pages, embed, signin, submissions, search_page):
+    for module in (vendor, pages, embed, signin, submissions, search_page, progress_pages):
         app.register_blueprint(module.bp)
     app.after_request(security.add_security_headers)
     app.extensions[HTML_ERRORS_EXTENSION] = errors.html_error_page

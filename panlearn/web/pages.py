@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cache
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask_wtf import FlaskForm
 
 from panlearn.accounts.permissions import can_view_version
 from panlearn.api.identity import current_user
@@ -26,6 +27,8 @@ from panlearn.extensions import db
 from panlearn.metadata.jsonld import course_jsonld, course_jsonld_text
 from panlearn.models import LessonKind, VersionStatus
 from panlearn.notebooks.slides import SLIDES_INIT_SCRIPT_CSP_SOURCE
+from panlearn.progress.completion import enrolment_of
+from panlearn.progress.report import course_progress
 from panlearn.web import rendering
 from panlearn.web.args import CatalogueArgsSchema, CoursePageArgsSchema, parse
 from panlearn.web.forms import SubmissionForm
@@ -71,8 +74,13 @@ def course(slug: str) -> str:
     if version.status == VersionStatus.PUBLISHED:
         registry = current_app.extensions["panlearn.datasets"].registry
         jsonld = course_jsonld_text(course_jsonld(version, registry=registry))
+    progress = None
+    if viewer is not None and (enrolment := enrolment_of(db.session, viewer.id,
+                                                         version.course.id)) is not None:
+        progress = course_progress(db.session, enrolment)
     return render_template("course.html", version=version, versions=versions,
-                           draft=version.status == VersionStatus.DRAFT, jsonld=jsonld)
+                           draft=version.status == VersionStatus.DRAFT, jsonld=jsonld,
+                           progress=progress, form=FlaskForm())
 
 
 @bp.route("/lessons/<int:lesson_id>")

@@ -79,6 +79,8 @@ UNCLASSIFIED_BY_DESIGN = {
     "/login": "the sign-in form: tests/web/test_signin.py",
     "/logout": "sign-out (POST, CSRF-protected): tests/web/test_signin.py",
     "/lessons/<int:lesson_id>/submissions": "page form (CSRF): tests/web/test_submit_page.py",
+    "/lessons/<int:lesson_id>/read": "page form (CSRF): tests/web/test_submit_page.py",
+    "/courses/<slug>/enrol": "page form (CSRF): tests/web/test_submit_page.py",
     "/oembed": "public oEmbed of published lessons: tests/web/test_embed.py",
     "/sitemap.xml": "published content only: tests/api/test_catalogue_metadata.py",
     "/oai": "published content only: tests/api/test_catalogue_metadata.py",

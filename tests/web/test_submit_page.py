@@ -69,3 +69,21 @@ def test_others_cannot_see_a_submission_page(app, client, demo):
     assert client.get(location).status_code == 303  # to sign in
     sign_in(client, "other")
     assert client.get(location).status_code == 404
+
+
+def test_enrol_mark_read_and_see_progress_on_the_course_page(app, client, demo):
+    make_user(app, "student")
+    sign_in(client, "student")
+    course = client.get("/courses/demo").get_data(as_text=True)
+    assert "Enrol to record your progress" in course
+    response = client.post("/courses/demo/enrol", data={"csrf_token": csrf_token(course)})
+    assert response.status_code == 303
+    assert "0 of 3 lessons done" in client.get("/courses/demo").get_data(as_text=True)
+    page = client.get(f"/lessons/{demo[0]}").get_data(as_text=True)
+    response = client.post(f"/lessons/{demo[0]}/read", data={
+        "csrf_token": csrf_token(page), "next": f"/lessons/{demo[1]}"})
+    assert response.status_code == 303 and response.headers["Location"].endswith(
+        f"/lessons/{demo[1]}")
+    course = client.get("/courses/demo").get_data(as_text=True)
+    assert "1 of 3 lessons done" in course and "not submitted yet" in course
+    assert client.post("/courses/demo/enrol", data={}).status_code == 400  # no CSRF token
