@@ -19,6 +19,7 @@ def data_app(server, shared_data_dir, tmp_path):
         "DATA_DIRS": [str(shared_data_dir / "nexus")],
         "CONTENT_DIR": str(REPO_ROOT / "content"),
         "TESTING": True,
+        "GRADING_WORKERS": 0,  # no grading here: start no worker processes
     })
 
 
