@@ -27,6 +27,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from panlearn.search.sync import SearchContext, course_hook
 
     settings = load_settings(os.environ, config)
+    from panlearn.ops.logs import configure_logging
+
+    configure_logging(settings["LOG_FORMAT"], settings["LOG_LEVEL"])
     instance = Path(settings["INSTANCE_DIR"])
     instance.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=False)

@@ -50,6 +50,9 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("ENV", "development", "`development` or `production`; production refuses to start "
             "without PANLEARN_SECRET_KEY."),
+    Setting("LOG_FORMAT", "text", "`text`, or `json` for one JSON object a line (log "
+            "collectors)."),
+    Setting("LOG_LEVEL", "INFO", "Level of panlearn's own logs (DEBUG, INFO, WARNING, …)."),
     Setting("INSTANCE_DIR", "./instance", "Runtime data: SQLite database, search index, caches, "
             "blobs. Created on start."),
     Setting("DATABASE_URL", None, "SQLAlchemy URL; default SQLite file `panlearn.sqlite3` in "
@@ -164,6 +167,9 @@ _FLASK_PASSTHROUGH = {"TESTING"}
 
 
 def _derive(values: dict[str, Any]) -> dict[str, Any]:
+    if values["LOG_FORMAT"] not in {"text", "json"}:
+        raise ConfigurationError(f"{PREFIX}LOG_FORMAT must be text or json, "
+                                 f"got {values['LOG_FORMAT']!r}")
     if values["ENV"] not in {"development", "production"}:
         raise ConfigurationError(f"{PREFIX}ENV must be development or production, "
                                  f"got {values['ENV']!r}")

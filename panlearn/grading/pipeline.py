@@ -45,7 +45,7 @@ from .matching import CHECK_MARK, prepare_submission
 from .pool import KernelPool, Priority
 from .sandbox import resolve_bwrap
 from .settings import GradingSettings
-from .spec import ExerciseSpec, imported_modules, load_exercise_spec
+from .spec import CheckSpec, ExerciseSpec, imported_modules, load_exercise_spec
 
 __all__ = ["GradingOutcome", "grade_notebook", "validate_parameters", "validate_reference_solution"]
 
@@ -553,6 +553,15 @@ def _hint(earlier: CellReply | None, check_counts: set[int | None]) -> str:
     )
 
 
+def _check_result(check: CheckSpec, status: str, output: str, ran: bool, *,
+                  tamper_proof: bool) -> CheckResult:
+    """A check's outcome; points only when it passed."""
+    return CheckResult(grade_id=check.grade_id, name=check.name,
+                       score=check.points if status == "passed" else 0.0,
+                       max_score=check.points, status=status, output=output,
+                       visibility=check.visibility, ran=ran, tamper_proof=tamper_proof)
+
+
 def _isolated_result(
     check: Any,
     values: dict[str, Answer] | None,
@@ -561,17 +570,7 @@ def _isolated_result(
     earlier: CellReply | None,
 ) -> CheckResult:
     def make(status: str, output: str, ran: bool) -> CheckResult:
-        return CheckResult(
-            grade_id=check.grade_id,
-            name=check.name,
-            score=check.points if status == "passed" else 0.0,
-            max_score=check.points,
-            status=status,
-            output=output,
-            visibility=check.visibility,
-            ran=ran,
-            tamper_proof=True,
-        )
+        return _check_result(check, status, output, ran, tamper_proof=True)
 
     if not_run is not None:
         return make("failed", f"This check did not run: {not_run}.", False)
@@ -619,17 +618,7 @@ def _in_kernel_result(
     check_counts: set[int | None],
 ) -> CheckResult:
     def make(status: str, output: str, ran: bool) -> CheckResult:
-        return CheckResult(
-            grade_id=check.grade_id,
-            name=check.name,
-            score=check.points if status == "passed" else 0.0,
-            max_score=check.points,
-            status=status,
-            output=output,
-            visibility=check.visibility,
-            ran=ran,
-            tamper_proof=False,
-        )
+        return _check_result(check, status, output, ran, tamper_proof=False)
 
     if reply is None:
         return make(

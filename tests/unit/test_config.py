@@ -47,3 +47,27 @@ def test_readme_documents_every_setting():
     readme = (REPO_ROOT / "README.md").read_text()
     documented = set(re.findall(r"^\| `(PANLEARN_[A-Z_]+)`", readme, flags=re.MULTILINE))
     assert documented == {setting.env for setting in SETTINGS}
+
+
+def test_json_logs_are_one_object_a_line(tmp_path, capsys):
+    import json
+    import logging
+
+    from panlearn.ops.logs import JsonFormatter, configure_logging
+
+    logger = logging.getLogger("panlearn")
+    before = list(logger.handlers), logger.propagate
+    try:
+        configure_logging("json", "INFO")
+        logging.getLogger("panlearn.test").warning("graded %s", 7, extra={"submission": 7})
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        entry = json.loads(line)
+        assert entry["message"] == "graded 7" and entry["submission"] == 7
+        assert entry["level"] == "WARNING" and entry["logger"] == "panlearn.test"
+    finally:
+        logger.handlers = [h for h in logger.handlers if not isinstance(h.formatter,
+                                                                        JsonFormatter)]
+        logger.handlers[:0] = [h for h in before[0] if h not in logger.handlers]
+        logger.propagate = before[1]
+    with pytest.raises(ConfigurationError, match="LOG_FORMAT"):
+        load_settings({"PANLEARN_LOG_FORMAT": "xml", "PANLEARN_INSTANCE_DIR": str(tmp_path)})
