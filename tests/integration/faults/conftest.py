@@ -203,6 +203,24 @@ def redis_server() -> Iterator[RedisServer]:
 # -- the app, its workers and servers -------------------------------------------------------
 
 
+_APPS: list[Flask] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_app_connections() -> Iterator[None]:
+    """Close the pooled database connections of each test's apps when the test ends.
+
+    Left open, they would be garbage-collected during some later test and raise
+    ResourceWarning there (an error under filterwarnings=error).
+    """
+    yield
+    while _APPS:
+        app = _APPS.pop()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
 def make_fault_app(tmp_path: Path, database_url: str, **overrides: Any) -> Flask:
     """The real app with short grading limits, the shipped course published, a student."""
     from flask_migrate import upgrade
@@ -234,6 +252,7 @@ def make_fault_app(tmp_path: Path, database_url: str, **overrides: Any) -> Flask
         **overrides,
     }
     app = create_app(config)
+    _APPS.append(app)
     with app.app_context():
         _reset_database(db)
         upgrade(directory=str(REPO_ROOT / "migrations"), revision="heads")
