@@ -24,11 +24,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from panlearn.datasets.settings import DatasetsConfig, DatasetsContext
     from panlearn.errors import register_error_handlers
     from panlearn.extensions import api, db, limiter, migrate
+    from panlearn.lti.routes import init_app as init_lti
+    from panlearn.metadata.routes import init_app as init_metadata
+    from panlearn.ops.logs import configure_logging
+    from panlearn.ops.routes import bp as ops_bp
     from panlearn.search.sync import SearchContext, course_hook
 
     settings = load_settings(os.environ, config)
-    from panlearn.ops.logs import configure_logging
-
     configure_logging(settings["LOG_FORMAT"], settings["LOG_LEVEL"])
     instance = Path(settings["INSTANCE_DIR"])
     instance.mkdir(parents=True, exist_ok=True)
@@ -47,13 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.init_app(app)
     limiter.init_app(app)
     register_api(api)
-    from panlearn.ops.routes import bp as ops_bp
-
     app.register_blueprint(ops_bp)
     web.init_app(app)
-    from panlearn.lti.routes import init_app as init_lti
-    from panlearn.metadata.routes import init_app as init_metadata
-
     init_metadata(app)  # after web: CSRF exemption needs its CSRFProtect
     init_lti(app)
     # After flask-smorest, so our problem+json handlers replace its error handler.
