@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,10 @@ def import_archive(form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any
             folder, registry=current_app.extensions["panlearn.datasets"].registry)
         for source in sources:
             source.origin_uri = f"upload:{files['archive'].filename or 'archive.zip'}"
-        validator = subprocess_validator(settings) if settings["GRADING_VALIDATE"] else None
-        results = import_courses(db.session, sources, publish=form["publish"], actor=viewer,
-                                 after_commit=_hooks(), validate_exercise=validator)
+        validation = (subprocess_validator(settings) if settings["GRADING_VALIDATE"]
+                      else nullcontext(None))
+        with validation as validator:
+            results = import_courses(db.session, sources, publish=form["publish"],
+                                     actor=viewer, after_commit=_hooks(),
+                                     validate_exercise=validator)
     return {"courses": [vars(result) for result in results]}

@@ -9,8 +9,9 @@ trusted reference which checks must run in the student's kernel.
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
@@ -57,15 +58,21 @@ def _validate_in_child(values: Mapping[str, Any], notebook: dict[str, Any],
         return None, error.detail
 
 
-def subprocess_validator(values: Mapping[str, Any]) -> Validator:
-    """For web requests: papermill changes the working directory, so it runs elsewhere."""
-    def validate(notebook: Any, datasets: list[dict[str, Any]]) -> list[str]:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as executor:
+@contextmanager
+def subprocess_validator(values: Mapping[str, Any]) -> Iterator[Validator]:
+    """For web requests: papermill changes the working directory, so it runs elsewhere.
+
+    One spawned process serves every exercise of an import, so an archive of
+    several exercises pays the interpreter start-up once.
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as executor:
+
+        def validate(notebook: Any, datasets: list[dict[str, Any]]) -> list[str]:
             ids, error = executor.submit(_validate_in_child, dict(values), dict(notebook),
                                          list(datasets)).result()
-        if error is not None:
-            raise ExerciseSpecError(error)
-        return ids or []
+            if error is not None:
+                raise ExerciseSpecError(error)
+            return ids or []
 
-    return validate
+        yield validate

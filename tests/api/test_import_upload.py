@@ -113,3 +113,28 @@ def test_only_authors_of_the_courses_organisation_may_upload(client, author, tmp
     student = token_for(client, "student")
     assert _upload(client, student, zip_folder(write_course(tmp_path / "b"))).status_code == 403
     assert _upload(client, {}, zip_folder(write_course(tmp_path / "c"))).status_code == 401
+
+
+@pytest.mark.slow
+def test_upload_grades_each_reference_solution_in_a_sandbox(app, client, author, tmp_path):
+    """With validation on (the default), a failing reference solution stops the import."""
+    import shutil
+
+    from tests.builders import exercise_notebook
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
+    app.config["PANLEARN"]["GRADING_VALIDATE"] = True
+    good = zip_folder(write_course(tmp_path / "good"))
+    assert _upload(client, author, good).status_code == 201
+    broken = exercise_notebook()
+    broken.cells[1].source = "### BEGIN SOLUTION\nanswer = -1\n### END SOLUTION"
+    folder = write_course(tmp_path / "bad", "broken", notebooks={
+        "01-read.ipynb": exercise_notebook(), "02-exercise.ipynb": broken,
+        "03-more.ipynb": exercise_notebook()})
+    response = _upload(client, author, zip_folder(folder))
+    assert response.status_code == 400, response.get_json()
+    [problem] = response.get_json()["errors"]["problems"]
+    assert problem["file"] == "broken/02-exercise.ipynb"
+    assert "reference solution" in problem["message"] and "check-answer" in problem["message"]
+    assert client.get("/api/courses/broken", headers=author).status_code == 404
