@@ -40,7 +40,7 @@ from panlearn.datasets.service import (
 from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import InvalidInputError, NotFoundError, PanlearnError
 from panlearn.extensions import db
-from panlearn.grading.pipeline import grade_notebook
+from panlearn.grading.pipeline import compute_reference_answers, grade_notebook
 from panlearn.grading.runtime import grading_settings, worker_loop
 from panlearn.grading.submissions import exercise_spec, source_notebook
 from panlearn.grading.validation import in_process_validator
@@ -304,10 +304,13 @@ def grade_command(exercise: str, notebook: Path) -> None:
         spec = exercise_spec(record, source)
     resolved = resolve_exercise_datasets(datasets, registry=context.registry,
                                          cache=context.file_cache)
-    outcome = grade_notebook(source, notebook.read_bytes(),
-                             parameters=papermill_parameters(resolved),
-                             data_files=[item.path for item in resolved],
-                             settings=grading_settings(settings), spec=spec)
+    parameters, files = papermill_parameters(resolved), [item.path for item in resolved]
+    # Checks that read `reference.<name>`: the reference solution's values on the same files.
+    outcome = grade_notebook(source, notebook.read_bytes(), parameters=parameters,
+                             data_files=files, settings=grading_settings(settings), spec=spec,
+                             reference=lambda: compute_reference_answers(
+                                 source, parameters=parameters, data_files=files,
+                                 settings=grading_settings(settings), spec=spec))
     table = Table("check", "result", "points", "message")
     for check in outcome.checks:
         colour = "green" if check.status == "passed" else "red"

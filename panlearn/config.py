@@ -109,7 +109,8 @@ SETTINGS: tuple[Setting, ...] = (
             "unused with PANLEARN_BROKER_URL).", int),
     Setting("GRADING_KERNELS", 2, "Warm sandboxed kernels each worker keeps ready.", int),
     Setting("GRADING_PRELOAD", "numpy,h5py", "Modules each warm kernel imports before it is "
-            "handed out (comma-separated); the exercises' own imports are learned on top."),
+            "handed out (comma-separated); each exercise's own imports are preloaded on top, "
+            "in the kernels started for its submissions."),
     Setting("GRADING_CELL_TIMEOUT_S", 30.0, "Time limit of one cell of a submission, in "
             "seconds.", float),
     Setting("GRADING_TIMEOUT_S", 120.0, "Time limit of a whole grading run, in seconds.", float),

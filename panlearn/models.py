@@ -278,6 +278,29 @@ class Exercise(db.Model):
     lesson: Mapped[Lesson] = relationship(back_populates="exercise")
 
 
+class ReferenceAnswers(db.Model):
+    """What a reference solution computes on given data files, for checks that compare with it.
+
+    Keyed by the source notebook's sha256 and a hash of the dataset files given to its
+    parameters (`datasets.resolve.datasets_key`), so it is computed once per solution and
+    data, and shared by every worker that can reach the database. The answers are plain
+    data (`grading.answers.encode_answers`: JSON, arrays as ``.npy``; never pickles).
+    Rows are only ever inserted, never changed (a content-addressed cache).
+    """
+
+    __tablename__ = "reference_answers"
+    __table_args__ = (UniqueConstraint("solution_hash", "datasets_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    solution_hash: Mapped[str] = mapped_column(String(64))
+    datasets_key: Mapped[str] = mapped_column(String(64))
+    #: parameter → sha256 of the file it was given (what `datasets_key` hashes).
+    dataset_checksums: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    answers: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 def _exercise_course_version(context: Any) -> int:
     """Column default of `Submission.course_version_id`: the exercise's version.
 

@@ -12,6 +12,7 @@ from panlearn.api.identity import current_user
 from panlearn.api.present import lesson_detail
 from panlearn.catalogue import get_lesson, lesson_notebook
 from panlearn.extensions import db
+from panlearn.grading.reference import with_viewers_files
 from panlearn.schemas import LessonSchema, NotebookArgsSchema
 
 bp = Blueprint("lessons", __name__, url_prefix="/api/lessons", description="Lessons")
@@ -29,10 +30,18 @@ def get_one(lesson_id: int) -> dict[str, Any]:
 @bp.response(200, content_type="application/x-ipynb+json",
              description="The notebook as a download.")
 def notebook(args: dict[str, Any], lesson_id: int) -> Response:
-    """The student version of the notebook; `?version=source` for the course's authors."""
+    """The student version of the notebook; `?version=source` for the course's authors.
+
+    A signed-in student's copy names, in its parameters cell, the data files they
+    were assigned (exercises whose datasets offer choices).
+    """
     viewer = current_user()
     lesson = get_lesson(db.session, lesson_id, viewer)
-    content = nbformat.writes(lesson_notebook(lesson, viewer, version=args["version"]))
+    notebook = lesson_notebook(lesson, viewer, version=args["version"])
+    if args["version"] == "student":
+        notebook = with_viewers_files(notebook, lesson.exercise,
+                                      viewer.id if viewer is not None else None)
+    content = nbformat.writes(notebook)
     suffix = "" if args["version"] == "student" else "-source"
     return Response(
         content, mimetype="application/x-ipynb+json",

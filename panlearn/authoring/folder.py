@@ -28,6 +28,8 @@ from panlearn.datasets.errors import DatasetSpecError
 from panlearn.datasets.registry import Registry
 from panlearn.datasets.resolve import validate_dataset_specs
 from panlearn.errors import InvalidInputError
+from panlearn.grading.errors import ExerciseSpecError
+from panlearn.grading.spec import load_exercise_spec
 from panlearn.notebooks.canonical import canonical_json, notebook_sha256, read_notebook_bytes
 
 MANIFEST = "course.yml"
@@ -190,6 +192,15 @@ def _load_lesson(root: Path, entry: dict[str, Any], where: str, problems: list[P
             problems.extend(Problem(display, message, field=f"metadata.panlearn.{name}")
                             for name, messages in (error.errors or {}).items()
                             for message in messages)
+    if checks and not nb_problems:
+        # Without running anything: a check that reads the reference solution's values
+        # wrongly (e.g. it would have to run in the student's kernel) is refused even when
+        # import validation is off. Other spec problems are reported by validation.
+        try:
+            load_exercise_spec(notebook)
+        except ExerciseSpecError as error:
+            if (error.errors or {}).get("reference"):
+                problems.append(Problem(display, error.detail))
     kind = entry.get("kind") or ("exercise" if checks else "reading")
     if kind == "exercise" and not checks:
         problems.append(Problem(display, "an exercise needs at least one check cell "

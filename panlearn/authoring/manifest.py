@@ -116,6 +116,9 @@ class LessonSource:
     datasets: list[dict[str, Any]] = field(default_factory=list)
     #: Set by import-time validation: checks that must run in the student's kernel.
     in_kernel_checks: list[str] | None = None
+    #: Set by import-time validation when checks read ``reference.<name>``: per choice of
+    #: files, (parameter → file sha256, encoded reference answers), stored with the version.
+    reference_answers: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from panlearn.errors import (
     UpstreamError,
     UpstreamUnavailableError,
 )
+from panlearn.grading.reference import ExerciseValidation, add_reference_answers
 from panlearn.models import (
     DEFAULT_PASS_MARK,
     Course,
@@ -47,7 +48,9 @@ log = logging.getLogger(__name__)
 # Called with the course slug after a commit that changed what the course shows.
 CourseHook = Callable[[str], None]
 # Grades an exercise's reference solution; returns the checks to run in-kernel.
-ExerciseValidator = Callable[[Any, list[dict[str, Any]]], list[str]]
+#: Grades an exercise's reference solution on each choice of files; returns an
+#: `ExerciseValidation` (the checks that must run in-kernel, the reference answers).
+ExerciseValidator = Callable[[Any, list[dict[str, Any]]], ExerciseValidation]
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,9 @@ def import_courses(
     """Import several validated courses; all organisations are checked first.
 
     `validate_exercise(notebook, datasets)` grades each changed exercise's
-    reference solution first and returns the checks that must run in the
-    student's kernel; its failures are reported like any other problem.
+    reference solution first (on every choice of files) and returns the checks
+    that must run in the student's kernel and the reference answers to cache;
+    its failures are reported like any other problem.
     """
     sources = list(sources)
     organisations = _organisations_for(session, sources, actor)
@@ -102,7 +106,9 @@ def _validate_exercises(session: Session, sources: list[CourseSource],
                 if lesson.kind != LessonKind.EXERCISE.value:
                     continue
                 try:
-                    lesson.in_kernel_checks = validate_exercise(lesson.notebook, lesson.datasets)
+                    validation = validate_exercise(lesson.notebook, lesson.datasets)
+                    lesson.in_kernel_checks = list(validation.in_kernel_checks)
+                    lesson.reference_answers = list(validation.reference_answers)
                 except (UpstreamError, UpstreamUnavailableError) as error:
                     # The data cannot be fetched here (offline machine, host down): import
                     # anyway, unvalidated; grading reports the same problem if it persists.
@@ -193,6 +199,10 @@ def _new_version(session: Session, course: Course, source: CourseSource,
                     validated_at=utcnow() if lesson_source.in_kernel_checks is not None
                     else None,
                 )
+                # Computed while validating: the first student on each file does not pay.
+                for checksums, answers in lesson_source.reference_answers:
+                    add_reference_answers(session, lesson_source.notebook_hash, checksums,
+                                          answers)
             module.lessons.append(lesson)
     return version
 

@@ -11,6 +11,7 @@ and never crosses over.
 
 from __future__ import annotations
 
+import base64
 import errno
 import io
 import json
@@ -214,3 +215,56 @@ def write_answers(directory: Path, answers: dict[str, Answer]) -> dict[str, Any]
         else:
             manifest[name] = {"kind": answer.kind, "detail": answer.detail}
     return manifest
+
+
+#: Reference answers: grade id of a check → name → value, as the reference run produced them.
+ReferenceAnswers = dict[str, dict[str, Answer]]
+
+
+def encode_answers(answers: ReferenceAnswers) -> bytes:
+    """Serialise answers (plain data only) for storage: JSON, arrays as base64 ``.npy``.
+
+    Never pickles: arrays are written with ``allow_pickle=False``, so object
+    arrays cannot be stored (they never arrive as answers anyway).
+    """
+    doc: dict[str, dict[str, Any]] = {}
+    for grade_id, values in answers.items():
+        entries: dict[str, Any] = {}
+        for name, answer in values.items():
+            if answer.kind == "json":
+                entries[name] = {"kind": "json", "value": answer.value,
+                                 "tuple": isinstance(answer.value, tuple)}
+            elif answer.kind == "npy":
+                buf = io.BytesIO()
+                np.save(buf, np.asarray(answer.value), allow_pickle=False)
+                entries[name] = {
+                    "kind": "npy", "data": base64.b64encode(buf.getvalue()).decode("ascii"),
+                    "scalar": np.ndim(answer.value) == 0
+                    and not isinstance(answer.value, np.ndarray),
+                }
+            else:
+                entries[name] = {"kind": answer.kind, "detail": answer.detail}
+        doc[grade_id] = entries
+    return json.dumps(doc, allow_nan=True, sort_keys=True).encode()
+
+
+def decode_answers(data: bytes) -> ReferenceAnswers:
+    """Inverse of `encode_answers` (``allow_pickle=False`` for arrays)."""
+    doc = json.loads(data)
+    out: ReferenceAnswers = {}
+    for grade_id, entries in doc.items():
+        values: dict[str, Answer] = {}
+        for name, entry in entries.items():
+            kind = entry.get("kind")
+            if kind == "json":
+                value = entry["value"]
+                values[name] = Answer(
+                    "json", tuple(value) if entry.get("tuple") and isinstance(value, list)
+                    else value)
+            elif kind == "npy":
+                array = np.load(io.BytesIO(base64.b64decode(entry["data"])), allow_pickle=False)
+                values[name] = Answer("npy", array[()] if entry.get("scalar") else array)
+            else:
+                values[name] = Answer(str(kind), detail=str(entry.get("detail", "")))
+        out[grade_id] = values
+    return out

@@ -2,8 +2,9 @@
 
 Isolated checks run in `CheckRunner`, a sandboxed Python that never sees
 student code: it receives the check's source (hidden tests included), the
-dataset parameters, the source notebook's imports and the answer values,
-and reports per check whether it raised. Messages shown to students are
+dataset parameters, the source notebook's imports, the answer values and,
+for checks that read ``reference.<name>``, the reference solution's values
+on the same data, and reports per check whether it raised. Messages shown to students are
 built here from exception types and texts, never from the check's source.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 #: (nothing of one submission's values or checks can reach the next), without
 #: paying a Python start and a numpy import per submission.
 RUNNER_SOURCE = r"""
-import builtins, contextlib, io, json, os, signal, sys
+import builtins, contextlib, io, json, os, signal, sys, types
 try:
     import numpy as np
 except Exception:
@@ -34,6 +35,14 @@ class CheckTimeout(BaseException):
 
 def on_alarm(signum, frame):
     raise CheckTimeout()
+
+def load(folder, entry):
+    if entry["kind"] == "json":
+        with open(os.path.join(folder, entry["file"])) as f:
+            value = json.load(f)
+        return tuple(value) if entry.get("tuple") else value
+    value = np.load(os.path.join(folder, entry["file"]), allow_pickle=False)
+    return value[()] if entry.get("scalar") else value
 
 def run_job(job):
     ns = {"__name__": "__main__", "__builtins__": builtins}
@@ -48,16 +57,17 @@ def run_job(job):
     for check in job["checks"]:
         folder = check["folder"]
         for name, entry in check["manifest"].items():
-            kind = entry["kind"]
-            if kind == "json":
-                with open(os.path.join(folder, entry["file"])) as f:
-                    value = json.load(f)
-                ns[name] = tuple(value) if entry.get("tuple") else value
-            elif kind == "npy":
-                value = np.load(os.path.join(folder, entry["file"]), allow_pickle=False)
-                ns[name] = value[()] if entry.get("scalar") else value
+            if entry["kind"] in ("json", "npy"):
+                ns[name] = load(folder, entry)
             else:
                 ns.pop(name, None)
+        # The reference solution's values on the same data, for this check only.
+        if "reference" in check:
+            ns["reference"] = types.SimpleNamespace(**{
+                name: load(check["reference_folder"], entry)
+                for name, entry in check["reference"].items()})
+        else:
+            ns.pop("reference", None)
         buf = io.StringIO()
         result = {"grade_id": check["grade_id"], "status": "passed", "ename": None, "evalue": None}
         signal.setitimer(signal.ITIMER_REAL, job["timeout"])
@@ -76,11 +86,27 @@ def run_job(job):
             json.dump(results, f)
         os.replace(job["result"] + ".tmp", job["result"])
 
+def warm(job_path):
+    # The author's imports, once, in this parent: later children fork with them loaded.
+    try:
+        with open(job_path) as f:
+            names = json.load(f).get("warm", [])
+    except Exception:
+        return
+    import importlib
+    for name in names:
+        if name not in sys.modules:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                pass
+
 print("ready", flush=True)
 while True:
     job_path = sys.stdin.readline().strip()
     if not job_path:
         break
+    warm(job_path)
     pid = os.fork()
     if pid == 0:
         code = 1

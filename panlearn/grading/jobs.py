@@ -26,8 +26,15 @@ from panlearn import __version__
 from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
 from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import PanlearnError
-from panlearn.grading.pipeline import GradingOutcome, grade_notebook
+from panlearn.grading import pipeline
+from panlearn.grading.pipeline import GradingOutcome, ReferenceAnswers, grade_notebook
 from panlearn.grading.pool import KernelPool
+from panlearn.grading.reference import (
+    assignment_for,
+    checksums_of,
+    load_reference_answers,
+    store_reference_answers,
+)
 from panlearn.grading.settings import GradingSettings
 from panlearn.grading.submissions import exercise_spec, source_notebook
 from panlearn.lti.passback import post_score
@@ -119,16 +126,23 @@ def process_submission(session: Session, submission_id: int, context: GradingCon
                      grader_version=__version__, check_suite_hash=exercise.lesson.notebook_hash,
                      worker=context.worker[:100], started_at=utcnow())
     try:
+        # The files this student was assigned (the same on every resubmission).
         resolved = resolve_exercise_datasets(exercise.datasets, registry=context.datasets.registry,
-                                             cache=context.datasets.file_cache)
+                                             cache=context.datasets.file_cache,
+                                             assignment=assignment_for(exercise,
+                                                                       submission.user_id))
         run.parameters = papermill_parameters(resolved)
         run.dataset_checksums = {item.file: item.sha256 for item in resolved}
         source = source_notebook(exercise)
         submitted = submission.notebook.content
+        spec = exercise_spec(exercise, source)
+        reference = (reference_answers(session, exercise.lesson.notebook_hash, source, spec,
+                                       resolved, context)
+                     if spec.reference_names else None)
         outcome = grade_notebook(
             source, submitted, parameters=run.parameters,
             data_files=[item.path for item in resolved], settings=context.settings,
-            pool=context.pool, spec=exercise_spec(exercise, source), priority=submission.priority,
+            pool=context.pool, spec=spec, priority=submission.priority, reference=reference,
         )
     except PanlearnError as error:
         log.warning("submission %s: grading failed: %s", submission_id, error.detail)
@@ -139,6 +153,29 @@ def process_submission(session: Session, submission_id: int, context: GradingCon
         return _record_failure(session, submission, token, run,
                                f"{type(error).__name__}: {error}", retry=True)
     return _record_outcome(session, submission, token, run, outcome)
+
+
+def reference_answers(session: Session, solution_hash: str, source: Any, spec: Any,
+                      resolved: list[Any], context: GradingContext) -> ReferenceAnswers:
+    """The reference solution's answers on these files: from the cache, else computed now.
+
+    Import validation normally stored them; an exercise imported without
+    validation (or a file choice added since) pays once, here, in the worker,
+    before the submission is graded. Concurrent workers may both compute; the
+    insert is idempotent, and both results are the same.
+    """
+    checksums = checksums_of(resolved)
+    cached = load_reference_answers(session, solution_hash, checksums)
+    if cached is not None:
+        return cached
+    log.info("reference answers of %s on %s: computing", solution_hash[:12],
+             ", ".join(item.file for item in resolved))
+    answers = pipeline.compute_reference_answers(
+        source, parameters=papermill_parameters(resolved),
+        data_files=[item.path for item in resolved], settings=context.settings,
+        pool=context.pool, spec=spec)
+    store_reference_answers(session, solution_hash, checksums, answers)
+    return answers
 
 
 def _still_ours(session: Session, submission_id: int, token: str, values: dict[str, Any]) -> bool:

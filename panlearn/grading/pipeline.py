@@ -4,6 +4,12 @@
     papermill runs the notebook (answers extracted at each check's place) →
     isolated checks run in a clean sandboxed runner → results + feedback notebook
 
+A check may compare with what the reference solution computes on the same
+data (``reference.<name>``): the caller passes those values (or a provider
+callable) as ``reference``; `compute_reference_answers` produces them by
+running the author's notebook through this same pipeline, and
+`validate_reference_solution` returns them from its validation run.
+
 Plain Python, no Flask and no database: dispatch (a local process pool or
 Celery) calls `grade_notebook` in a worker process, never in a request
 thread (papermill and nbclient keep process-global state).
@@ -16,7 +22,7 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +37,7 @@ from papermill.parameterize import parameterize_notebook
 from .answers import (
     Answer,
     AnswerReadError,
+    ReferenceAnswers,
     _read_inside,
     extraction_code,
     read_answers,
@@ -47,7 +54,18 @@ from .sandbox import resolve_bwrap
 from .settings import GradingSettings
 from .spec import CheckSpec, ExerciseSpec, imported_modules, load_exercise_spec
 
-__all__ = ["GradingOutcome", "grade_notebook", "validate_parameters", "validate_reference_solution"]
+__all__ = [
+    "GradingOutcome",
+    "ReferenceAnswers",
+    "compute_reference_answers",
+    "grade_notebook",
+    "validate_parameters",
+    "validate_reference_solution",
+]
+
+#: Reference answers, or a callable that provides them (called only if a check needs them).
+ReferenceSource = ReferenceAnswers | Callable[[], ReferenceAnswers]
+
 
 
 @dataclass
@@ -63,6 +81,9 @@ class GradingOutcome:
     timings: dict[str, float]
     #: Run-level notes for the student (time limit, dead kernel, truncated output).
     notes: list[str] = field(default_factory=list)
+    #: Only when grading the reference solution itself: the values of the names checks read
+    #: as ``reference.<name>``, by check (grade id → name → value). Never shown to students.
+    reference_answers: ReferenceAnswers = field(default_factory=dict)
 
     def to_results_json(self) -> dict[str, Any]:
         """Gradescope-style ``results.json`` document."""
@@ -112,13 +133,101 @@ def grade_notebook(
     pool: KernelPool | None = None,
     spec: ExerciseSpec | None = None,
     priority: int = Priority.INTERACTIVE,
+    reference: ReferenceSource | None = None,
 ) -> GradingOutcome:
     """Grade ``submitted_nb`` against the author's ``source_nb``.
 
+    ``reference`` holds what the reference solution computes on these same
+    data files, for checks that read ``reference.<name>`` (or a callable that
+    returns it; see `compute_reference_answers`); it is only ever handed to
+    the check runner, never to the student's kernel.
+
     Raises `SubmissionRejectedError` / `InvalidParametersError` (the input is
     wrong, nothing ran) or `GradingError` (the platform failed: mark the
-    submission ``failed``, retry later). Anything the student's code does,
+    submission ``failed``, retry later; also when a check needs reference
+    answers that were not given). Anything the student's code does,
     including crashing, looping or exhausting limits, is a graded outcome.
+    """
+    return _grade(source_nb, submitted_nb, parameters=parameters, data_files=data_files,
+                  settings=settings, pool=pool, spec=spec, priority=priority,
+                  reference=reference, self_reference=False)
+
+
+def compute_reference_answers(
+    source_nb: NotebookNode | Mapping[str, Any],
+    *,
+    parameters: Mapping[str, Any],
+    data_files: Sequence[Path],
+    settings: GradingSettings,
+    pool: KernelPool | None = None,
+    spec: ExerciseSpec | None = None,
+) -> ReferenceAnswers:
+    """Run the author's notebook on these files; the values its checks read as ``reference``.
+
+    The same sandboxed pipeline as a submission: the answers are extracted as
+    plain data (JSON, ``.npy``; never pickles) at each check's place. Raises
+    `GradingError` when a referenced value is missing or not plain data.
+    """
+    outcome = _grade(source_nb, source_nb, parameters=parameters, data_files=data_files,
+                     settings=settings, pool=pool, spec=spec, priority=Priority.INTERACTIVE,
+                     reference=None, self_reference=True)
+    spec = spec or load_exercise_spec(_as_notebook(source_nb))
+    for check in spec.checks:
+        values = outcome.reference_answers.get(check.grade_id, {})
+        for name in check.reference_names:
+            answer = values.get(name)
+            if answer is None or answer.kind not in {"json", "npy"}:
+                result = next((c for c in outcome.checks if c.grade_id == check.grade_id), None)
+                raise GradingError(
+                    f"the reference solution gives no plain value for reference.{name} at "
+                    f"check {check.grade_id!r}"
+                    + (f": {result.output.splitlines()[0]}" if result and result.output else "")
+                )
+    return outcome.reference_answers
+
+
+def _as_notebook(nb: NotebookNode | Mapping[str, Any]) -> NotebookNode:
+    return nb if isinstance(nb, NotebookNode) else nbformat.from_dict(copy.deepcopy(dict(nb)))
+
+
+def _checked_reference(spec: ExerciseSpec, reference: ReferenceSource | None
+                       ) -> ReferenceAnswers:
+    """The reference answers the checks need, all present and plain; else `GradingError`."""
+    if not spec.reference_names:
+        return {}
+    if reference is None:
+        raise GradingError("checks read the reference solution's values, but none were given")
+    answers = reference() if callable(reference) else reference
+    out: ReferenceAnswers = {}
+    for check in spec.checks:
+        if not check.reference_names:
+            continue
+        values = answers.get(check.grade_id) or {}
+        missing = [n for n in check.reference_names
+                   if n not in values or values[n].kind not in {"json", "npy"}]
+        if missing:
+            raise GradingError(f"the reference answers lack reference.{missing[0]} for check "
+                               f"{check.grade_id!r}")
+        out[check.grade_id] = {n: values[n] for n in check.reference_names}
+    return out
+
+
+def _grade(
+    source_nb: NotebookNode | Mapping[str, Any],
+    submitted_nb: NotebookNode | Mapping[str, Any] | bytes | str,
+    *,
+    parameters: Mapping[str, Any],
+    data_files: Sequence[Path],
+    settings: GradingSettings,
+    pool: KernelPool | None,
+    spec: ExerciseSpec | None,
+    priority: int,
+    reference: ReferenceSource | None,
+    self_reference: bool,
+) -> GradingOutcome:
+    """`grade_notebook`, or (``self_reference``) a run of the reference solution itself.
+
+    In that case its own values at each check are its reference answers, returned.
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -129,21 +238,23 @@ def grade_notebook(
     )
     spec = spec or load_exercise_spec(source)
     params = validate_parameters(spec, parameters)
+    # Before any student code runs: a missing reference is the platform's failure.
+    references = {} if self_reference else _checked_reference(spec, reference)
     prepared = prepare_submission(spec, source, submitted_nb, settings)
     read_only = tuple(Path(p).resolve() for p in data_files)
     resolve_bwrap(settings)
     timings["prepare"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    kernel, runner, pooled = _acquire(settings, pool, read_only, priority)
+    # A kernel that already imported what this (trusted) exercise imports, when one is warm.
+    modules = imported_modules(spec.import_code)
+    kernel, runner, pooled = _acquire(settings, pool, read_only, priority, modules)
     kernel.promote()
     runner.promote()
     timings["wait_kernel"] = time.perf_counter() - t
-    if pooled and pool is not None:
-        # Kernels started from now on import what this (trusted) exercise imports.
-        pool.learn(imported_modules(spec.import_code))
     try:
-        return _run(spec, prepared, params, settings, kernel, runner, timings, t0)
+        return _run(spec, prepared, params, settings, kernel, runner, timings, t0,
+                    references, self_reference)
     finally:
         if pooled and pool is not None:
             _discard(kernel)
@@ -165,7 +276,10 @@ def validate_reference_solution(
     Returns the spec to store with the exercise: checks whose reference
     answers are not plain data are switched to run in the student's kernel
     (``tamper_proof=False``), decided here from the trusted reference rather
-    than from what a student submits. Raises `ExerciseSpecError` otherwise.
+    than from what a student submits; a check that reads ``reference.<name>``
+    may not be switched (`ExerciseSpecError`). The outcome carries the
+    reference answers of this run (``outcome.reference_answers``), to cache.
+    Raises `ExerciseSpecError` otherwise.
     """
     source = (
         source_nb
@@ -173,27 +287,18 @@ def validate_reference_solution(
         else nbformat.from_dict(copy.deepcopy(dict(source_nb)))
     )
     spec = load_exercise_spec(source)
-    outcome = grade_notebook(
-        source,
-        source,
-        parameters=parameters,
-        data_files=data_files,
-        settings=settings,
-        pool=pool,
-        spec=spec,
-    )
+
+    def run(spec: ExerciseSpec) -> GradingOutcome:
+        return _grade(source, source, parameters=parameters, data_files=data_files,
+                      settings=settings, pool=pool, spec=spec, priority=Priority.INTERACTIVE,
+                      reference=None, self_reference=True)
+
+    outcome = run(spec)
+    # Raises for a check that reads the reference: it can never move into the student's kernel.
     needs_kernel = [c.grade_id for c in outcome.checks if c.output.startswith(_NOT_PLAIN_PREFIX)]
     if needs_kernel:
         spec = spec.with_checks_in_kernel(needs_kernel)
-        outcome = grade_notebook(
-            source,
-            source,
-            parameters=parameters,
-            data_files=data_files,
-            settings=settings,
-            pool=pool,
-            spec=spec,
-        )
+        outcome = run(spec)
     failed = [c for c in outcome.checks if c.status != "passed"]
     if failed:
         details = "; ".join(
@@ -218,14 +323,19 @@ def _discard(*sandboxes: SandboxProcess) -> None:
 
 
 _NOT_PLAIN_PREFIX = "The check cannot read"
+_REFERENCE_NOT_PLAIN = "The reference solution's value of"
 
 
 def _acquire(
-    settings: GradingSettings, pool: KernelPool | None, read_only: tuple[Path, ...], priority: int
+    settings: GradingSettings,
+    pool: KernelPool | None,
+    read_only: tuple[Path, ...],
+    priority: int,
+    modules: tuple[str, ...] = (),
 ) -> tuple[SandboxKernel, CheckRunner, bool]:
     """A kernel and a check runner, and whether they came from ``pool``."""
     if pool is not None and pool.covers(read_only):
-        kernel = pool.acquire_kernel(priority, timeout=settings.total_timeout_s)
+        kernel = pool.acquire_kernel(priority, timeout=settings.total_timeout_s, modules=modules)
         try:
             return kernel, pool.acquire_runner(timeout=settings.total_timeout_s), True
         except BaseException:
@@ -256,8 +366,16 @@ def _run(
     runner: CheckRunner,
     timings: dict[str, float],
     t0: float,
+    references: ReferenceAnswers,
+    self_reference: bool,
 ) -> GradingOutcome:
     order = {c.grade_id: i for i, c in enumerate(spec.checks)}
+
+    def extracted(check: CheckSpec) -> tuple[str, ...]:
+        # Grading the reference itself: its values of the referenced names are taken too.
+        extra = check.reference_names if self_reference else ()
+        return check.free_names + tuple(n for n in extra if n not in check.free_names)
+
     run_nb = copy.deepcopy(prepared)
     record = RunRecord()
     for cell in run_nb.cells:
@@ -268,7 +386,7 @@ def _run(
         # Isolated checks never enter the student's kernel: only an extraction snippet does.
         if check.tamper_proof:
             cell.source = extraction_code(
-                check.free_names, kernel.run_dir / "answers" / str(order[grade_id])
+                extracted(check), kernel.run_dir / "answers" / str(order[grade_id])
             )
             record.extractions[cell.id] = cell.source
         else:
@@ -332,19 +450,34 @@ def _run(
             )
             continue
         try:
-            answers[check.grade_id] = read_answers(
+            values = read_answers(
                 kernel.run_dir,
                 f"answers/{order[check.grade_id]}",
-                check.free_names,
+                extracted(check),
                 settings.max_answer_bytes,
             )
         except (AnswerReadError, OSError) as exc:
             not_run[check.grade_id] = f"your notebook's answers could not be read ({exc})"
+            continue
+        answers[check.grade_id] = {n: values[n] for n in check.free_names}
+        if self_reference and check.reference_names:
+            own = {n: values[n] for n in check.reference_names}
+            references[check.grade_id] = own
+            bad = [n for n, a in own.items() if a.kind not in {"json", "npy"}]
+            if bad:
+                answer = own[bad[0]]
+                not_run[check.grade_id] = (
+                    f"{_REFERENCE_NOT_PLAIN} `{bad[0]}` at this check is "
+                    + ("not defined" if answer.kind == "missing"
+                       else f"not plain data ({answer.detail or answer.kind})")
+                )
     kernel.stop()  # done with student code: free its memory before the checks run
     timings["extract"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    runner_results = _run_isolated_checks(spec, params, answers, runner, settings)
+    runner_results = _run_isolated_checks(spec, params, answers, runner, settings,
+                                          {g: v for g, v in references.items()
+                                           if g not in not_run})
     timings["checks"] = time.perf_counter() - t
 
     results: list[CheckResult] = []
@@ -382,6 +515,7 @@ def _run(
         executed_notebook=executed,
         timings=timings,
         notes=notes,
+        reference_answers=references if self_reference else {},
     )
 
 
@@ -452,6 +586,7 @@ def _run_isolated_checks(
     answers: dict[str, dict[str, Answer]],
     runner: CheckRunner,
     settings: GradingSettings,
+    references: ReferenceAnswers,
 ) -> dict[str, dict[str, Any]]:
     """Run the checks whose answers arrived, in the clean runner; results by grade id.
 
@@ -463,7 +598,7 @@ def _run_isolated_checks(
     """
     job_dir = runner.new_job_dir()
     try:
-        return _run_job(spec, params, answers, runner, settings, job_dir)
+        return _run_job(spec, params, answers, runner, settings, job_dir, references)
     finally:
         threading.Thread(
             target=shutil.rmtree, args=(job_dir,), kwargs={"ignore_errors": True}, daemon=True
@@ -477,35 +612,44 @@ def _run_job(
     runner: CheckRunner,
     settings: GradingSettings,
     job_dir: Path,
+    references: ReferenceAnswers,
 ) -> dict[str, dict[str, Any]]:
     jobs = []
     for i, check in enumerate(spec.checks):
         values = answers.get(check.grade_id)
         if values is None or any(a.kind in {"unsupported", "invalid"} for a in values.values()):
             continue
+        if check.reference_names and check.grade_id not in references:
+            continue  # reported as not run (grading the reference itself) by the caller
         folder = job_dir / str(i)
-        jobs.append(
-            {
-                "grade_id": check.grade_id,
-                "code": check.source,
-                "folder": str(folder),
-                "manifest": write_answers(folder, values),
-            }
-        )
+        job = {
+            "grade_id": check.grade_id,
+            "code": check.source,
+            "folder": str(folder),
+            "manifest": write_answers(folder, values),
+        }
+        if check.reference_names:
+            # Only this check's referenced values, in a folder of their own.
+            job["reference_folder"] = str(job_dir / f"{i}-reference")
+            job["reference"] = write_answers(job_dir / f"{i}-reference",
+                                             references[check.grade_id])
+        jobs.append(job)
     if not jobs:
         return {}
     rel = job_dir.relative_to(runner.run_dir).as_posix()
     result_path = job_dir / "results.json"
     job_path = job_dir / "job.json"
+    imports = needed_imports(spec.import_code, tuple(c.source for c in spec.checks))
     job_path.write_text(
         json.dumps(
             {
                 "parameters": params,
                 # Only the author's imports the checks can use: `import h5py` costs
                 # tens of milliseconds and is rarely what a check needs.
-                "imports": list(
-                    needed_imports(spec.import_code, tuple(c.source for c in spec.checks))
-                ),
+                "imports": list(imports),
+                # Imported once in the runner itself (trusted author imports), so the
+                # children forked for later jobs start with them loaded.
+                "warm": list(imported_modules("\n".join(imports))),
                 "checks": jobs,
                 "timeout": settings.cell_timeout_s,
                 "result": str(result_path),

@@ -12,15 +12,21 @@ readable).
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
+import subprocess
 import sys
+import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .errors import SandboxUnavailableError
 from .settings import GradingSettings
+
+log = logging.getLogger(__name__)
 
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Only what the dynamic loader, matplotlib/fontconfig and TLS need; never
@@ -73,17 +79,70 @@ def pick_uid(settings: GradingSettings) -> int | None:
 
 
 def make_run_dir(settings: GradingSettings, uid: int | None, prefix: str) -> Path:
-    """Create the private, writable folder of one sandbox (owned by its uid)."""
+    """Create the private, writable folder of one sandbox (owned by its uid).
+
+    A kernel's gets a copy of the grader's matplotlib font cache (see
+    `font_cache`): without one, every kernel importing matplotlib rebuilds it.
+    """
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.work_dir, 0o711)  # others may traverse, not list
     run_dir = settings.work_dir / f"{prefix}-{secrets.token_hex(8)}"
     run_dir.mkdir(mode=0o700)
     for sub in ("tmp", ".mpl", ".ipython"):
         (run_dir / sub).mkdir(mode=0o700)
+    copies = []
+    if prefix == "kernel":
+        for cached in font_cache(settings):
+            copies.append(run_dir / ".mpl" / cached.name)
+            shutil.copyfile(cached, copies[-1])
     if uid is not None:
-        for path in (run_dir, run_dir / "tmp", run_dir / ".mpl", run_dir / ".ipython"):
+        for path in (run_dir, run_dir / "tmp", run_dir / ".mpl", run_dir / ".ipython", *copies):
             os.chown(path, uid, uid)
     return run_dir
+
+
+_font_cache_lock = threading.Lock()
+_font_caches: dict[Path, tuple[Path, ...]] = {}
+
+
+def font_cache(settings: GradingSettings) -> tuple[Path, ...]:
+    """The files of a matplotlib font cache built by the grader itself (once per work dir).
+
+    Built outside any sandbox, from no student input, so a kernel's copy is
+    trusted; a kernel can only change its own copy. Empty when matplotlib is
+    not installed or the build fails (kernels then build their own, slower).
+    """
+    folder = settings.work_dir / "mpl-font-cache"
+    with _font_cache_lock:
+        if folder in _font_caches:
+            return _font_caches[folder]
+        files = tuple(sorted(folder.glob("fontlist-*.json")))
+        if not files:
+            files = _build_font_cache(settings, folder)
+        _font_caches[folder] = files
+        return files
+
+
+def _build_font_cache(settings: GradingSettings, folder: Path) -> tuple[Path, ...]:
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".mpl-", dir=settings.work_dir))
+    try:
+        subprocess.run(  # noqa: S603 - our interpreter, a fixed import
+            [settings.python, "-I", "-c", "import matplotlib.font_manager"],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(staging),
+                 "MPLCONFIGDIR": str(staging), "MPLBACKEND": "Agg"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120, check=True,
+        )
+        os.chmod(staging, 0o755)
+        try:
+            staging.rename(folder)  # atomic: another process may have won the race
+        except OSError:
+            pass
+    except (OSError, subprocess.SubprocessError):
+        log.warning("no matplotlib font cache for kernels (is matplotlib installed?)")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return tuple(sorted(folder.glob("fontlist-*.json")))
 
 
 def sandbox_env(settings: GradingSettings, run_dir: Path) -> dict[str, str]:

@@ -22,8 +22,8 @@ SandboxMode = Literal["bubblewrap", "none"]
 #: numpy and h5py cost ~0.1 s of CPU per kernel, the whole scientific stack
 #: (scipy.optimize, matplotlib.pyplot) ~1 s, and every submission needs a fresh
 #: kernel, so that second for libraries most exercises do not use would halve
-#: throughput. What an exercise does import is learned by the pool from the
-#: author's notebook and preloaded from then on (`KernelPool.learn`).
+#: throughput. What an exercise does import is preloaded on top, in the kernels
+#: the pool starts to replace those its submissions took (`KernelPool.acquire_kernel`).
 DEFAULT_PRELOAD = ("numpy", "h5py")
 
 #: The full scientific stack, for deployments that prefer it preloaded everywhere.

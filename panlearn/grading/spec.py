@@ -28,6 +28,10 @@ BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
 PARAMETERS_TAG = "parameters"
 GRADE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]+$")
+#: The name through which a check reads what the reference solution computes on the same
+#: data: ``reference.distance_m`` is the value of ``distance_m`` in the author's notebook
+#: at this check's place, run on the student's own (assigned) files.
+REFERENCE_NAME = "reference"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 _BUILTINS = frozenset(dir(builtins))
 
@@ -50,6 +54,8 @@ class CheckSpec:
     tamper_proof: bool
     name: str
     visibility: str = "visible"
+    #: Names the check reads from the reference solution's run (``reference.<name>``).
+    reference_names: tuple[str, ...] = ()
 
     @property
     def has_hidden_tests(self) -> bool:
@@ -75,6 +81,11 @@ class ExerciseSpec:
         """Sum of the points of all checks."""
         return float(sum(c.points for c in self.checks))
 
+    @property
+    def reference_names(self) -> tuple[str, ...]:
+        """Every name any check reads through ``reference``, sorted."""
+        return tuple(sorted({n for c in self.checks for n in c.reference_names}))
+
     def check(self, grade_id: str) -> CheckSpec:
         """Return the check with this grade id."""
         for c in self.checks:
@@ -83,8 +94,22 @@ class ExerciseSpec:
         raise KeyError(grade_id)
 
     def with_checks_in_kernel(self, grade_ids: Iterable[str]) -> ExerciseSpec:
-        """Return a copy where these checks run in the student's kernel (not tamper-proof)."""
+        """Return a copy where these checks run in the student's kernel (not tamper-proof).
+
+        Raises `ExerciseSpecError` for a check that reads the reference: its
+        expected values must never enter the student's kernel.
+        """
         ids = set(grade_ids)
+        for c in self.checks:
+            if c.grade_id in ids and c.reference_names:
+                raise ExerciseSpecError(
+                    f"check {c.grade_id!r} reads the reference solution's values "
+                    f"(reference.{c.reference_names[0]}) but would have to run in the "
+                    "student's kernel (it reads a value that is not plain data, or is marked "
+                    "in_kernel), where the student's code could see them: make it read plain "
+                    "values only",
+                    errors={"grade_id": c.grade_id, "reference": True},
+                )
         checks = tuple(
             dataclasses.replace(c, tamper_proof=False) if c.grade_id in ids else c
             for c in self.checks
@@ -99,7 +124,9 @@ class ExerciseSpec:
     def from_dict(cls, data: Mapping[str, Any]) -> ExerciseSpec:
         """Inverse of :meth:`to_dict`."""
         checks = tuple(
-            CheckSpec(**{**c, "free_names": tuple(c["free_names"])}) for c in data["checks"]
+            CheckSpec(**{**c, "free_names": tuple(c["free_names"]),
+                         "reference_names": tuple(c.get("reference_names", ()))})
+            for c in data["checks"]
         )
         return cls(
             checks=checks,
@@ -188,6 +215,8 @@ def load_exercise_spec(nb: NotebookNode) -> ExerciseSpec:
     callables: set[str] = set()
     imports: list[str] = []
     bound_by_notebook: set[str] = set()
+    #: Names the author's non-check cells assign, by the index of the first cell that does.
+    assigned_at: dict[str, int] = {}
 
     for index, cell in enumerate(cells):
         meta = nbgrader_meta(cell)
@@ -223,6 +252,8 @@ def load_exercise_spec(nb: NotebookNode) -> ExerciseSpec:
             param_names = tuple(_assigned_names(_parse(cell, index)))
         if cell.get("cell_type") == "code" and not is_check_cell(cell):
             tree = _parse(cell, index)
+            for name in _top_level_bound(tree):
+                assigned_at.setdefault(name, index)
             for node in tree.body:
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                     callables.add(node.name)
@@ -270,9 +301,36 @@ def load_exercise_spec(nb: NotebookNode) -> ExerciseSpec:
         tree = _parse(cell, index)
         names = _free_names(code, tree) - _BUILTINS - bound_by_checks - bound_by_notebook
         names -= set(param_names)
+        reference_names = _reference_names(tree, index, gid)
+        if reference_names:
+            names.discard(REFERENCE_NAME)
+            if REFERENCE_NAME in assigned_at or REFERENCE_NAME in bound_by_checks:
+                raise ExerciseSpecError(
+                    f"cell {index} ({gid!r}): the notebook assigns {REFERENCE_NAME!r} itself; "
+                    f"that name is the platform's (reference.<name>): rename the variable",
+                    errors={"cell": index, "grade_id": gid, "reference": True},
+                )
+            late = [n for n in reference_names if assigned_at.get(n, index) >= index]
+            if late:
+                raise ExerciseSpecError(
+                    f"cell {index} ({gid!r}): reference.{late[0]}: no cell above this check "
+                    f"assigns {late[0]!r}, so the reference solution has no such answer here",
+                    errors={"cell": index, "grade_id": gid, "reference": True},
+                )
         tamper_proof = (
             code == source and not (names & callables) and not panlearn_meta.get("in_kernel", False)
         )
+        if reference_names and not tamper_proof:
+            raise ExerciseSpecError(
+                f"cell {index} ({gid!r}): the check reads the reference solution's values "
+                f"(reference.{reference_names[0]}) but would run in the student's kernel ("
+                + ("it is marked in_kernel" if panlearn_meta.get("in_kernel", False)
+                   else "it uses IPython syntax" if code != source
+                   else f"it calls {sorted(names & callables)[0]!r}, defined in the notebook")
+                + "), where the student's code could read them; a check that uses the "
+                "reference must read plain values only",
+                errors={"cell": index, "grade_id": gid, "reference": True},
+            )
         bound_by_checks |= _top_level_bound(tree)
         checks.append(
             CheckSpec(
@@ -286,6 +344,7 @@ def load_exercise_spec(nb: NotebookNode) -> ExerciseSpec:
                 tamper_proof=tamper_proof,
                 name=str(panlearn_meta.get("name") or gid),
                 visibility=visibility,
+                reference_names=reference_names,
             )
         )
     if not checks:
@@ -298,6 +357,27 @@ def load_exercise_spec(nb: NotebookNode) -> ExerciseSpec:
         datasets=tuple(datasets),
         import_code="\n".join(imports),
     )
+
+
+def _reference_names(tree: ast.Module, index: int, gid: str) -> tuple[str, ...]:
+    """The names a check reads as ``reference.<name>``; any other use of it is refused."""
+    attributes: set[int] = set()
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id == REFERENCE_NAME and isinstance(node.ctx, ast.Load)):
+            attributes.add(id(node.value))
+            if node.attr not in names:
+                names.append(node.attr)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == REFERENCE_NAME and id(node) not in attributes:
+            raise ExerciseSpecError(
+                f"cell {index} ({gid!r}): use the reference solution's values as "
+                f"`{REFERENCE_NAME}.<name>` (a name the reference solution assigns); "
+                f"{REFERENCE_NAME!r} cannot be used otherwise in a check",
+                errors={"cell": index, "grade_id": gid, "reference": True},
+            )
+    return tuple(sorted(names))
 
 
 def _parse(cell: Mapping[str, Any], index: int) -> ast.Module:

@@ -278,7 +278,10 @@ def _mentions(lessons: list[Lesson], registry: Registry | None) -> list[dict[str
     found: dict[str, dict[str, Any]] = {}
     for lesson in lessons:
         exercise = lesson.exercise
-        for reference in (exercise.datasets if exercise is not None else []):
+        entries = exercise.datasets if exercise is not None else []
+        # An entry may offer several files (`choices`): every one of them is used.
+        for reference in (choice for entry in entries for choice in
+                          (entry.get("choices") or [entry])):
             name = reference.get("dataset") or reference.get("pid") or reference.get("doi")
             dataset = registry.find(str(name)) if name else None
             if dataset is None or dataset.name in found:

@@ -23,7 +23,9 @@ from panlearn.catalogue import (
     list_organisations,
     neighbours,
 )
+from panlearn.datasets.resolve import dataset_credits
 from panlearn.extensions import db
+from panlearn.grading.reference import assignment_for
 from panlearn.metadata.jsonld import course_jsonld, course_jsonld_text
 from panlearn.models import LessonKind, VersionStatus
 from panlearn.notebooks.slides import SLIDES_INIT_SCRIPT_CSP_SOURCE
@@ -99,10 +101,18 @@ def lesson(lesson_id: int, upload_error: str | None = None) -> str:
     if published:
         page_url = url_for("pages.lesson", lesson_id=found.id, _external=True)
         oembed_url = url_for("embed.oembed", url=page_url, format="json", _external=True)
+    exercise = found.exercise if found.kind == LessonKind.EXERCISE else None
+    # The data credit names the viewer's own files (all choices for anonymous viewers).
+    data_credits = dataset_credits(
+        exercise.datasets if exercise is not None else [],
+        registry=current_app.extensions["panlearn.datasets"].registry,
+        assignment=assignment_for(exercise, viewer.id)
+        if exercise is not None and viewer is not None else None)
     return render_template(
         "lesson.html", lesson=found, version=version, before=before, after=after,
+        data_credits=data_credits,
         fragment=fragment, own_heading=not rendering.has_top_heading(fragment),
-        exercise=found.exercise if found.kind == LessonKind.EXERCISE else None,
+        exercise=exercise,
         published=published, oembed_url=oembed_url,
         embed_url=url_for("embed.lesson", lesson_id=found.id, _external=True),
         upload_form=SubmissionForm(), upload_error=upload_error, viewer=viewer,

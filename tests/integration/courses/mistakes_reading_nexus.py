@@ -5,6 +5,13 @@ from tests.integration.courses.mistakes import Mistake
 PEAK = "03-exercise-peak-to-d-spacing.ipynb"
 LINKS = "06-exercise-missing-external-link.ipynb"
 UNKNOWN = "08-exercise-explore-an-unknown-file.ipynb"
+#: Students get dmc01.h5 or lrcs3701.nx5; checks compare with the reference on the same file.
+#: Mistakes are graded on the first choice, dmc01.h5.
+OWN_FILE = "09-exercise-your-own-nexus-file.ipynb"
+_NXDATA = ("entry = f[entry_name]\n"
+           "nxdata = next(entry[name] for name in entry\n"
+           "              if isinstance(entry[name], h5py.Group) and "
+           "nx_class(entry[name]) == 'NXdata')\n")
 
 MISTAKES = [
     Mistake(PEAK,
@@ -34,4 +41,16 @@ MISTAKES = [
             "check-wavelength", "keV"),
     Mistake(UNKNOWN, {"sample-name": "sample_name = 'AgBehenate_228'"},
             "check-sample-name", "not the file name"),
+    Mistake(OWN_FILE, {"entry-name": "entry_name = '/' + next(name for name in f "
+                                      "if nx_class(f[name]) == 'NXentry')"},
+            "check-entry-name", "without '/'"),
+    Mistake(OWN_FILE, {"signal-path": _NXDATA + "signal_path = nxdata.name"},
+            "check-signal-path", "the NXdata group itself"),
+    Mistake(OWN_FILE, {"signal-path": _NXDATA + "signal_path = nxdata['two_theta'].name"},
+            "check-signal-path", "not an axis"),
+    Mistake(OWN_FILE, {"total-counts": "total_counts = float(np.mean(f[signal_path][()]))"},
+            "check-total-counts", "mean of the signal"),
+    # Copied from a neighbour who got lrcs3701.nx5: that file's total, not this one's.
+    Mistake(OWN_FILE, {"total-counts": "total_counts = 2666912.0"},
+            "check-total-counts", "copied from another file"),
 ]

@@ -55,7 +55,8 @@ def test_every_shipped_course_imports_and_every_reference_solution_scores_full_m
 
 @pytest.fixture(scope="module")
 def validated(course_pool, course_grading_settings, resolve_parameters):
-    """Exercise id → (spec, parameters, data files), from grading each reference solution."""
+    """Exercise id → (spec, parameters, data files, reference answers), from grading each
+    reference solution (on the first choice of files, where an exercise offers several)."""
     from panlearn.grading.pipeline import validate_reference_solution
 
     cache: dict[str, Any] = {}
@@ -67,7 +68,7 @@ def validated(course_pool, course_grading_settings, resolve_parameters):
                 lesson.notebook(), parameters=parameters, data_files=files,
                 settings=course_grading_settings, pool=course_pool)
             assert outcome.score == outcome.max_score > 0
-            cache[lesson.id] = (spec, parameters, files)
+            cache[lesson.id] = (spec, parameters, files, outcome.reference_answers)
         return cache[lesson.id]
 
     return get
@@ -76,9 +77,10 @@ def validated(course_pool, course_grading_settings, resolve_parameters):
 def _grade(lesson: ShippedLesson, submission, validated, course_pool, course_grading_settings):
     from panlearn.grading.pipeline import grade_notebook
 
-    spec, parameters, files = validated(lesson)
+    spec, parameters, files, reference = validated(lesson)
     return grade_notebook(lesson.notebook(), submission, parameters=parameters, data_files=files,
-                          settings=course_grading_settings, pool=course_pool, spec=spec)
+                          settings=course_grading_settings, pool=course_pool, spec=spec,
+                          reference=reference)
 
 
 @pytest.mark.parametrize("lesson", EXERCISES, ids=lambda lesson: lesson.id)
@@ -140,7 +142,8 @@ def test_every_course_is_a_real_course_and_all_registry_datasets_are_used():
         manifest = source.manifest
         assert manifest["licence"] == "CC-BY-4.0" and manifest["authors"], source.slug
         assert manifest["objectives"] and manifest["prerequisites"], source.slug
-        used |= {spec["dataset"] for lesson in lessons for spec in lesson.datasets}
+        used |= {choice["dataset"] for lesson in lessons for spec in lesson.datasets
+                 for choice in spec.get("choices", [spec])}
     registry = Registry.load(REPO_ROOT / "content" / "datasets.yml")
     assert {dataset.name for dataset in registry} <= used
 
