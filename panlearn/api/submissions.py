@@ -11,6 +11,7 @@ from panlearn.api.identity import current_user
 from panlearn.errors import InvalidInputError
 from panlearn.extensions import db
 from panlearn.grading.feedback import feedback_html, render_cache_dir
+from panlearn.grading.queue import poll_after
 from panlearn.grading.runtime import grading_settings
 from panlearn.grading.submissions import (
     check_pass_rates,
@@ -93,11 +94,16 @@ def create(exercise_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
 
 
 @bp.route("/submissions/<int:submission_id>")
-@bp.response(200, SubmissionSchema)
+@bp.response(200, SubmissionSchema, headers={"Retry-After": {
+    "description": "While the submission is queued or running: seconds until polling again "
+                   "is worth it (from its place in the queue and the recent grading rate).",
+    "schema": {"type": "integer", "minimum": 1}}})
 @bp.doc(security=[{"bearer": []}])
-def get_one(submission_id: int) -> dict[str, Any]:
+def get_one(submission_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     """A submission's state, score and per-check feedback (its owner and the authors)."""
-    return present(get_submission(db.session, submission_id, current_user()))
+    submission = get_submission(db.session, submission_id, current_user())
+    wait = poll_after(db.session, submission)
+    return present(submission), 200, ({"Retry-After": str(wait)} if wait else {})
 
 
 @bp.route("/submissions/<int:submission_id>/feedback")

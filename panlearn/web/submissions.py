@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from panlearn.api.identity import current_user
 from panlearn.errors import PanlearnError
 from panlearn.extensions import db
+from panlearn.grading.queue import poll_after
 from panlearn.grading.runtime import grading_settings
 from panlearn.grading.submissions import (
     get_submission,
@@ -63,4 +64,4 @@ def show(submission_id: int) -> str:
     submission = get_submission(db.session, submission_id, viewer)
     return render_template("submission.html", submission=submission,
                            run=latest_run(submission), lesson=submission.exercise.lesson,
-                           waiting=submission.state.value in ("queued", "running"))
+                           waiting=poll_after(db.session, submission))
