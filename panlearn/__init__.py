@@ -23,7 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from panlearn.config import flask_config, load_settings
     from panlearn.datasets.settings import DatasetsConfig, DatasetsContext
     from panlearn.errors import register_error_handlers
-    from panlearn.extensions import api, db, limiter, migrate
+    from panlearn.extensions import api, configure_sqlite, db, limiter, migrate
     from panlearn.lti.routes import init_app as init_lti
     from panlearn.metadata.routes import init_app as init_metadata
     from panlearn.ops.logs import configure_logging
@@ -44,6 +44,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["panlearn_course_hooks"] = [course_hook(lambda: db.session, search_context)]
 
     db.init_app(app)
+    with app.app_context():
+        configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
     api.init_app(app)

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,16 +127,20 @@ class PostgresCluster:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory) -> Iterator[tuple[str, PostgresCluster | None]]:
+def postgres_server() -> Iterator[tuple[str, PostgresCluster | None]]:
     """A PostgreSQL server URL: PANLEARN_TEST_DATABASE_URL's server if set, else a throwaway
     cluster for the session (skipped with the reason if PostgreSQL is not installed)."""
     configured = os.environ.get("PANLEARN_TEST_DATABASE_URL", "")
     if configured.startswith("postgresql"):
         yield configured, None
         return
-    cluster = PostgresCluster(tmp_path_factory.mktemp("faults-pg")).init()
+    # Not under pytest's base temp dir: each pytest session resets its owner-only mode,
+    # which would lock the `postgres` user out of a cluster another session is running.
+    base = Path(tempfile.mkdtemp(prefix="panlearn-faults-pg-"))
+    cluster = PostgresCluster(base).init()
     yield f"postgresql+psycopg://postgres@127.0.0.1:{cluster.port}/postgres", cluster
     cluster.close()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
