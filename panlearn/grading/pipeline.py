@@ -231,11 +231,7 @@ def _grade(
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    source = (
-        source_nb
-        if isinstance(source_nb, NotebookNode)
-        else nbformat.from_dict(copy.deepcopy(dict(source_nb)))
-    )
+    source = _as_notebook(source_nb)
     spec = spec or load_exercise_spec(source)
     params = validate_parameters(spec, parameters)
     # Before any student code runs: a missing reference is the platform's failure.
@@ -281,11 +277,7 @@ def validate_reference_solution(
     reference answers of this run (``outcome.reference_answers``), to cache.
     Raises `ExerciseSpecError` otherwise.
     """
-    source = (
-        source_nb
-        if isinstance(source_nb, NotebookNode)
-        else nbformat.from_dict(copy.deepcopy(dict(source_nb)))
-    )
+    source = _as_notebook(source_nb)
     spec = load_exercise_spec(source)
 
     def run(spec: ExerciseSpec) -> GradingOutcome:
