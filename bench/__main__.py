@@ -305,8 +305,9 @@ def parse_search(text: str) -> list[Figure]:
             figures.append(Figure("search", "index size", ours, "MB", None,
                                   f"FTS5 {fts:.1f} MB", fts / ours if ours else None))
             continue
+        # Query rows; newer bench/search.py adds the CPU median and load after the hits.
         match = re.match(r"^([a-z][\w ()-]*?)\s+" + NUM + r" /\s+" + NUM + r"\s+" + NUM + r" /\s+"
-                         + NUM + r"\s+(\d+)$", stripped)
+                         + NUM + r"\s+(\d+)(?:\s.*)?$", stripped)
         if match:
             name, w_med, w_p95, f_med, f_p95, hits = match.groups()
             w_med_f, f_med_f = float(w_med), float(f_med)

@@ -209,3 +209,33 @@ def code_positions(text: str) -> dict[str, list[int]]:
             else:
                 found.append(index)
     return positions
+
+
+# -- query-time fast paths: character spans for snippets ---------------------------
+#
+# Snippets need each token's text and characters, as the analyzers give them
+# with `chars=True, removestops=False` (stop words kept, unstemmed). Going
+# through whoosh's filter chain token by token cost milliseconds per hit.
+
+
+def prose_spans(text: str) -> Iterator[tuple[str, int, int]]:
+    """`(term, start, end)` as `prose_analyzer()(text, chars=True, removestops=False)`."""
+    stops = STOP_WORDS
+    stem = _STEMS.get
+    for match in _PROSE_WORD.finditer(text):
+        word = match.group().lower()
+        if len(word) < 2 or word in stops:
+            yield word, match.start(), match.end()
+        else:
+            yield stem(word) or _stem(word), match.start(), match.end()
+
+
+def code_spans(text: str) -> Iterator[tuple[str, int, int]]:
+    """`(term, start, end)` as `code_analyzer()(text, chars=True)`: identifiers, then parts."""
+    for match in _CODE_WORD.finditer(text):
+        word, start = match.group(), match.start()
+        yield word.lower(), start, match.end()
+        if word[0].isdigit():
+            continue
+        for part, part_start, part_end in identifier_parts(word):
+            yield part.lower(), start + part_start, start + part_end

@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher
-from whoosh.util.numeric import byte_to_length
 from whoosh.writing import CLEAR, IndexWriter, LockError
 
 from panlearn.errors import PanlearnError
+from panlearn.search.bulk import BulkSegmentWriter
 from panlearn.search.documents import SearchDocument
 from panlearn.search.schema import SCHEMA_VERSION, build_schema, document_fields
 
@@ -37,8 +36,6 @@ log = logging.getLogger(__name__)
 DEFAULT_LOCK_TIMEOUT = 60.0
 # Polling interval while waiting for the write lock.
 LOCK_POLL_SECONDS = 0.05
-# RAM whoosh may use per writer before spilling to temporary files.
-WRITER_LIMIT_MB = 256
 # How often (in documents) `rebuild` reports progress.
 PROGRESS_EVERY = 200
 
@@ -146,7 +143,7 @@ class Index:
         total = len(docs) if hasattr(docs, "__len__") else None  # type: ignore[arg-type]
         seen: set[str] = set()
         done = 0
-        with self._writer(limitmb=WRITER_LIMIT_MB, mergetype=CLEAR) as writer:
+        with self._writer(mergetype=CLEAR) as writer:
             for doc in docs:
                 if doc.doc_id in seen:
                     raise ValueError(f"duplicate doc_id in rebuild: {doc.doc_id!r}")
@@ -202,18 +199,19 @@ class Index:
     # -- internals --------------------------------------------------------
 
     @contextmanager
-    def _writer(self, *, mergetype: Any = None, **writer_args: Any) -> Iterator[IndexWriter]:
-        """Take the write lock (waiting up to `lock_timeout`), commit or cancel."""
+    def _writer(self, *, mergetype: Any = None) -> Iterator[IndexWriter]:
+        """Take the write lock (waiting up to `lock_timeout`), commit or cancel.
+
+        Every write, rebuild or upsert, goes through `BulkSegmentWriter`, so
+        every segment has the postings file that queries read.
+        """
         try:
-            writer = self._ix.writer(
-                timeout=self.lock_timeout, delay=LOCK_POLL_SECONDS, **writer_args
-            )
+            writer = BulkSegmentWriter(self._ix, timeout=self.lock_timeout, delay=LOCK_POLL_SECONDS)
         except LockError as error:
             raise SearchIndexBusyError(
                 f"the search index at {self.path} stayed locked by another writer "
                 f"for {self.lock_timeout:g} s"
             ) from error
-        _answer_lengths_from_memory(writer)
         try:
             yield writer
         except BaseException:
@@ -223,48 +221,6 @@ class Index:
             writer.commit()
         else:
             writer.commit(mergetype=mergetype)
-
-
-def _answer_lengths_from_memory(writer: IndexWriter) -> None:
-    """Make the commit look up field lengths in memory rather than on disk.
-
-    When a segment is written, whoosh asks for the field length of every
-    posting (to keep per-block length bounds for scoring), each time through
-    the column file, and for a field without lengths through an `os.stat`:
-    a third of the commit. Wrapping this writer's per-document reader loads
-    each field's lengths once instead; the postings written are the same.
-    """
-    original = getattr(writer, "per_document_reader", None)
-    if original is None:  # not a SegmentWriter (e.g. a whoosh AsyncWriter)
-        return
-    schema = writer.schema
-    writer.per_document_reader = lambda: _MemoryLengths(original(), schema)  # type: ignore[method-assign]
-
-
-class _MemoryLengths:
-    """A segment's per-document reader whose `doc_field_length` reads from memory."""
-
-    def __init__(self, reader: Any, schema: Any) -> None:
-        self._reader = reader
-        self._schema = schema
-        self._lengths: dict[str, list[int]] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._reader, name)
-
-    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0) -> int:
-        lengths = self._lengths.get(fieldname)
-        if lengths is None:
-            lengths = self._lengths[fieldname] = self._load(fieldname)
-        return lengths[docnum] if docnum < len(lengths) and lengths[docnum] else default
-
-    def _load(self, fieldname: str) -> list[int]:
-        # Only scorable fields record lengths (whoosh's SegmentWriter.add_document).
-        column = f"_{fieldname}_len"  # whoosh.codec.whoosh3._lenfield
-        if not self._schema[fieldname].scorable or not self._reader.has_column(column):
-            return []
-        reader = self._reader.column_reader(column, LENGTHS_COLUMN)
-        return [byte_to_length(byte) if byte else 0 for byte in reader]
 
 
 @contextmanager

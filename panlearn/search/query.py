@@ -11,10 +11,12 @@ reinterpreted), so the syntax is checked here first and the user is told.
 from __future__ import annotations
 
 import html
+import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -35,6 +37,7 @@ from whoosh.spelling import Corrector, SimpleQueryCorrector
 
 from panlearn.errors import InvalidInputError
 from panlearn.search.analysis import prose_analyzer
+from panlearn.search.bulk import SegmentPostings, TermPostings
 from panlearn.search.documents import KINDS, Viewer
 from panlearn.search.index import Index
 from panlearn.search.schema import (
@@ -43,6 +46,8 @@ from panlearn.search.schema import (
     USER_FIELDS,
     _facet_value,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 500
 MAX_PER_PAGE = 100
@@ -152,7 +157,8 @@ def search(
     filter_query = wq.And([_visibility(viewer), *(f for f in filters if f is not None)])
 
     with index.searcher() as searcher:
-        cache = _cache_for(searcher)
+        cache = _cache_for(searcher, index.path)
+        cache.new_query()
         # Which documents match, as one boolean per document, from the posting
         # lists in bulk: the exact total and facet counts, without scoring.
         allowed = cache.docset(filter_query)
@@ -164,13 +170,19 @@ def search(
             # Only the page is scored and ranked (see _top).
             page_docs = _top(searcher, cache, user_query, matched, total, first, limit)
             terms = _positive_terms(user_query, searcher.reader()) if page_docs else {}
+            holders = {
+                name: cache.holders(name, terms[name]) for name in SNIPPET_FIELDS if terms.get(name)
+            }
         else:
             matched = allowed
             total = int(np.count_nonzero(matched))
             browse = cache.browse_order
             page_docs = [(None, int(d)) for d in browse[matched[browse]][first:limit]]
-            terms = {}
-        hits = [_hit(searcher, docnum, score, terms) for score, docnum in page_docs]
+            terms, holders = {}, {}
+        hits = [
+            _hit(searcher, docnum, score, terms, [n for n, docs in holders.items() if docs[docnum]])
+            for score, docnum in page_docs
+        ]
         facets = _facet_counts(cache.facet_docs, matched)
         suggestion = _suggest(searcher, text) if text else None
 
@@ -315,10 +327,30 @@ def _configure(parser: QueryParser) -> QueryParser:
     return parser
 
 
+# Parsers by searcher: building one compiles a few dozen regular expressions,
+# more than parsing a query costs. Searchers are per thread (Index.searcher),
+# so a parser is never shared between threads.
+_PARSERS: WeakKeyDictionary[Searcher, dict[str, QueryParser]] = WeakKeyDictionary()
+
+
+def _parser(searcher: Searcher, kind: str) -> QueryParser:
+    """The search parser (`kind` "search") or the spelling parser ("words")."""
+    schema = searcher.schema
+    parsers = _PARSERS.setdefault(searcher, {})
+    parser = parsers.get(kind)
+    if parser is None:
+        if kind == "search":
+            parser = MultifieldParser(
+                list(TEXT_FIELD_BOOSTS), schema, fieldboosts=TEXT_FIELD_BOOSTS
+            )
+        else:
+            parser = QueryParser("words", schema)
+        parser = parsers[kind] = _configure(parser)
+    return parser
+
+
 def _parse(searcher: Searcher, text: str) -> wq.Query:
-    parser = _configure(
-        MultifieldParser(list(TEXT_FIELD_BOOSTS), searcher.schema, fieldboosts=TEXT_FIELD_BOOSTS)
-    )
+    parser = _parser(searcher, "search")
     # Aliases arrive as typed; map them case-insensitively ("Technique:SANS").
     lowered = _FIELD_PREFIX.sub(lambda m: m.group(1).lower() + ":", text)
     try:
@@ -346,13 +378,30 @@ class _SearcherCache:
     FILTER_FIELDS = frozenset({"status", "organisation_slug", *FACETS})
     FILTER_CACHE_SIZE = 512
 
-    def __init__(self, searcher: Searcher) -> None:
+    def __init__(self, searcher: Searcher, folder: Path) -> None:
         self.searcher = searcher
         reader = searcher.reader()
         self.size = reader.doc_count_all()
         self.leaves: list[tuple[Any, int]] = [
             (leaf.reader(), offset) for leaf, offset in searcher.leaf_searchers()
         ]
+        # Each segment's numpy postings file (bulk.py); None for a segment written
+        # without one, whose posting lists are then decoded from whoosh's blocks.
+        self.bulk: list[SegmentPostings | None] = [
+            SegmentPostings.open(folder, leaf.segment()) for leaf, _ in self.leaves
+        ]
+        missing = sum(
+            1
+            for (leaf, _), bulk in zip(self.leaves, self.bulk, strict=True)
+            if bulk is None and leaf.doc_count_all()
+        )
+        if missing:
+            log.warning(
+                "search index at %s: %d segment(s) written without a postings file are "
+                "searched the slow way; `flask search rebuild` gives them one",
+                folder,
+                missing,
+            )
         live = np.ones(self.size, dtype=bool)
         for leaf, offset in self.leaves:
             if leaf.has_deletions():
@@ -360,6 +409,8 @@ class _SearcherCache:
                 live[np.fromiter(leaf.all_doc_ids(), dtype=np.int64) + offset] = True
         self.live = live
         self._filter_sets: dict[tuple[str, bytes], np.ndarray] = {}
+        # Phrase matches of the current query, for both matching and scoring.
+        self._phrases: dict[tuple[str, tuple[str, ...], int], np.ndarray] = {}
         self._lengths: dict[str, np.ndarray] = {}
         # Facet name → [(label as written, its documents)].
         self.facet_docs: dict[str, list[tuple[str, np.ndarray]]] = {
@@ -369,13 +420,14 @@ class _SearcherCache:
             ]
             for name in FACETS
         }
-        # Document → its catalogue order key, for breaking ties between equal scores.
-        self.order_key = reader.column_reader("order_key")
         live_docs = np.flatnonzero(live).tolist()
+        if live_docs:  # an empty index (new, or just recreated) has no columns to read
+            live_docs.sort(key=reader.column_reader("order_key").__getitem__)
         # Every document in catalogue order (courses first, then by course and position).
-        self.browse_order = np.array(
-            sorted(live_docs, key=self.order_key.__getitem__), dtype=np.int64
-        )
+        self.browse_order = np.array(live_docs, dtype=np.int64)
+        # Document → its place in that order (deleted documents last), for ranking ties.
+        self.rank = np.full(self.size, self.size, dtype=np.int64)
+        self.rank[self.browse_order] = np.arange(len(self.browse_order))
 
     def term_docs(self, fieldname: str, text: str | bytes) -> np.ndarray:
         """The live documents holding one term."""
@@ -385,14 +437,46 @@ class _SearcherCache:
         if cached is not None:
             return cached
         docs = np.zeros(self.size, dtype=bool)
-        for leaf, offset in self.leaves:
-            if (fieldname, btext) in leaf:
-                docs[_posting_ids(leaf.postings(fieldname, btext)) + offset] = True
+        for ids, _ in self.postings(fieldname, btext, weights=False):
+            docs[ids] = True
         docs &= self.live
         if fieldname in self.FILTER_FIELDS:
             if len(self._filter_sets) >= self.FILTER_CACHE_SIZE:
                 self._filter_sets.clear()
             self._filter_sets[key] = docs
+        return docs
+
+    def new_query(self) -> None:
+        """Forget the last query's phrase matches (only filters are kept between queries)."""
+        self._phrases.clear()
+
+    def postings(
+        self, fieldname: str, btext: bytes, *, weights: bool = True
+    ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """A term's document numbers (in the searcher) and weights, segment by segment.
+
+        From the segments' postings files when they have one; otherwise
+        decoded from whoosh's blocks (weights only when asked for).
+        """
+        for (leaf, offset), bulk in zip(self.leaves, self.bulk, strict=True):
+            if bulk is not None and bulk.has_field(fieldname):
+                found = bulk.term(fieldname, btext)
+                if found is not None:
+                    yield found.ids.astype(np.int64) + offset, found.weights
+            elif (fieldname, btext) in leaf:
+                matcher = leaf.postings(fieldname, btext)
+                if weights:
+                    ids, term_weights = _posting_ids_weights(matcher)
+                    yield ids + offset, term_weights
+                else:
+                    yield _posting_ids(matcher) + offset, None
+
+    def holders(self, fieldname: str, terms: set[str]) -> np.ndarray:
+        """The documents holding any of `terms` in one field (where a snippet can be cut)."""
+        docs = np.zeros(self.size, dtype=bool)
+        for term in terms:
+            for ids, _ in self.postings(fieldname, term.encode("utf-8"), weights=False):
+                docs[ids] = True
         return docs
 
     def docset(self, query: wq.Query) -> np.ndarray:
@@ -428,17 +512,41 @@ class _SearcherCache:
                 docs |= self.term_docs(fieldname, text)
             return docs
         if isinstance(query, wq.Phrase):
-            # Only documents with every word can hold the phrase: check positions there.
-            words = wq.And([wq.Term(query.fieldname, word) for word in query.words])
-            candidates = self.docset(words)
-            if not candidates.any():
-                return candidates
-        # Anything else (phrases...): whoosh's own matcher.
+            found = self.phrase_docs(query)
+            if found is not None:
+                return found
+        # Anything else (phrases with a slop...): whoosh's own matcher.
         docs = np.zeros(self.size, dtype=bool)
         found = np.fromiter(self.searcher.docs_for_query(query), dtype=np.int64)
         docs[found] = True
         return docs & self.live
 
+    def phrase_docs(self, phrase: wq.Phrase) -> np.ndarray | None:
+        """The live documents holding the phrase's words at consecutive positions.
+
+        Matches what whoosh's phrase matcher finds (slop 1: word i at the
+        first word's position + i), but over whole position arrays with numpy
+        instead of document by document. None when it cannot: a slop other
+        than 1, or a segment without a postings file.
+        """
+        key = (phrase.fieldname, tuple(phrase.words), phrase.slop)
+        cached = self._phrases.get(key)
+        if cached is not None:
+            return cached
+        schema = self.searcher.schema
+        if phrase.slop != 1 or phrase.fieldname not in schema or None in self.bulk:
+            return None
+        field = schema[phrase.fieldname]
+        words = [field.to_bytes(word) for word in phrase.words]
+        docs = np.zeros(self.size, dtype=bool)
+        for (_, offset), bulk in zip(self.leaves, self.bulk, strict=True):
+            postings = [bulk.term(phrase.fieldname, word) for word in words]  # type: ignore[union-attr]
+            if not postings or any(p is None or p.positions is None for p in postings):
+                continue
+            docs[_phrase_matches(postings) + offset] = True  # type: ignore[arg-type]
+        docs &= self.live
+        self._phrases[key] = docs
+        return docs
 
     # -- scoring ---------------------------------------------------------------
 
@@ -477,7 +585,29 @@ class _SearcherCache:
             return total
         if isinstance(query, wq.AndNot):
             return self.scores(query.a)
+        if isinstance(query, wq.Phrase):
+            return self._phrase_scores(query)
+        if isinstance(query, wq.Not):  # whoosh's InverseMatcher scores every match 1.0
+            return np.ones(self.size, dtype=np.float64)
         return None
+
+    def _phrase_scores(self, phrase: wq.Phrase) -> np.ndarray | None:
+        """Whoosh's phrase score: the sum of its words' BM25F scores, times its boost.
+
+        (whoosh scores a phrase match as the intersection of its terms.) Zero
+        where the phrase does not occur, so an OR of phrases adds up right.
+        """
+        matches = self.phrase_docs(phrase)
+        if matches is None:
+            return None
+        total = np.zeros(self.size, dtype=np.float64)
+        for word in phrase.words:
+            word_scores = self._term_scores(wq.Term(phrase.fieldname, word))
+            if word_scores is None:
+                return None
+            total += word_scores
+        total[~matches] = 0.0
+        return total * phrase.boost
 
     def _term_scores(self, term: wq.Term) -> np.ndarray | None:
         fieldname = term.fieldname
@@ -492,12 +622,8 @@ class _SearcherCache:
         idf = self.searcher.idf(fieldname, text)
         avgfl = self.searcher.avg_field_length(fieldname) or 1
         lengths = self.field_lengths(fieldname)
-        for leaf, offset in self.leaves:
-            if (fieldname, btext) not in leaf:
-                continue
-            ids, weights = _posting_ids_weights(leaf.postings(fieldname, btext))
-            ids = ids + offset
-            tf = weights
+        for ids, weights in self.postings(fieldname, btext):
+            tf = weights.astype(np.float64)  # type: ignore[union-attr]
             fl = lengths[ids]
             norm = (1 - BM25_B) + BM25_B * fl / avgfl
             scores[ids] = idf * ((tf * (BM25_K1 + 1)) / (tf + BM25_K1 * norm))
@@ -556,11 +682,50 @@ def _posting_ids(matcher: Any) -> np.ndarray:
 _CACHES: WeakKeyDictionary[Searcher, _SearcherCache] = WeakKeyDictionary()
 
 
-def _cache_for(searcher: Searcher) -> _SearcherCache:
+def _cache_for(searcher: Searcher, folder: Path) -> _SearcherCache:
     cache = _CACHES.get(searcher)
     if cache is None:
-        cache = _CACHES[searcher] = _SearcherCache(searcher)
+        cache = _CACHES[searcher] = _SearcherCache(searcher, folder)
     return cache
+
+
+def _phrase_matches(postings: list[TermPostings]) -> np.ndarray:
+    """Segment document numbers where word i occurs at some start position + i.
+
+    Each word's occurrences in the documents holding every word become
+    `(document, position - i)` keys; a phrase starts wherever all words share
+    a key.
+    """
+    candidates = postings[0].ids
+    for other in postings[1:]:
+        candidates = np.intersect1d(candidates, other.ids, assume_unique=True)
+    if not len(candidates):
+        return np.zeros(0, dtype=np.int64)
+    starts: np.ndarray | None = None
+    for i, term in enumerate(postings):
+        docs, positions = _occurrences(term, candidates)
+        keep = positions >= i
+        keys = (docs[keep] << 32) | (positions[keep] - i)
+        starts = keys if starts is None else np.intersect1d(starts, keys, assume_unique=True)
+        if not len(starts):
+            break
+    assert starts is not None
+    return np.unique(starts >> 32)
+
+
+def _occurrences(term: TermPostings, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every `(document, position)` of a term in `docs` (all of which hold it), flattened."""
+    assert term.pstarts is not None and term.positions is not None
+    rows = np.searchsorted(term.ids, docs)
+    begins = term.pstarts[rows].astype(np.int64)
+    counts = term.pstarts[rows + 1].astype(np.int64) - begins
+    # Index of each occurrence in `positions`: its run's begin + its rank in the run.
+    ends = np.cumsum(counts)
+    flat = np.arange(int(ends[-1])) + np.repeat(begins - (ends - counts), counts)
+    return (
+        np.repeat(docs.astype(np.int64), counts),
+        term.positions[flat].astype(np.int64),
+    )
 
 
 def _top(
@@ -590,11 +755,9 @@ def _top(
             bottom = np.partition(rounded, len(rounded) - limit)[len(rounded) - limit]
             keep = rounded >= bottom
             candidates, rounded = candidates[keep], rounded[keep]
-        order = sorted(
-            zip(rounded.tolist(), candidates.tolist(), strict=True),
-            key=lambda item: (-item[0], cache.order_key[item[1]]),
-        )
-        return [(float(scores[docnum]), docnum) for _, docnum in order[first:limit]]
+        # Best score first; ties in catalogue order.
+        order = np.lexsort((cache.rank[candidates], -rounded))
+        return [(float(scores[docnum]), int(docnum)) for docnum in candidates[order[first:limit]]]
     allow = set(np.flatnonzero(matched).tolist())
     wanted = min(total, max(limit * 2, limit + 10))
     while True:
@@ -607,11 +770,11 @@ def _top(
         if round(top[-1][0], SCORE_DIGITS) < page_bottom:
             break
         wanted = min(total, wanted * 4)
-    return _rank(top, cache.order_key, first, limit)
+    return _rank(top, cache.rank, first, limit)
 
 
 def _rank(
-    scored: Sequence[tuple[float, int]], order_key: Any, first: int, limit: int
+    scored: Sequence[tuple[float, int]], rank: np.ndarray, first: int, limit: int
 ) -> list[tuple[float, int]]:
     """Order by score, ties by catalogue order; return the page `[first:limit]`.
 
@@ -621,7 +784,7 @@ def _rank(
     scores tied with its edges are given sort keys.
     """
     rounded = sorted(
-        ((round(score, SCORE_DIGITS), docnum) for score, docnum in scored),
+        ((round(score, SCORE_DIGITS), docnum, score) for score, docnum in scored),
         key=lambda item: -item[0],
     )
     if not rounded[first:limit]:
@@ -629,8 +792,8 @@ def _rank(
     top, bottom = rounded[first][0], rounded[min(limit, len(rounded)) - 1][0]
     window = [item for item in rounded if bottom <= item[0] <= top]
     before = sum(1 for item in rounded if item[0] > top)
-    window.sort(key=lambda item: (-item[0], order_key[item[1]]))
-    return window[first - before : limit - before]
+    window.sort(key=lambda item: (-item[0], int(rank[item[1]])))
+    return [(score, docnum) for _, docnum, score in window[first - before : limit - before]]
 
 
 def _positive_terms(query: wq.Query, reader: Any) -> dict[str, set[str]]:
@@ -656,7 +819,11 @@ def _positive_terms(query: wq.Query, reader: Any) -> dict[str, set[str]]:
 
 
 def _hit(
-    searcher: Searcher, docnum: int, score: float | None, terms: dict[str, set[str]]
+    searcher: Searcher,
+    docnum: int,
+    score: float | None,
+    terms: dict[str, set[str]],
+    snippet_fields: list[str],
 ) -> SearchHit:
     stored = searcher.stored_fields(docnum)
     return SearchHit(
@@ -672,32 +839,30 @@ def _hit(
         facility=stored.get("facility_label", ""),
         level=stored.get("level_label", ""),
         score=score,
-        snippet=_snippet(searcher, stored, terms),
+        snippet=_snippet(searcher, stored, terms, snippet_fields),
     )
 
 
-def _snippet(searcher: Searcher, stored: dict[str, Any], terms: dict[str, set[str]]) -> str:
+def _snippet(
+    searcher: Searcher, stored: dict[str, Any], terms: dict[str, set[str]], fields: list[str]
+) -> str:
     """Cut a window around the first match in the first body field that has one.
 
     Analyses the text only up to that first match (then the window again to
     mark every match in it), instead of whoosh's highlighter, which
-    tokenises the whole stored notebook for every hit.
+    tokenises the whole stored notebook for every hit; and with the fields'
+    one-pass `spans` rather than their analyzers' token-by-token chain.
+    `fields` are the body fields (in SNIPPET_FIELDS order) that the postings
+    say hold a match: a field without one is never scanned end to end.
     """
-    for fieldname in SNIPPET_FIELDS:
+    for fieldname in fields:
         wanted = terms.get(fieldname)
         text = stored.get(fieldname) or ""
         if not wanted or not text:
             continue
-        analyzer = searcher.schema[fieldname].analyzer
+        spans = searcher.schema[fieldname].spans
         limited = text[:SNIPPET_CHAR_LIMIT]
-        found = next(
-            (
-                t.startchar
-                for t in analyzer(limited, chars=True, removestops=False)
-                if t.text in wanted
-            ),
-            None,
-        )
+        found = next((start for term, start, _ in spans(limited) if term in wanted), None)
         if found is None:
             continue
         begin = max(0, found - SNIPPET_SURROUND)
@@ -706,11 +871,7 @@ def _snippet(searcher: Searcher, stored: dict[str, Any], terms: dict[str, set[st
             begin = space + 1 if space != -1 else begin
         end = min(len(text), begin + SNIPPET_CHARS)
         window = text[begin:end]
-        marks = [
-            (t.startchar, t.endchar)
-            for t in analyzer(window, chars=True, removestops=False)
-            if t.text in wanted
-        ]
+        marks = [(start, end) for term, start, end in spans(window) if term in wanted]
         return ("… " if begin else "") + _mark(window, marks) + (" …" if end < len(text) else "")
     plain = stored.get("summary") or stored.get("markdown") or ""
     if len(plain) > SNIPPET_CHARS:
@@ -776,7 +937,7 @@ class _VocabularyCorrector(Corrector):
 def _suggest(searcher: Searcher, text: str) -> str | None:
     """Return the query with unknown words replaced by their nearest known word."""
     reader = searcher.reader()
-    parser = _configure(QueryParser("words", searcher.schema))
+    parser = _parser(searcher, "words")
     try:
         words_query = parser.parse(_FIELD_PREFIX.sub(lambda m: m.group(1).lower() + ":", text))
     except Exception:  # noqa: BLE001 - a suggestion is optional; the search itself parsed

@@ -8,18 +8,23 @@ as written ("SANS", "X-ray diffraction") without a lookup table.
 
 from __future__ import annotations
 
+import pickle
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, FieldType, Schema
 from whoosh.formats import Existence
+from whoosh.system import pack_uint
 
 from panlearn.search.analysis import (
     code_analyzer,
     code_positions,
+    code_spans,
     prose_analyzer,
     prose_positions,
+    prose_spans,
     word_analyzer,
 )
 from panlearn.search.documents import SearchDocument
@@ -76,6 +81,8 @@ _SEP = ","
 # (an analyzer's rules, what a field is fed): an index written by another
 # version is recreated empty and `Index.recreated` asks for a rebuild.
 #   1: first schema.  2: fused index-time analysis, `words` without frequencies.
+# (The postings files of bulk.py need no bump: the whoosh files are unchanged,
+# and a segment written without one is searched through whoosh's blocks.)
 SCHEMA_VERSION = 2
 
 
@@ -87,6 +94,37 @@ class PanlearnSchema(Schema):
     """
 
     panlearn_version: int | None = None
+
+
+@lru_cache(maxsize=16)
+def _weights(boost: float) -> Callable[[int], float]:
+    """`count * boost` for small counts as shared float objects (a rebuild holds millions)."""
+    table = [count * boost for count in range(256)]
+    return lambda count: table[count] if count < 256 else count * boost
+
+
+# Most terms occur once in a field: their encoded positions repeat across documents.
+_SINGLE_POSITION: dict[int, bytes] = {}
+_SINGLE_POSITION_CACHED = 1 << 16
+_ONE = pack_uint(1)
+
+
+def encode_positions(positions: list[int]) -> bytes:
+    """The bytes of whoosh's `Positions.encode(positions)`, computed faster.
+
+    Deltas in a list comprehension rather than a loop, and a cache for the
+    one-position lists that are most postings (tests compare the bytes).
+    """
+    if len(positions) == 1:
+        position = positions[0]
+        cached = _SINGLE_POSITION.get(position)
+        if cached is None:
+            cached = _ONE + pickle.dumps(positions, 2)
+            if position < _SINGLE_POSITION_CACHED:
+                _SINGLE_POSITION[position] = cached
+        return cached
+    deltas = [b - a for a, b in zip([0, *positions], positions, strict=False)]
+    return pack_uint(len(deltas)) + pickle.dumps(deltas, 2)
 
 
 class _FastPositions(TEXT):
@@ -104,10 +142,15 @@ class _FastPositions(TEXT):
         if kwargs or not isinstance(value, str):
             yield from super().index(value, **kwargs)
             return
-        boost = self.format.field_boost
-        encode = self.format.encode
+        for tbytes, freq, weight, vbytes, _ in self.postings(value):
+            yield tbytes, freq, weight, vbytes
+
+    def postings(self, value: str) -> Iterator[tuple[bytes, int, float, bytes, list[int]]]:
+        """What `index` yields, plus the positions themselves (for the bulk writer)."""
+        weight = _weights(self.format.field_boost)
         for term, positions in self._positions(value).items():
-            yield term.encode("utf-8"), len(positions), len(positions) * boost, encode(positions)
+            count = len(positions)
+            yield term.encode("utf-8"), count, weight(count), encode_positions(positions), positions
 
 
 class ProseField(_FastPositions):
@@ -116,6 +159,10 @@ class ProseField(_FastPositions):
     def _positions(self, value: str) -> dict[str, list[int]]:
         return prose_positions(value)
 
+    def spans(self, value: str) -> Iterator[tuple[str, int, int]]:
+        """Terms and their characters, for snippets (see `analysis.prose_spans`)."""
+        return prose_spans(value)
+
 
 class CodeField(_FastPositions):
     """Notebook code: `code_analyzer`, indexed through `code_positions`."""
@@ -123,13 +170,20 @@ class CodeField(_FastPositions):
     def _positions(self, value: str) -> dict[str, list[int]]:
         return code_positions(value)
 
+    def spans(self, value: str) -> Iterator[tuple[str, int, int]]:
+        """Terms and their characters, for snippets (see `analysis.code_spans`)."""
+        return code_spans(value)
+
 
 class WordsField(FieldType):
     """The spelling vocabulary: which documents have a word, nothing more.
 
     No frequencies, positions or lengths: it is never scored, only looked up
-    (`terms_within`, `doc_frequency`) for "did you mean".
+    (`terms_within`, `doc_frequency`) for "did you mean"; so it stays out of
+    the numpy postings files too (a third of all postings).
     """
+
+    in_postings_file = False
 
     def __init__(self) -> None:
         super().__init__(Existence(), word_analyzer())
@@ -139,9 +193,14 @@ class WordsField(FieldType):
         if kwargs or not isinstance(value, str):
             yield from super().index(value, **kwargs)
             return
-        boost = self.format.field_boost
+        for tbytes, freq, weight, vbytes, _ in self.postings(value):
+            yield tbytes, freq, weight, vbytes
+
+    def postings(self, value: str) -> Iterator[tuple[bytes, int, float, bytes, None]]:
+        """What `index` yields, in the bulk writer's form (no positions)."""
+        boost = float(self.format.field_boost)
         for word in {word.lower() for word in _WORDS.findall(value)}:
-            yield word.encode("utf-8"), 1, boost, b""
+            yield word.encode("utf-8"), 1, boost, b"", None
 
 
 def build_schema() -> Schema:

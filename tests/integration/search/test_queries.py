@@ -27,6 +27,21 @@ def test_title_match_ranks_above_body_match(index: Index) -> None:
     assert ids(index, "guinier") == ["lesson:title", "lesson:body"]
 
 
+def test_phrase_in_a_title_ranks_above_the_same_phrase_in_a_body(index: Index) -> None:
+    index.upsert(
+        [
+            make_doc(
+                "lesson:body",
+                title="Data reduction",
+                markdown="A long lesson. " * 40 + "The radius of gyration comes at the end.",
+            ),
+            make_doc("lesson:title", title="Radius of gyration", markdown="A short lesson."),
+            make_doc("lesson:apart", title="Gyration", markdown="A radius, then gyration."),
+        ]
+    )
+    assert ids(index, '"radius of gyration"') == ["lesson:title", "lesson:body"]
+
+
 def test_stemming_finds_other_forms_of_a_word(catalogue_index: Index) -> None:
     # "scattered" is only in lesson 2's text, "scattering" in the course summary.
     assert "lesson:2" in ids(catalogue_index, "scattering")

@@ -120,3 +120,19 @@ def test_fast_index_paths_match_the_analyzers() -> None:
         assert _field_postings("code", value, fast=True) == _field_postings(
             "code", value, fast=False
         ), value[:80]
+
+
+def _analyzer_spans(analyzer, value: str) -> list[tuple[str, int, int]]:  # type: ignore[no-untyped-def]
+    tokens = analyzer(value, chars=True, removestops=False)
+    return [(t.text, t.startchar, t.endchar) for t in tokens]
+
+
+def test_snippet_spans_match_the_analyzers() -> None:
+    from panlearn.search.analysis import code_spans, prose_spans
+
+    texts = _notebook_texts()
+    assert texts, "no course notebooks to compare on"
+    for value in SAMPLES + [markdown for markdown, _ in texts]:
+        assert list(prose_spans(value)) == _analyzer_spans(prose_analyzer(), value), value[:80]
+    for value in SAMPLES + [code for _, code in texts]:
+        assert list(code_spans(value)) == _analyzer_spans(code_analyzer(), value), value[:80]
