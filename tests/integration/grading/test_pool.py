@@ -1,4 +1,4 @@
-"""The kernel pool preloads what the exercises asking for kernels import, per kernel."""
+"""The kernel pool: what its kernels preload, and when it starts them."""
 
 from __future__ import annotations
 
@@ -86,3 +86,20 @@ def test_kernels_get_the_graders_matplotlib_font_cache(tmp_path: Path) -> None:
     assert make_run_dir(settings, None, "kernel").joinpath(".mpl", cache[0].name).read_bytes() \
         == cache[0].read_bytes()
     assert not any((make_run_dir(settings, None, "checks") / ".mpl").iterdir())
+
+
+def test_while_a_submission_is_graded_replacements_wait_unless_none_is_warm(
+    grading_settings: GradingSettings,
+) -> None:
+    with KernelPool(grading_settings, size=2) as pool:
+        assert pool.wait_until_full(60)
+        with pool.busy():
+            first = pool.acquire_kernel(timeout=60)
+            # One kernel is still warm: nothing starts to compete with this grading.
+            assert pool.ready_counts()[0] == 1 and pool._starting["kernel"] == 0
+            second = pool.acquire_kernel(timeout=60)
+            # None is left: the pool refills at once, grading or not.
+            assert pool._starting["kernel"] + pool.ready_counts()[0] >= 1
+        assert pool.wait_until_full(60)
+        for kernel in (first, second):
+            kernel.kill()
