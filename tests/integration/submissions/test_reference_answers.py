@@ -233,8 +233,13 @@ def test_the_student_never_sees_the_reference_values(course_app, tmp_path, refer
         "           b'Histogram1/data/' + b'data', b'entry1/data1/' + b'counts']\n"
         "found = [k for k in list(globals()) if 'reference' in k.lower()]\n"
         "found += [m for m in list(sys.modules) if 'reference' in m.lower()]\n"
+        # Installed packages (the virtualenv may live under /tmp) hold these digits by chance.
+        "installed = (sys.prefix, sys.base_prefix, sys.exec_prefix)\n"
         "for top in {os.getcwd(), '/tmp', os.path.expanduser('~'), os.environ.get('HOME', '/')}:\n"
         "    for root, dirs, files in os.walk(top):\n"
+        "        if root.startswith(installed):\n"
+        "            dirs[:] = []\n"
+        "            continue\n"
         "        for name in files:\n"
         "            try:\n"
         "                with open(os.path.join(root, name), 'rb') as fh:\n"
