@@ -38,7 +38,6 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-SKIP_FILES = {"__init__.py", "__main__.py"}
 
 #: Quick-mode options per script, passed only when the script's source still has the flag.
 QUICK: dict[str, list[tuple[str, str | None]]] = {
@@ -86,7 +85,7 @@ class Figure:
 
 
 def scripts() -> list[str]:
-    return sorted(p.stem for p in BENCH_DIR.glob("*.py") if p.name not in SKIP_FILES)
+    return sorted(p.stem for p in BENCH_DIR.glob("*.py") if not p.name.startswith("_"))
 
 
 def command(name: str, full: bool, extra: list[str] | None = None) -> list[str]:

@@ -18,7 +18,6 @@ import base64
 import http.client
 import io
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from nbformat import v4
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._net import free_port, wait_port  # noqa: E402
 from panlearn.notebooks.canonical import notebook_sha256  # noqa: E402
 from panlearn.notebooks.render import render_lesson  # noqa: E402
 
@@ -170,12 +170,6 @@ def _import_shipped_courses(app) -> None:
             import_courses(db.session, sources, publish=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _load(port: int, paths: list[str]) -> tuple[float, list[float], int]:
     """CLIENTS threads, each REQUESTS_PER_CLIENT keep-alive GETs; (seconds, latencies, errors)."""
     latencies: list[float] = []
@@ -228,17 +222,6 @@ def _report_load(name: str, port: int, paths: list[str]) -> None:
           f"{errors} errors)")
 
 
-def _wait_for_port(port: int, seconds: float = 20) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
 def bench_pages() -> None:
     """Cached lesson pages through the app: in-process latency, then real servers."""
     from werkzeug.serving import make_server
@@ -285,7 +268,7 @@ def bench_pages() -> None:
 
 
 def _bench_gunicorn(environment: dict[str, str], paths: list[str]) -> None:
-    port = _free_port()
+    port = free_port()
     workers = os.cpu_count() or 2
     process = subprocess.Popen(
         [str(GUNICORN), "--workers", str(workers), "--worker-class", "gthread", "--threads",
@@ -295,7 +278,7 @@ def _bench_gunicorn(environment: dict[str, str], paths: list[str]) -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
-        if not _wait_for_port(port):
+        if not wait_port(port, 20):
             print("gunicorn did not start; no figure")
             return
         _report_load(f"gunicorn ({workers} workers x 4 threads)", port, paths)

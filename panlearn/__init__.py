@@ -53,7 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_api(api)
     app.register_blueprint(ops_bp)
     web.init_app(app)
-    init_metadata(app)  # after web: CSRF exemption needs its CSRFProtect
+    init_metadata(app)
     init_lti(app)
     # After flask-smorest, so our problem+json handlers replace its error handler.
     register_error_handlers(app)

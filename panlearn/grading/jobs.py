@@ -19,11 +19,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from nbformat import NotebookNode
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from panlearn import __version__
-from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
+from panlearn.datasets.resolve import (
+    ResolvedDataset,
+    papermill_parameters,
+    resolve_exercise_datasets,
+)
 from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import PanlearnError
 from panlearn.grading import pipeline
@@ -36,6 +41,7 @@ from panlearn.grading.reference import (
     store_reference_answers,
 )
 from panlearn.grading.settings import GradingSettings
+from panlearn.grading.spec import ExerciseSpec
 from panlearn.grading.submissions import exercise_spec, source_notebook
 from panlearn.lti.passback import post_score
 from panlearn.models import (
@@ -155,8 +161,9 @@ def process_submission(session: Session, submission_id: int, context: GradingCon
     return _record_outcome(session, submission, token, run, outcome)
 
 
-def reference_answers(session: Session, solution_hash: str, source: Any, spec: Any,
-                      resolved: list[Any], context: GradingContext) -> ReferenceAnswers:
+def reference_answers(session: Session, solution_hash: str, source: NotebookNode,
+                      spec: ExerciseSpec, resolved: list[ResolvedDataset],
+                      context: GradingContext) -> ReferenceAnswers:
     """The reference solution's answers on these files: from the cache, else computed now.
 
     Import validation normally stored them; an exercise imported without

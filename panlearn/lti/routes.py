@@ -47,7 +47,7 @@ from panlearn.lti.deep_linking import (
 from panlearn.lti.keys import ToolKey, tool_jwks, tool_key
 from panlearn.lti.launch import begin_login, complete_launch
 from panlearn.lti.nonces import DatabaseSessionService
-from panlearn.web.security import allow_framing, allow_script
+from panlearn.web.security import allow_framing, allow_script, register_csrf_exempt
 
 bp = Blueprint("lti", __name__, template_folder="templates")
 
@@ -158,10 +158,7 @@ def _allow_form_action(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the tool's routes, exempt from CSRF (the id_token authenticates them)."""
-    app.register_blueprint(bp)
-    csrf = app.extensions.get("csrf")
-    if csrf is not None:
-        csrf.exempt(bp)
+    register_csrf_exempt(app, bp)
     # Flask runs after-request functions last-registered-first: put this one at the
     # front of the list so it runs after web.security has written the policy.
     app.after_request_funcs.setdefault(None, []).insert(0, _allow_form_action)

@@ -17,6 +17,7 @@ from panlearn.metadata.jsonld import JSONLD_MIMETYPE, course_jsonld
 from panlearn.metadata.oai import OAI_MIMETYPE, Repository, handle_request
 from panlearn.metadata.sitemap import build_sitemap, published_versions
 from panlearn.metadata.urls import FlaskUrls
+from panlearn.web.security import register_csrf_exempt
 
 bp = Blueprint("metadata", __name__)
 
@@ -72,7 +73,4 @@ def _cacheable(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the blueprint; OAI-PMH POSTs come from harvesters, not from our forms."""
-    app.register_blueprint(bp)
-    csrf = app.extensions.get("csrf")
-    if csrf is not None:
-        csrf.exempt(bp)
+    register_csrf_exempt(app, bp)

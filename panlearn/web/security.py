@@ -22,7 +22,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from flask import Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
 
 from panlearn.models import CourseVersion, VersionStatus
@@ -62,6 +62,16 @@ def init_csrf(app: Flask) -> None:
             return
         # Checks only WTF_CSRF_METHODS (POST, PUT, PATCH, DELETE); 404s pass through.
         csrf.protect(apply_exemptions=True)
+
+
+def register_csrf_exempt(app: Flask, blueprint: Blueprint) -> None:
+    """Register a blueprint whose unsafe requests carry their own proof of origin.
+
+    For protocols whose POSTs come from other sites by design (LTI launches
+    signed with an id_token, OAI-PMH harvesters), never from our own forms.
+    """
+    app.register_blueprint(blueprint)
+    csrf.exempt(blueprint)
 
 
 def allow_framing(sources: Iterable[str]) -> None:

@@ -64,4 +64,4 @@ def show(submission_id: int) -> str:
     submission = get_submission(db.session, submission_id, viewer)
     return render_template("submission.html", submission=submission,
                            run=latest_run(submission), lesson=submission.exercise.lesson,
-                           waiting=poll_after(db.session, submission))
+                           refresh_s=poll_after(db.session, submission))
