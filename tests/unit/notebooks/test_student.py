@@ -5,18 +5,16 @@ from nbformat import v4
 
 from panlearn.errors import InvalidInputError
 from panlearn.notebooks.canonical import normalize_notebook
+from panlearn.notebooks.nbgrader import GradedCell, read_contract
+from panlearn.notebooks.nbgrader import replace_solutions as replace_solution_regions
+from panlearn.notebooks.nbgrader import strip_hidden_tests as remove_hidden_tests
 from panlearn.notebooks.student import (
     CODE_STUB,
     TEXT_STUB,
-    Check,
     MarkerError,
     is_exercise,
-    list_checks,
-    list_solution_cells,
     make_student_version,
     needs_student_version,
-    remove_hidden_tests,
-    replace_solution_regions,
 )
 
 from .builders import check_code, display, nbgrader, notebook, solution_code, stream
@@ -97,9 +95,10 @@ def test_end_without_begin_is_an_error_because_the_solution_would_leak():
         replace_solution_regions(source, CODE_STUB)
 
 
-def test_marker_text_inside_code_is_not_a_marker():
-    source = 'print("### BEGIN SOLUTION")\nx = 1  ### BEGIN SOLUTION'
-    assert replace_solution_regions(source, CODE_STUB) == (source, False)
+def test_marker_text_anywhere_in_a_line_is_a_marker_as_in_nbgrader():
+    # nbgrader's ClearSolutions looks for the delimiter anywhere in a line.
+    source = 'x = 0\nprint("### BEGIN SOLUTION")\nx = 42  # END SOLUTION\ny = x'
+    assert replace_solution_regions(source, CODE_STUB) == (f"x = 0\n{CODE_STUB}\ny = x", True)
 
 
 @pytest.mark.parametrize(
@@ -236,31 +235,47 @@ def test_markers_without_nbgrader_metadata_still_require_a_student_version():
     assert make_student_version(nb).cells[0].source == CODE_STUB
 
 
-def test_is_exercise_and_list_checks():
+def test_is_exercise_and_the_graded_cells():
     nb = _exercise()
     assert is_exercise(nb)
-    assert list_checks(nb) == [
-        Check("check_d", 2.0, "check-1", "code", has_hidden_tests=True, manual=False),
-        Check("explain", 1.0, "written", "markdown", has_hidden_tests=False, manual=True),
-        Check("task1", 3.0, "task", "markdown", has_hidden_tests=False, manual=True),
+    contract = read_contract(nb)
+    assert not contract.problems
+    assert [(c.grade_id, c.points, c.cell_id, c.cell_type, c.has_hidden_tests, c.manual)
+            for c in contract.graded] == [
+        ("check_d", 2.0, "check-1", "code", True, False),
+        ("explain", 1.0, "written", "markdown", False, True),
+        ("task1", 3.0, "task", "markdown", False, True),
     ]
-    assert [s.cell_id for s in list_solution_cells(nb)] == ["answer-1", "written"]
+    assert [c.grade_id for c in contract.checks] == ["check_d"]
+    assert isinstance(contract.graded[0], GradedCell)
+    assert "HIDDEN" not in contract.graded[0].visible_source
+    assert [s.cell_id for s in contract.solutions] == ["answer-1", "written"]
 
 
 def test_duplicate_grade_ids_are_rejected():
     nb = notebook(check_code("assert 1", grade_id="same"), check_code("assert 2", grade_id="same"))
-    with pytest.raises(InvalidInputError, match="more than one cell"):
-        list_checks(nb)
+    with pytest.raises(InvalidInputError, match="already used"):
+        read_contract(nb).raise_first()
 
 
 @pytest.mark.parametrize("points", [None, -1, "2", True])
 def test_check_points_must_be_a_non_negative_number(points):
     nb = notebook(check_code("assert 1", points=points))
     with pytest.raises(InvalidInputError, match="points"):
-        list_checks(nb)
+        read_contract(nb).raise_first()
 
 
 def test_check_without_grade_id_is_rejected():
     cell = v4.new_code_cell("assert 1", metadata=nbgrader(grade=True, points=1))
     with pytest.raises(InvalidInputError, match="grade_id"):
-        list_checks(notebook(cell))
+        read_contract(notebook(cell)).raise_first()
+
+
+def test_every_problem_is_listed_at_once():
+    nb = notebook(check_code("assert 1", grade_id="same"), check_code("assert 2", grade_id="same"),
+                  check_code("assert 3", grade_id="p", points=-2),
+                  check_code("### BEGIN HIDDEN TESTS\nassert 4", grade_id="q"))
+    problems = [message for _, message in read_contract(nb).problems]
+    assert len(problems) == 3
+    assert "already used" in problems[0] and "points" in problems[1]
+    assert "HIDDEN TESTS" in problems[2]
