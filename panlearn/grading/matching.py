@@ -16,9 +16,12 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from panlearn.notebooks.nbgrader import cell_key, is_check_cell
+from panlearn.notebooks.nbgrader import meta as nbgrader_meta
+
 from .errors import SubmissionRejectedError
 from .settings import GradingSettings
-from .spec import ExerciseSpec, cell_key, is_check_cell, is_parameters_cell, nbgrader_meta
+from .spec import ExerciseSpec, is_parameters_cell
 
 #: Cell metadata key marking which check a cell of the graded notebook holds.
 CHECK_MARK = "panlearn_check"

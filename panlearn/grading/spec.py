@@ -1,11 +1,20 @@
 """The exercise spec: what an author's notebook declares for grading.
 
-The contract is nbgrader's cell metadata (``metadata.nbgrader``: ``grade``,
-``solution``, ``grade_id``, ``points``) plus papermill's ``parameters`` tag
-and ``metadata.panlearn.datasets``, so nbgrader assignments import as they
-are. The spec is computed once from the source notebook (at import) and is
-plain data, so it can be stored next to the exercise and reused per
-submission.
+The contract is nbgrader's cell metadata (read by `notebooks.nbgrader`, the one
+module that defines it) plus papermill's ``parameters`` tag and
+``metadata.panlearn.datasets``, so nbgrader assignments import as they are.
+The spec is computed once from the source notebook and is plain data.
+
+Who wrote each value a check reads decides where the check takes it from:
+
+- **answers**: names that a cell the student writes (a solution cell, or a
+  cell with a solution region) assigns before the check, and names later
+  author cells derive from them. These come from the student's kernel.
+- **context**: every other name (the data the author's cells load, constants,
+  helper values). These come from the trusted run of the author's notebook on
+  the same files (the reference run), never from the student's kernel, so an
+  answer cell that rebinds ``two_theta`` changes nothing the check sees.
+- ``reference.<name>``: the reference run's value of a name, explicitly.
 """
 
 from __future__ import annotations
@@ -13,7 +22,6 @@ from __future__ import annotations
 import ast
 import builtins
 import dataclasses
-import re
 import symtable
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,12 +30,12 @@ from typing import Any
 
 from nbformat import NotebookNode
 
+from panlearn.notebooks import nbgrader
+from panlearn.notebooks.nbgrader import cell_key, is_check_cell
+
 from .errors import ExerciseSpecError
 
-BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
-END_HIDDEN = "### END HIDDEN TESTS"
 PARAMETERS_TAG = "parameters"
-GRADE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]+$")
 #: The name through which a check reads what the reference solution computes on the same
 #: data: ``reference.distance_m`` is the value of ``distance_m`` in the author's notebook
 #: at this check's place, run on the student's own (assigned) files.
@@ -48,19 +56,33 @@ class CheckSpec:
     source: str
     #: Source as the student version shows it (hidden tests removed).
     visible_source: str
-    #: Names the check reads that must come from the student's notebook.
-    free_names: tuple[str, ...]
+    #: Names the check reads from the student's kernel: what their cells assign.
+    answer_names: tuple[str, ...]
     #: False when the check must run in the student's kernel (calls their functions).
     tamper_proof: bool
     name: str
     visibility: str = "visible"
     #: Names the check reads from the reference solution's run (``reference.<name>``).
     reference_names: tuple[str, ...] = ()
+    #: Names the check reads that the author's own cells define: taken from the reference run.
+    context_names: tuple[str, ...] = ()
 
     @property
     def has_hidden_tests(self) -> bool:
         """Whether part of this check exists only in the source notebook."""
         return self.source != self.visible_source
+
+    @property
+    def free_names(self) -> tuple[str, ...]:
+        """Every name the check reads that the notebook must provide (answers and context)."""
+        return tuple(sorted({*self.answer_names, *self.context_names}))
+
+    @property
+    def trusted_names(self) -> tuple[str, ...]:
+        """Names whose values come from the reference run: context, then ``reference.*``."""
+        if not self.tamper_proof:
+            return ()
+        return tuple(dict.fromkeys((*self.context_names, *self.reference_names)))
 
 
 @dataclass(frozen=True)
@@ -85,6 +107,24 @@ class ExerciseSpec:
     def reference_names(self) -> tuple[str, ...]:
         """Every name any check reads through ``reference``, sorted."""
         return tuple(sorted({n for c in self.checks for n in c.reference_names}))
+
+    @property
+    def needs_reference(self) -> bool:
+        """Whether grading needs the reference run's values (context or ``reference.*``)."""
+        return any(c.trusted_names for c in self.checks)
+
+    def describe_names(self) -> list[str]:
+        """One line per check: which names are answers, which are context (for authors)."""
+        lines = []
+        for c in self.checks:
+            where = "isolated" if c.tamper_proof else "in the student's kernel (not tamper-proof)"
+            parts = [f"answers: {', '.join(c.answer_names) or '—'}"]
+            if c.tamper_proof:
+                parts.append(f"context: {', '.join(c.context_names) or '—'}")
+            if c.reference_names:
+                parts.append("reference: " + ", ".join(c.reference_names))
+            lines.append(f"{c.grade_id} ({where}): " + "; ".join(parts))
+        return lines
 
     def check(self, grade_id: str) -> CheckSpec:
         """Return the check with this grade id."""
@@ -124,7 +164,8 @@ class ExerciseSpec:
     def from_dict(cls, data: Mapping[str, Any]) -> ExerciseSpec:
         """Inverse of :meth:`to_dict`."""
         checks = tuple(
-            CheckSpec(**{**c, "free_names": tuple(c["free_names"]),
+            CheckSpec(**{**c, "answer_names": tuple(c["answer_names"]),
+                         "context_names": tuple(c.get("context_names", ())),
                          "reference_names": tuple(c.get("reference_names", ()))})
             for c in data["checks"]
         )
@@ -139,38 +180,8 @@ class ExerciseSpec:
 
 
 def strip_hidden_tests(source: str) -> str:
-    """Remove ``### BEGIN/END HIDDEN TESTS`` blocks (markers included), as nbgrader does."""
-    out: list[str] = []
-    hiding = False
-    for line in source.splitlines(keepends=True):
-        marker = line.strip()
-        if marker.startswith(BEGIN_HIDDEN):
-            hiding = True
-            continue
-        if marker.startswith(END_HIDDEN):
-            hiding = False
-            continue
-        if not hiding:
-            out.append(line)
-    return "".join(out)
-
-
-def nbgrader_meta(cell: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The cell's ``metadata.nbgrader`` mapping (empty when absent)."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta if isinstance(meta, Mapping) else {}
-
-
-def cell_key(cell: Mapping[str, Any]) -> str | None:
-    """Stable identity of a cell: its nbgrader grade_id, else its nbformat id."""
-    gid = nbgrader_meta(cell).get("grade_id")
-    return str(gid) if gid else cell.get("id")
-
-
-def is_check_cell(cell: Mapping[str, Any]) -> bool:
-    """An auto-graded test cell: ``grade: true`` and not a (manually graded) answer."""
-    meta = nbgrader_meta(cell)
-    return bool(meta.get("grade")) and not meta.get("solution") and cell.get("cell_type") == "code"
+    """What a student may see of a check's source (see `notebooks.nbgrader.visible_source`)."""
+    return nbgrader.visible_source(source)
 
 
 def is_parameters_cell(cell: Mapping[str, Any]) -> bool:
@@ -203,44 +214,19 @@ def _describe(index: int, cell: Mapping[str, Any]) -> str:
 def load_exercise_spec(nb: NotebookNode) -> ExerciseSpec:
     """Read and validate the grading contract of an author's notebook.
 
-    Raises `ExerciseSpecError` naming the offending cell when grade ids are
-    not unique, points are not positive, a check cell does not parse, or
-    datasets are named without a ``parameters`` cell.
+    Raises `ExerciseSpecError` naming the offending cell when the nbgrader
+    contract is broken (grade ids, points, region markers), a check cell does
+    not parse, ``reference`` is misused, or datasets are named without a
+    ``parameters`` cell.
     """
     cells = nb.get("cells", [])
-    seen: dict[str, int] = {}
+    contract = nbgrader.read_contract(nb)
+    if contract.problems:
+        field, message = contract.problems[0]
+        raise ExerciseSpecError(message, errors={field: [m for _, m in contract.problems]})
     params_index: int | None = None
     param_names: tuple[str, ...] = ()
-    solution_ids: list[str] = []
-    callables: set[str] = set()
-    imports: list[str] = []
-    bound_by_notebook: set[str] = set()
-    #: Names the author's non-check cells assign, by the index of the first cell that does.
-    assigned_at: dict[str, int] = {}
-
     for index, cell in enumerate(cells):
-        meta = nbgrader_meta(cell)
-        gid = meta.get("grade_id")
-        if gid is not None:
-            if not isinstance(gid, str) or not GRADE_ID_PATTERN.match(gid):
-                raise ExerciseSpecError(
-                    f"{_describe(index, cell)}: grade_id must be letters, digits, '_' or '-'",
-                    errors={"cell": index},
-                )
-            if gid in seen:
-                raise ExerciseSpecError(
-                    f"cell {index}: grade_id {gid!r} is already used by cell {seen[gid]}",
-                    errors={"cell": index, "grade_id": gid},
-                )
-            seen[gid] = index
-        if meta.get("solution"):
-            key = cell_key(cell)
-            if key is None:
-                raise ExerciseSpecError(
-                    f"cell {index}: a solution cell needs a grade_id or a cell id",
-                    errors={"cell": index},
-                )
-            solution_ids.append(key)
         if is_parameters_cell(cell):
             if params_index is not None:
                 raise ExerciseSpecError(
@@ -250,20 +236,6 @@ def load_exercise_spec(nb: NotebookNode) -> ExerciseSpec:
                 )
             params_index = index
             param_names = tuple(_assigned_names(_parse(cell, index)))
-        if cell.get("cell_type") == "code" and not is_check_cell(cell):
-            tree = _parse(cell, index)
-            for name in _top_level_bound(tree):
-                assigned_at.setdefault(name, index)
-            for node in tree.body:
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                    callables.add(node.name)
-                elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
-                    callables.update(_assigned_names(ast.Module(body=[node], type_ignores=[])))
-                elif isinstance(node, ast.Import | ast.ImportFrom):
-                    if not (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
-                        imports.append(ast.unparse(node))
-                        bound_by_notebook.update(_bound_by(node))
-
     datasets = nb.get("metadata", {}).get("panlearn", {}).get("datasets", [])
     if datasets and params_index is None:
         raise ExerciseSpecError(
@@ -272,90 +244,136 @@ def load_exercise_spec(nb: NotebookNode) -> ExerciseSpec:
             errors={"metadata": "panlearn.datasets"},
         )
 
+    notebook = _NotebookNames()
     checks: list[CheckSpec] = []
-    bound_by_checks: set[str] = set()
+    graded = {c.index: c for c in contract.checks}
     for index, cell in enumerate(cells):
-        if not is_check_cell(cell):
+        if cell.get("cell_type") != "code":
             continue
-        meta = nbgrader_meta(cell)
-        gid = meta.get("grade_id")
-        if not gid:
-            raise ExerciseSpecError(
-                f"cell {index}: a check cell needs a grade_id", errors={"cell": index}
-            )
-        points = meta.get("points")
-        if not isinstance(points, int | float) or isinstance(points, bool) or points <= 0:
-            raise ExerciseSpecError(
-                f"cell {index} ({gid!r}): points must be a positive number, got {points!r}",
-                errors={"cell": index, "grade_id": gid},
-            )
-        panlearn_meta = cell.get("metadata", {}).get("panlearn", {})
-        visibility = panlearn_meta.get("visibility", "visible")
-        if visibility not in VISIBILITIES:
-            raise ExerciseSpecError(
-                f"cell {index} ({gid!r}): visibility must be one of {', '.join(VISIBILITIES)}",
-                errors={"cell": index, "grade_id": gid},
-            )
-        source = cell.get("source", "")
-        code = python_source(source)
-        tree = _parse(cell, index)
-        names = _free_names(code, tree) - _BUILTINS - bound_by_checks - bound_by_notebook
-        names -= set(param_names)
-        reference_names = _reference_names(tree, index, gid)
-        if reference_names:
-            names.discard(REFERENCE_NAME)
-            if REFERENCE_NAME in assigned_at or REFERENCE_NAME in bound_by_checks:
-                raise ExerciseSpecError(
-                    f"cell {index} ({gid!r}): the notebook assigns {REFERENCE_NAME!r} itself; "
-                    f"that name is the platform's (reference.<name>): rename the variable",
-                    errors={"cell": index, "grade_id": gid, "reference": True},
-                )
-            late = [n for n in reference_names if assigned_at.get(n, index) >= index]
-            if late:
-                raise ExerciseSpecError(
-                    f"cell {index} ({gid!r}): reference.{late[0]}: no cell above this check "
-                    f"assigns {late[0]!r}, so the reference solution has no such answer here",
-                    errors={"cell": index, "grade_id": gid, "reference": True},
-                )
-        tamper_proof = (
-            code == source and not (names & callables) and not panlearn_meta.get("in_kernel", False)
-        )
-        if reference_names and not tamper_proof:
-            raise ExerciseSpecError(
-                f"cell {index} ({gid!r}): the check reads the reference solution's values "
-                f"(reference.{reference_names[0]}) but would run in the student's kernel ("
-                + ("it is marked in_kernel" if panlearn_meta.get("in_kernel", False)
-                   else "it uses IPython syntax" if code != source
-                   else f"it calls {sorted(names & callables)[0]!r}, defined in the notebook")
-                + "), where the student's code could read them; a check that uses the "
-                "reference must read plain values only",
-                errors={"cell": index, "grade_id": gid, "reference": True},
-            )
-        bound_by_checks |= _top_level_bound(tree)
-        checks.append(
-            CheckSpec(
-                grade_id=gid,
-                cell_id=cell.get("id"),
-                cell_index=index,
-                points=float(points),
-                source=source,
-                visible_source=strip_hidden_tests(source),
-                free_names=tuple(sorted(names)),
-                tamper_proof=tamper_proof,
-                name=str(panlearn_meta.get("name") or gid),
-                visibility=visibility,
-                reference_names=reference_names,
-            )
-        )
+        if index not in graded:
+            if not is_check_cell(cell):
+                notebook.add_cell(cell, index)
+            continue
+        checks.append(_check_spec(cell, index, graded[index], notebook, set(param_names)))
+        notebook.bound_by_checks |= _top_level_bound(_parse(cell, index))
     if not checks:
         raise ExerciseSpecError("the notebook has no check cell (metadata.nbgrader.grade: true)")
+    if not sum(c.points for c in checks) > 0:
+        raise ExerciseSpecError("the checks' points add up to 0: give at least one check points",
+                                errors={"points": 0})
     return ExerciseSpec(
         checks=tuple(checks),
-        solution_ids=tuple(solution_ids),
+        solution_ids=tuple(s.grade_id or s.cell_id for s in contract.solutions),
         parameter_names=param_names,
         parameters_cell_index=params_index,
         datasets=tuple(datasets),
-        import_code="\n".join(imports),
+        import_code="\n".join(notebook.imports),
+    )
+
+
+class _NotebookNames:
+    """What the non-check code cells above a point define, in notebook order.
+
+    Tracks which names hold the student's answers: a name a cell the student
+    writes assigns is an answer; so is a name a later author cell computes
+    from an answer (``d = wavelength / (2 * np.sin(peak))`` after the student
+    set ``peak``); a name an author cell rebinds without reading any answer is
+    context again.
+    """
+
+    def __init__(self) -> None:
+        self.answers: set[str] = set()
+        self.assigned_at: dict[str, int] = {}
+        self.callables: set[str] = set()
+        self.imports: list[str] = []
+        self.bound_by_imports: set[str] = set()
+        self.bound_by_checks: set[str] = set()
+
+    def add_cell(self, cell: Mapping[str, Any], index: int) -> None:
+        tree = _parse(cell, index)
+        bound = _top_level_bound(tree)
+        for name in bound:
+            self.assigned_at.setdefault(name, index)
+        if nbgrader.writes_answers(cell):
+            self.answers |= bound
+        else:  # statement by statement: `label = 'ok'` beside `d = f(peak)` stays context
+            for node in tree.body:
+                statement = ast.Module(body=[node], type_ignores=[])
+                if _free_names(ast.unparse(statement), statement) & self.answers:
+                    self.answers |= _bound_by(node)
+                else:
+                    self.answers -= _bound_by(node)
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                self.callables.add(node.name)
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
+                self.callables.update(_assigned_names(ast.Module(body=[node], type_ignores=[])))
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                if not (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+                    self.imports.append(ast.unparse(node))
+                    self.bound_by_imports.update(_bound_by(node))
+
+
+def _check_spec(cell: Mapping[str, Any], index: int, graded: nbgrader.GradedCell,
+                notebook: _NotebookNames, parameters: set[str]) -> CheckSpec:
+    gid = graded.grade_id
+    panlearn_meta = cell.get("metadata", {}).get("panlearn", {})
+    visibility = panlearn_meta.get("visibility", "visible")
+    if visibility not in VISIBILITIES:
+        raise ExerciseSpecError(
+            f"cell {index} ({gid!r}): visibility must be one of {', '.join(VISIBILITIES)}",
+            errors={"cell": index, "grade_id": gid},
+        )
+    source = cell.get("source", "")
+    code = python_source(source)
+    tree = _parse(cell, index)
+    names = (_free_names(code, tree) - _BUILTINS - notebook.bound_by_checks
+             - notebook.bound_by_imports - parameters)
+    reference_names = _reference_names(tree, index, gid)
+    if reference_names:
+        names.discard(REFERENCE_NAME)
+        if REFERENCE_NAME in notebook.assigned_at or REFERENCE_NAME in notebook.bound_by_checks:
+            raise ExerciseSpecError(
+                f"cell {index} ({gid!r}): the notebook assigns {REFERENCE_NAME!r} itself; "
+                f"that name is the platform's (reference.<name>): rename the variable",
+                errors={"cell": index, "grade_id": gid, "reference": True},
+            )
+        late = [n for n in reference_names if notebook.assigned_at.get(n, index) >= index]
+        if late:
+            raise ExerciseSpecError(
+                f"cell {index} ({gid!r}): reference.{late[0]}: no cell above this check "
+                f"assigns {late[0]!r}, so the reference solution has no such answer here",
+                errors={"cell": index, "grade_id": gid, "reference": True},
+            )
+    tamper_proof = (
+        code == source and not (names & notebook.callables)
+        and not panlearn_meta.get("in_kernel", False)
+    )
+    if reference_names and not tamper_proof:
+        raise ExerciseSpecError(
+            f"cell {index} ({gid!r}): the check reads the reference solution's values "
+            f"(reference.{reference_names[0]}) but would run in the student's kernel ("
+            + ("it is marked in_kernel" if panlearn_meta.get("in_kernel", False)
+               else "it uses IPython syntax" if code != source
+               else f"it calls {sorted(names & notebook.callables)[0]!r}, defined in the notebook")
+            + "), where the student's code could read them; a check that uses the "
+            "reference must read plain values only",
+            errors={"cell": index, "grade_id": gid, "reference": True},
+        )
+    answers = names & notebook.answers
+    return CheckSpec(
+        grade_id=gid,
+        cell_id=cell.get("id"),
+        cell_index=index,
+        points=graded.points,
+        source=source,
+        visible_source=graded.visible_source,
+        answer_names=tuple(sorted(answers)),
+        context_names=tuple(sorted(names - answers)),
+        tamper_proof=tamper_proof,
+        name=str(panlearn_meta.get("name") or gid),
+        visibility=visibility,
+        reference_names=reference_names,
     )
 
 
