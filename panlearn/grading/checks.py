@@ -1,135 +1,28 @@
-"""Check results, the clean check runner, and feedback messages.
+"""Checks: the job a check sandbox runs, their results, and the messages students read.
 
-Isolated checks run in `CheckRunner`, a sandboxed Python that never sees
-student code: it receives the check's source (hidden tests included), the
-dataset parameters, the source notebook's imports, the answer values and,
-for checks that read ``reference.<name>``, the reference solution's values
-on the same data, and reports per check whether it raised. Messages shown to students are
-built here from exception types and texts, never from the check's source.
+Isolated checks run in a check sandbox that never sees student code
+(`inside.run_checks`): `check_job` assembles what it gets, the check's source
+(hidden tests included), the dataset parameters, the source notebook's
+imports, and plain values: the student's answers, the trusted context from the
+reference run, and ``reference`` for checks that read it explicitly.
+Messages shown to students are built here from exception types and texts,
+never from the check's source.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
-#: Runs inside the check sandbox with ``python -I -c``; keep it dependency-free but numpy.
-#:
-#: A fork server: it imports numpy once, says ``ready``, then for each job path
-#: read on stdin forks a child that runs that job's checks and exits, and
-#: answers ``done <exit code>``. Each job thus starts from the same clean state
-#: (nothing of one submission's values or checks can reach the next), without
-#: paying a Python start and a numpy import per submission.
-RUNNER_SOURCE = r"""
-import builtins, contextlib, io, json, os, signal, sys, types
-try:
-    import numpy as np
-except Exception:
-    np = None
+import numpy as np
 
-class CheckTimeout(BaseException):
-    pass
-
-def on_alarm(signum, frame):
-    raise CheckTimeout()
-
-def load(folder, entry):
-    if entry["kind"] == "json":
-        with open(os.path.join(folder, entry["file"])) as f:
-            value = json.load(f)
-        return tuple(value) if entry.get("tuple") else value
-    value = np.load(os.path.join(folder, entry["file"]), allow_pickle=False)
-    return value[()] if entry.get("scalar") else value
-
-def run_job(job):
-    ns = {"__name__": "__main__", "__builtins__": builtins}
-    ns.update(job["parameters"])
-    for statement in job["imports"]:
-        try:
-            exec(statement, ns)
-        except Exception:
-            pass
-    signal.signal(signal.SIGALRM, on_alarm)
-    results = []
-    for check in job["checks"]:
-        folder = check["folder"]
-        for name, entry in check["manifest"].items():
-            if entry["kind"] in ("json", "npy"):
-                ns[name] = load(folder, entry)
-            else:
-                ns.pop(name, None)
-        # The reference solution's values on the same data, for this check only.
-        if "reference" in check:
-            ns["reference"] = types.SimpleNamespace(**{
-                name: load(check["reference_folder"], entry)
-                for name, entry in check["reference"].items()})
-        else:
-            ns.pop("reference", None)
-        buf = io.StringIO()
-        result = {"grade_id": check["grade_id"], "status": "passed", "ename": None, "evalue": None}
-        signal.setitimer(signal.ITIMER_REAL, job["timeout"])
-        try:
-            with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-                exec(compile(check["code"], "<check>", "exec"), ns)
-        except CheckTimeout:
-            result.update(status="failed", ename="TimeoutError", evalue="the check ran out of time")
-        except BaseException as exc:
-            result.update(status="failed", ename=type(exc).__name__, evalue=str(exc)[:2000])
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        result["stdout"] = buf.getvalue()[-2000:]
-        results.append(result)
-        with open(job["result"] + ".tmp", "w") as f:
-            json.dump(results, f)
-        os.replace(job["result"] + ".tmp", job["result"])
-
-def read_job(job_path):
-    # Read once, here: the child forked for the job inherits it.
-    try:
-        with open(job_path) as f:
-            return json.load(f)
-    except Exception:
-        return None
-
-def warm(job):
-    # The author's imports, once, in this parent: later children fork with them loaded.
-    import importlib
-    for name in job.get("warm", []):
-        if name not in sys.modules:
-            try:
-                importlib.import_module(name)
-            except Exception:
-                pass
-
-print("ready", flush=True)
-while True:
-    job_path = sys.stdin.readline().strip()
-    if not job_path:
-        break
-    job = read_job(job_path)
-    if job is None:
-        print("done 1", flush=True)
-        continue
-    warm(job)
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            sys.stdin.close()
-            run_job(job)
-            code = 0
-            print("done 0", flush=True)  # straight to the grader: one hop less
-        except BaseException:
-            pass
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        print("done", os.waitstatus_to_exitcode(status), flush=True)
-"""
+from .answers import Answer
+from .spec import CheckSpec, ExerciseSpec
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -228,3 +121,58 @@ def failure_message(ename: str | None, evalue: str | None) -> str:
     if ename == "CellTimeoutError" or ename == "TimeoutError":
         return f"Time limit: {evalue}" if evalue else "Time limit reached."
     return f"{ename}: {evalue}" if evalue else str(ename)
+
+
+def check_job(spec: ExerciseSpec, parameters: Mapping[str, Any],
+              values: Mapping[str, Mapping[str, Answer]],
+              references: Mapping[str, Mapping[str, Answer]], timeout: float,
+              ) -> tuple[dict[str, Any], list[bytes]]:
+    """The header and ``.npy`` blobs of one job for a check sandbox.
+
+    ``values`` holds each runnable check's names (answers and context) by
+    grade id; ``references`` the values a check reads as ``reference.<name>``.
+    Checks without values (they did not get to run) are left out. Arrays are
+    sent once each, however many checks read them.
+    """
+    blobs: list[bytes] = []
+    seen: dict[int, int] = {}
+
+    def entry(answer: Answer) -> dict[str, Any]:
+        if answer.kind == "json":
+            return {"kind": "json", "value": answer.value,
+                    "tuple": isinstance(answer.value, tuple)}
+        if answer.kind == "npy":
+            key = id(answer.value)
+            if key not in seen:
+                buf = io.BytesIO()
+                np.save(buf, np.asarray(answer.value), allow_pickle=False)
+                seen[key] = len(blobs)
+                blobs.append(buf.getvalue())
+            return {"kind": "npy", "blob": seen[key],
+                    "scalar": np.ndim(answer.value) == 0
+                    and not isinstance(answer.value, np.ndarray)}
+        return {"kind": answer.kind}
+
+    checks = []
+    for check in spec.checks:
+        if check.grade_id not in values:
+            continue
+        reference = references.get(check.grade_id) if check.reference_names else None
+        checks.append({
+            "grade_id": check.grade_id, "code": check.source,
+            "values": {name: entry(a) for name, a in values[check.grade_id].items()},
+            "reference": None if reference is None else {
+                name: entry(reference[name]) for name in check.reference_names},
+        })
+    imports = needed_imports(spec.import_code, tuple(c.source for c in spec.checks))
+    header = {"parameters": dict(parameters), "imports": list(imports), "timeout": timeout,
+              "checks": checks}
+    return header, blobs
+
+
+def result(check: CheckSpec, status: str, output: str, ran: bool) -> CheckResult:
+    """A check's outcome; points only when it passed."""
+    return CheckResult(grade_id=check.grade_id, name=check.name,
+                       score=check.points if status == "passed" else 0.0,
+                       max_score=check.points, status=status, output=output,
+                       visibility=check.visibility, ran=ran, tamper_proof=check.tamper_proof)

@@ -23,7 +23,8 @@ from nbformat import NotebookNode, v4
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import Engine, papermill_engines
 
-from .kernels import SandboxKernel, SandboxKernelClient
+from .kernels import SandboxKernelClient
+from .sandboxes import KernelSandbox
 
 ENGINE_NAME = "panlearn"
 
@@ -49,6 +50,8 @@ class RunRecord:
     truncated: bool = False
     #: Set when the kernel died (os._exit, limits, watchdog): later cells never ran.
     kernel_died: bool = False
+    #: Set when a cell ignored the per-cell timeout's interrupt and the sandbox was killed.
+    unresponsive: bool = False
     #: The notebook being executed (kept even when papermill raises afterwards).
     nb: NotebookNode | None = None
     #: Set by the caller: answer-extraction expressions by the cell id of the
@@ -173,7 +176,7 @@ def _on_cell_executed(record: RunRecord) -> Any:
 
 
 class SandboxEngine(Engine):
-    """papermill engine over a pre-started `SandboxKernel` (pass ``kernel=`` and ``record=``)."""
+    """papermill engine over a pre-started `KernelSandbox` (pass ``kernel=`` and ``record=``)."""
 
     @classmethod
     def execute_managed_notebook(
@@ -181,7 +184,7 @@ class SandboxEngine(Engine):
         nb_man: Any,
         kernel_name: str,
         *,
-        kernel: SandboxKernel,
+        kernel: KernelSandbox,
         record: RunRecord,
         execution_timeout: float | None = None,
         max_output_bytes: int = 2_000_000,
@@ -223,6 +226,7 @@ class SandboxEngine(Engine):
             record.kernel_died = True
             return nb_man.nb
         finally:
+            record.unresponsive = km.killed_unresponsive
             kc.stop_channels()
 
     @classmethod

@@ -37,6 +37,7 @@ from panlearn.grading.pool import KernelPool
 from panlearn.grading.reference import (
     assignment_for,
     checksums_of,
+    job_files,
     load_reference_answers,
     store_reference_answers,
 )
@@ -144,10 +145,10 @@ def process_submission(session: Session, submission_id: int, context: GradingCon
         spec = exercise_spec(exercise, source)
         reference = (reference_answers(session, exercise.lesson.notebook_hash, source, spec,
                                        resolved, context)
-                     if spec.reference_names else None)
+                     if spec.needs_reference else None)
         outcome = grade_notebook(
             source, submitted, parameters=run.parameters,
-            data_files=[item.path for item in resolved], settings=context.settings,
+            data_files=job_files(resolved), settings=context.settings,
             pool=context.pool, spec=spec, priority=submission.priority, reference=reference,
         )
     except PanlearnError as error:
@@ -171,7 +172,7 @@ def reference_answers(session: Session, solution_hash: str, source: NotebookNode
     before the submission is graded. Concurrent workers may both compute; the
     insert is idempotent, and both results are the same.
     """
-    checksums = checksums_of(resolved)
+    checksums = checksums_of(resolved, spec)
     cached = load_reference_answers(session, solution_hash, checksums)
     if cached is not None:
         return cached
@@ -179,7 +180,7 @@ def reference_answers(session: Session, solution_hash: str, source: NotebookNode
              ", ".join(item.file for item in resolved))
     answers = pipeline.compute_reference_answers(
         source, parameters=papermill_parameters(resolved),
-        data_files=[item.path for item in resolved], settings=context.settings,
+        data_files=job_files(resolved), settings=context.settings,
         pool=context.pool, spec=spec)
     store_reference_answers(session, solution_hash, checksums, answers)
     return answers

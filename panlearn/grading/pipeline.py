@@ -1,14 +1,21 @@
 """Grade one submission: the declared pipeline of the grading core.
 
-    prepare (validate, strip, restore checks) → take a warm sandboxed kernel →
-    papermill runs the notebook (answers extracted at each check's place) →
-    isolated checks run in a clean sandboxed runner → results + feedback notebook
+One `Run` object passes through named steps, each a small function::
 
-A check may compare with what the reference solution computes on the same
-data (``reference.<name>``): the caller passes those values (or a provider
-callable) as ``reference``; `compute_reference_answers` produces them by
-running the author's notebook through this same pipeline, and
-`validate_reference_solution` returns them from its validation run.
+    prepare     validate parameters, restore the author's checks, check the references
+    isolate     take a sandboxed kernel with the job's data files, and a check sandbox
+    execute     papermill runs the notebook; a watchdog kills the sandbox at the time limit
+    extract     the student's answers at each check's place, read back as plain data
+    check       the checks run in their own sandbox on answers + trusted context
+    score       a result per check, points only for passed checks
+    feedback    the executed notebook with visible check sources and messages
+
+Who wrote each value a check reads decides where it comes from (see `spec`):
+the student's kernel provides only the *answers*; everything else the check
+reads (the data the author's cells load, constants) is the *context*, taken
+from the trusted run of the author's notebook on the same files. That run is
+`compute_reference_answers`, through this same pipeline; callers pass its
+values (or a provider) as ``reference``, or it is computed on demand.
 
 Plain Python, no Flask and no database: dispatch (a local process pool or
 Celery) calls `grade_notebook` in a worker process, never in a request
@@ -20,10 +27,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,23 +42,15 @@ from papermill.engines import papermill_engines
 from papermill.execute import prepare_notebook_metadata, remove_error_markers
 from papermill.parameterize import parameterize_notebook
 
-from .answers import (
-    Answer,
-    AnswerReadError,
-    ReferenceAnswers,
-    _read_inside,
-    extraction_code,
-    read_answers,
-    write_answers,
-)
-from .checks import NOT_IMPLEMENTED, CheckResult, failure_message, needed_imports, student_frames
+from .answers import Answer, AnswerReadError, ReferenceAnswers, extraction_code, read_answers
+from .checks import NOT_IMPLEMENTED, CheckResult, check_job, failure_message, student_frames
+from .checks import result as check_result
 from .engine import ENGINE_NAME, CellReply, RunRecord
 from .engine import SandboxKernelManagerName as SANDBOX_KERNEL
 from .errors import ExerciseSpecError, GradingError, InvalidParametersError
-from .kernels import CheckRunner, SandboxKernel, SandboxProcess
 from .matching import CHECK_MARK, prepare_submission
 from .pool import KernelPool, Priority
-from .sandbox import resolve_bwrap
+from .sandboxes import CheckSandbox, KernelSandbox
 from .settings import GradingSettings
 from .spec import CheckSpec, ExerciseSpec, imported_modules, load_exercise_spec
 
@@ -66,7 +65,11 @@ __all__ = [
 
 #: Reference answers, or a callable that provides them (called only if a check needs them).
 ReferenceSource = ReferenceAnswers | Callable[[], ReferenceAnswers]
+#: Data files: the name the job sees (``/data/<name>``) → the file on the grader's disk.
+DataFiles = Mapping[str, Path] | Sequence[Path]
 
+_NOT_PLAIN_PREFIX = "The check cannot read"
+_REFERENCE_NOT_PLAIN = "The reference solution's value of"
 
 
 @dataclass
@@ -82,19 +85,184 @@ class GradingOutcome:
     timings: dict[str, float]
     #: Run-level notes for the student (time limit, dead kernel, truncated output).
     notes: list[str] = field(default_factory=list)
-    #: Only when grading the reference solution itself: the values of the names checks read
-    #: as ``reference.<name>``, by check (grade id → name → value). Never shown to students.
+    #: Only when grading the reference solution itself: the values its checks take from it
+    #: (context and ``reference.<name>``), by check. Never shown to students.
     reference_answers: ReferenceAnswers = field(default_factory=dict)
+    #: Which sandbox ran it, and what the submission used (CPU seconds, peak memory).
+    sandbox: dict[str, Any] = field(default_factory=dict)
 
-    def to_results_json(self) -> dict[str, Any]:
-        """Gradescope-style ``results.json`` document."""
-        return {
-            "score": self.score,
-            "max_score": self.max_score,
-            "execution_time": round(self.timings.get("total", 0.0), 3),
-            "output": "\n".join(self.notes),
-            "tests": [c.to_dict() for c in self.checks],
-        }
+
+@dataclass
+class Run:
+    """One grading run as it moves through the steps."""
+
+    spec: ExerciseSpec
+    settings: GradingSettings
+    #: The submission with outputs stripped and the author's check cells restored.
+    prepared: NotebookNode
+    #: Validated parameters as the caller gave them (host paths of data files).
+    parameters: dict[str, Any]
+    #: Data file name → host path.
+    files: dict[str, Path]
+    #: The trusted values each check takes from the reference run, by grade id.
+    references: ReferenceAnswers
+    #: Grading the author's notebook itself: its own values are the reference.
+    self_reference: bool
+    started: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
+    kernel: KernelSandbox | None = None
+    checks_box: Future[CheckSandbox] | None = None
+    record: RunRecord = field(default_factory=RunRecord)
+    executed: NotebookNode | None = None
+    replies: dict[int, CellReply] = field(default_factory=dict)
+    stop_reason: str | None = None
+    #: Values each isolated check will see (answers, and context when grading the reference).
+    values: dict[str, dict[str, Answer]] = field(default_factory=dict)
+    #: Why an isolated check could not run, by grade id.
+    not_run: dict[str, str] = field(default_factory=dict)
+    runner_results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    results: list[CheckResult] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Add the time spent in the block to ``timings[phase]``."""
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - t
+
+    def order(self, check: CheckSpec) -> int:
+        """The check's position (names its answers folder)."""
+        return [c.grade_id for c in self.spec.checks].index(check.grade_id)
+
+    def extracted(self, check: CheckSpec) -> tuple[str, ...]:
+        """What is read out of the kernel at this check: answers; all of it for the reference."""
+        if not self.self_reference:
+            return check.answer_names
+        return tuple(dict.fromkeys((*check.answer_names, *check.context_names,
+                                    *check.reference_names)))
+
+
+# -- entry points --------------------------------------------------------------
+
+def grade_notebook(
+    source_nb: NotebookNode | Mapping[str, Any],
+    submitted_nb: NotebookNode | Mapping[str, Any] | bytes | str,
+    *,
+    parameters: Mapping[str, Any],
+    data_files: DataFiles,
+    settings: GradingSettings,
+    pool: KernelPool | None = None,
+    spec: ExerciseSpec | None = None,
+    priority: int = Priority.INTERACTIVE,
+    reference: ReferenceSource | None = None,
+) -> GradingOutcome:
+    """Grade ``submitted_nb`` against the author's ``source_nb``.
+
+    ``reference`` holds the values the checks take from the author's notebook
+    run on these same files (or a callable returning them); when a check
+    needs them and none are given, they are computed first, through the same
+    pool. They are only ever handed to the check sandbox, never to the
+    student's kernel.
+
+    Raises `SubmissionRejectedError` / `InvalidParametersError` (the input is
+    wrong, nothing ran) or `GradingError` (the platform failed: mark the
+    submission ``failed``, retry later). Anything the student's code does,
+    including crashing, looping or exhausting limits, is a graded outcome.
+    """
+    source = _as_notebook(source_nb)
+    spec = spec or load_exercise_spec(source)
+    with _pool(settings, pool) as active:
+        if spec.needs_reference and reference is None:
+            def reference() -> ReferenceAnswers:
+                return compute_reference_answers(source, parameters=parameters,
+                                                 data_files=data_files, settings=settings,
+                                                 pool=active, spec=spec)
+        return _grade(source, submitted_nb, parameters=parameters, data_files=data_files,
+                      settings=settings, pool=active, spec=spec, priority=priority,
+                      reference=reference, self_reference=False)
+
+
+def compute_reference_answers(
+    source_nb: NotebookNode | Mapping[str, Any],
+    *,
+    parameters: Mapping[str, Any],
+    data_files: DataFiles,
+    settings: GradingSettings,
+    pool: KernelPool | None = None,
+    spec: ExerciseSpec | None = None,
+) -> ReferenceAnswers:
+    """Run the author's notebook on these files; the values its checks take from it.
+
+    The same sandboxed pipeline as a submission: the values are extracted as
+    plain data (JSON, ``.npy``; never pickles) at each check's place. Raises
+    `GradingError` when a value a check needs is missing or not plain data.
+    """
+    source = _as_notebook(source_nb)
+    spec = spec or load_exercise_spec(source)
+    with _pool(settings, pool) as active:
+        outcome = _grade(source, source, parameters=parameters, data_files=data_files,
+                         settings=settings, pool=active, spec=spec,
+                         priority=Priority.INTERACTIVE, reference=None, self_reference=True)
+    for check in spec.checks:
+        values = outcome.reference_answers.get(check.grade_id, {})
+        for name in check.trusted_names:
+            answer = values.get(name)
+            if answer is None or answer.kind not in {"json", "npy"}:
+                result = next((c for c in outcome.checks if c.grade_id == check.grade_id), None)
+                raise GradingError(
+                    f"the reference solution gives no plain value for {name} at "
+                    f"check {check.grade_id!r}"
+                    + (f": {result.output.splitlines()[0]}" if result and result.output else "")
+                )
+    return outcome.reference_answers
+
+
+def validate_reference_solution(
+    source_nb: NotebookNode | Mapping[str, Any],
+    *,
+    parameters: Mapping[str, Any],
+    data_files: DataFiles,
+    settings: GradingSettings,
+    pool: KernelPool | None = None,
+) -> tuple[ExerciseSpec, GradingOutcome]:
+    """Grade the author's notebook itself; it must score full marks (used at import).
+
+    Returns the spec to store with the exercise: checks whose values are not
+    plain data are switched to run in the student's kernel (``tamper_proof=False``),
+    decided here from the trusted reference rather than from what a student
+    submits; a check that reads ``reference.<name>`` may not be switched
+    (`ExerciseSpecError`). The outcome carries the values the checks take from
+    the reference (``outcome.reference_answers``), to cache.
+    Raises `ExerciseSpecError` otherwise.
+    """
+    source = _as_notebook(source_nb)
+    spec = load_exercise_spec(source)
+    with _pool(settings, pool) as active:
+
+        def run(spec: ExerciseSpec) -> GradingOutcome:
+            return _grade(source, source, parameters=parameters, data_files=data_files,
+                          settings=settings, pool=active, spec=spec,
+                          priority=Priority.INTERACTIVE, reference=None, self_reference=True)
+
+        outcome = run(spec)
+        needs_kernel = [c.grade_id for c in outcome.checks
+                        if c.output.startswith(_NOT_PLAIN_PREFIX)]
+        if needs_kernel:
+            spec = spec.with_checks_in_kernel(needs_kernel)  # raises for reference checks
+            outcome = run(spec)
+    failed = [c for c in outcome.checks if c.status != "passed"]
+    if failed:
+        details = "; ".join(
+            f"{c.grade_id}: {c.output.splitlines()[0] if c.output else 'failed'}" for c in failed
+        )
+        raise ExerciseSpecError(
+            "the reference solution does not score full marks "
+            f"({outcome.score:g}/{outcome.max_score:g}): {details}",
+            errors={"checks": [c.grade_id for c in failed]},
+        )
+    return spec, outcome
 
 
 def validate_parameters(spec: ExerciseSpec, parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -124,404 +292,366 @@ def validate_parameters(spec: ExerciseSpec, parameters: Mapping[str, Any]) -> di
     return out
 
 
-def grade_notebook(
-    source_nb: NotebookNode | Mapping[str, Any],
-    submitted_nb: NotebookNode | Mapping[str, Any] | bytes | str,
-    *,
-    parameters: Mapping[str, Any],
-    data_files: Sequence[Path],
-    settings: GradingSettings,
-    pool: KernelPool | None = None,
-    spec: ExerciseSpec | None = None,
-    priority: int = Priority.INTERACTIVE,
-    reference: ReferenceSource | None = None,
-) -> GradingOutcome:
-    """Grade ``submitted_nb`` against the author's ``source_nb``.
+# -- the steps -------------------------------------------------------------------
 
-    ``reference`` holds what the reference solution computes on these same
-    data files, for checks that read ``reference.<name>`` (or a callable that
-    returns it; see `compute_reference_answers`); it is only ever handed to
-    the check runner, never to the student's kernel.
+def _grade(source: NotebookNode, submitted_nb: NotebookNode | Mapping[str, Any] | bytes | str,
+           *, parameters: Mapping[str, Any], data_files: DataFiles, settings: GradingSettings,
+           pool: KernelPool, spec: ExerciseSpec, priority: int,
+           reference: ReferenceSource | None, self_reference: bool) -> GradingOutcome:
+    """`grade_notebook`, or (``self_reference``) a run of the author's notebook itself."""
+    run = prepare(source, submitted_nb, parameters=parameters, data_files=data_files,
+                  settings=settings, spec=spec, reference=reference,
+                  self_reference=self_reference)
+    with pool.busy():
+        isolate(run, pool, priority)
+        try:
+            execute(run)
+            extract(run)
+            check(run)
+            score(run)
+            return feedback(run)
+        finally:
+            release(run, pool)
 
-    Raises `SubmissionRejectedError` / `InvalidParametersError` (the input is
-    wrong, nothing ran) or `GradingError` (the platform failed: mark the
-    submission ``failed``, retry later; also when a check needs reference
-    answers that were not given). Anything the student's code does,
-    including crashing, looping or exhausting limits, is a graded outcome.
+
+def prepare(source: NotebookNode, submitted_nb: Any, *, parameters: Mapping[str, Any],
+            data_files: DataFiles, settings: GradingSettings, spec: ExerciseSpec,
+            reference: ReferenceSource | None, self_reference: bool) -> Run:
+    """Validate everything before any student code runs.
+
+    The parameters must be the notebook's own; the submission a notebook of
+    this exercise (its check cells restored from the author's); and the
+    reference values every check needs present, else the platform failed.
     """
-    return _grade(source_nb, submitted_nb, parameters=parameters, data_files=data_files,
-                  settings=settings, pool=pool, spec=spec, priority=priority,
-                  reference=reference, self_reference=False)
+    t0 = time.perf_counter()
+    params = validate_parameters(spec, parameters)
+    references = {} if self_reference else _checked_reference(spec, reference)
+    prepared = prepare_submission(spec, source, submitted_nb, settings)
+    files = _named_files(data_files)
+    run = Run(spec=spec, settings=settings, prepared=prepared, parameters=params, files=files,
+              references=references, self_reference=self_reference, started=t0)
+    run.timings["prepare"] = time.perf_counter() - t0
+    return run
 
 
-def compute_reference_answers(
-    source_nb: NotebookNode | Mapping[str, Any],
-    *,
-    parameters: Mapping[str, Any],
-    data_files: Sequence[Path],
-    settings: GradingSettings,
-    pool: KernelPool | None = None,
-    spec: ExerciseSpec | None = None,
-) -> ReferenceAnswers:
-    """Run the author's notebook on these files; the values its checks read as ``reference``.
+def isolate(run: Run, pool: KernelPool, priority: int) -> None:
+    """Take a sandboxed kernel that reads the job's files; start its check sandbox alongside.
 
-    The same sandboxed pipeline as a submission: the answers are extracted as
-    plain data (JSON, ``.npy``; never pickles) at each check's place. Raises
-    `GradingError` when a referenced value is missing or not plain data.
+    The kernel is the warm one that preloaded what this (trusted) exercise
+    imports, when one is; the check sandbox is made while the notebook runs.
     """
-    outcome = _grade(source_nb, source_nb, parameters=parameters, data_files=data_files,
-                     settings=settings, pool=pool, spec=spec, priority=Priority.INTERACTIVE,
-                     reference=None, self_reference=True)
-    spec = spec or load_exercise_spec(_as_notebook(source_nb))
-    for check in spec.checks:
-        values = outcome.reference_answers.get(check.grade_id, {})
-        for name in check.reference_names:
-            answer = values.get(name)
-            if answer is None or answer.kind not in {"json", "npy"}:
-                result = next((c for c in outcome.checks if c.grade_id == check.grade_id), None)
+    with run.timed("wait_kernel"):
+        modules = imported_modules(run.spec.import_code)
+        run.kernel = pool.acquire_kernel(priority, timeout=run.settings.total_timeout_s,
+                                         modules=modules, files=run.files)
+        run.checks_box = _background.submit(pool.acquire_checks, modules, run.files)
+
+
+def execute(run: Run) -> None:
+    """Run the notebook on the kernel; the watchdog kills the whole sandbox at the limit.
+
+    Each isolated check's cell becomes the extraction of its answers; checks
+    that must run in the student's kernel keep their source.
+    """
+    kernel, settings = run.kernel, run.settings
+    assert kernel is not None
+    run_nb = copy.deepcopy(run.prepared)
+    for cell in run_nb.cells:
+        grade_id = cell.metadata.get(CHECK_MARK)
+        if grade_id is None:
+            continue
+        check_spec = run.spec.check(grade_id)
+        if check_spec.tamper_proof:
+            cell.source = extraction_code(
+                run.extracted(check_spec), f"{kernel.answers_dir}/{run.order(check_spec)}")
+            run.record.extractions[cell.id] = cell.source
+        else:
+            cell.source = check_spec.source
+    params = {name: kernel.data_paths.get(_file_name(run.files, value), value)
+              for name, value in run.parameters.items()}
+    watchdog = _Watchdog(kernel, deadline=run.started + settings.total_timeout_s)
+    with run.timed("execute"), watchdog:
+        try:
+            _execute(run_nb, params, settings, kernel, run.record)
+        except Exception as exc:
+            if run.record.nb is None:
                 raise GradingError(
-                    f"the reference solution gives no plain value for reference.{name} at "
-                    f"check {check.grade_id!r}"
-                    + (f": {result.output.splitlines()[0]}" if result and result.output else "")
-                )
-    return outcome.reference_answers
+                    f"the notebook could not be executed: {type(exc).__name__}: {exc}") from exc
+            run.record.kernel_died = True
+    executed = run.record.nb if run.record.nb is not None else run_nb
+    # papermill adds "error in cell N" banners; the feedback shows our own messages instead.
+    executed.cells = [
+        c for c in executed.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    run.executed = executed
+    run.replies = {i: run.record.replies[c.id] for i, c in enumerate(executed.cells)
+                   if c.get("id") in run.record.replies}
+    run.stop_reason = _stop_reason(run, watchdog)
+
+
+def extract(run: Run) -> None:
+    """Read each isolated check's values out of the sandbox, defensively, then stop the kernel.
+
+    The files were written by the student's process: every path component is
+    opened without following links, sizes are capped, and only plain data
+    (JSON, ``.npy`` without pickles) is accepted.
+    """
+    kernel = run.kernel
+    assert kernel is not None and run.executed is not None
+    cells = {c.metadata.get(CHECK_MARK): i for i, c in enumerate(run.executed.cells)
+             if c.metadata.get(CHECK_MARK)}
+    root, prefix = kernel.answers_location()
+    with run.timed("extract"):
+        for check_spec in run.spec.checks:
+            if not check_spec.tamper_proof:
+                continue
+            reply = run.replies.get(cells[check_spec.grade_id])
+            if reply is None:
+                run.not_run[check_spec.grade_id] = (run.stop_reason
+                                                    or "the notebook stopped before this check")
+                continue
+            if reply.status != "ok":
+                run.not_run[check_spec.grade_id] = (
+                    "your notebook's state could not be read at this check "
+                    + (f"({reply.ename}: {reply.evalue})" if reply.ename else ""))
+                continue
+            try:
+                values = read_answers(root, f"{prefix}{run.order(check_spec)}",
+                                      run.extracted(check_spec), run.settings.max_answer_bytes)
+            except (AnswerReadError, OSError) as exc:
+                run.not_run[check_spec.grade_id] = (
+                    f"your notebook's answers could not be read ({exc})")
+                continue
+            _take_values(run, check_spec, values)
+        kernel.stop()  # done with student code: free its memory before the checks run
+
+
+def check(run: Run) -> None:
+    """Run the checks that got their values in a check sandbox of their own."""
+    with run.timed("checks"):
+        assert run.checks_box is not None
+        box = run.checks_box.result(timeout=run.settings.start_timeout_s)
+        values = {g: v for g, v in run.values.items()
+                  if not any(a.kind in {"unsupported", "invalid"} for a in v.values())
+                  and g not in run.not_run}
+        if not values:
+            return
+        header, blobs = check_job(run.spec, _paths_for(run, box), values, run.references,
+                                  run.settings.cell_timeout_s)
+        limit = run.settings.cell_timeout_s * len(header["checks"]) + 5
+        results = box.run(header, blobs, limit)
+        if results is None and box.is_alive():
+            raise GradingError("the check sandbox did not answer")
+        run.runner_results = {r["grade_id"]: r for r in results or []
+                              if isinstance(r, dict) and "grade_id" in r}
+
+
+def score(run: Run) -> None:
+    """A result per check: isolated ones from the check sandbox, the others from the kernel."""
+    assert run.executed is not None
+    check_counts = {reply.execution_count for i, reply in run.replies.items()
+                    if run.executed.cells[i].metadata.get(CHECK_MARK)
+                    and reply.execution_count is not None}
+    cells = {c.metadata.get(CHECK_MARK): i for i, c in enumerate(run.executed.cells)
+             if c.metadata.get(CHECK_MARK)}
+    for check_spec in run.spec.checks:
+        index = cells[check_spec.grade_id]
+        earlier = _earlier_error(run.executed, run.replies, index)
+        if check_spec.tamper_proof:
+            result = _isolated_result(check_spec, run.values.get(check_spec.grade_id),
+                                      run.runner_results.get(check_spec.grade_id),
+                                      run.not_run.get(check_spec.grade_id), earlier)
+        else:
+            result = _in_kernel_result(check_spec, run.replies.get(index), run.stop_reason,
+                                       earlier, check_counts)
+        run.results.append(result)
+
+
+def feedback(run: Run) -> GradingOutcome:
+    """The outcome: results, score, and the executed notebook with visible sources only."""
+    assert run.executed is not None and run.kernel is not None
+    cells = {c.metadata.get(CHECK_MARK): c for c in run.executed.cells
+             if c.metadata.get(CHECK_MARK)}
+    for check_spec, result in zip(run.spec.checks, run.results, strict=True):
+        _set_feedback(cells[check_spec.grade_id], check_spec, result)
+    notes = [f"Your notebook stopped early: {run.stop_reason}."] if run.stop_reason else []
+    if run.record.truncated:
+        notes.append(f"Output was truncated at {run.settings.max_output_bytes:,} bytes.")
+    run.timings["total"] = time.perf_counter() - run.started
+    return GradingOutcome(
+        checks=run.results, score=float(sum(r.score for r in run.results)),
+        max_score=run.spec.max_score, executed_notebook=run.executed, timings=run.timings,
+        notes=notes, reference_answers=run.references if run.self_reference else {},
+        sandbox={"launcher": run.kernel.launcher, **run.kernel.usage()},
+    )
+
+
+def release(run: Run, pool: KernelPool) -> None:
+    """Kill the run's sandboxes off the critical path (their namespaces go with them)."""
+    boxes: list[Any] = [run.kernel] if run.kernel is not None else []
+    future = run.checks_box
+    run.kernel = None
+
+    def discard() -> None:
+        if future is not None:
+            try:
+                boxes.append(future.result(timeout=run.settings.start_timeout_s))
+            except Exception:  # noqa: BLE001, S110 - it never started: nothing to kill
+                pass
+        for box in boxes:
+            box.kill()
+
+    threading.Thread(target=discard, daemon=True, name="sandbox-discard").start()
+
+
+# -- helpers ---------------------------------------------------------------------
+
+#: Starts check sandboxes while notebooks run (forks are quick; this only overlaps them).
+_background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="grading-bg")
+
+
+@contextlib.contextmanager
+def _pool(settings: GradingSettings, pool: KernelPool | None) -> Iterator[KernelPool]:
+    """The caller's pool, or one made for this call (no warm sandboxes) and closed after."""
+    if pool is not None:
+        yield pool
+        return
+    with KernelPool(settings, size=0) as own:
+        yield own
 
 
 def _as_notebook(nb: NotebookNode | Mapping[str, Any]) -> NotebookNode:
     return nb if isinstance(nb, NotebookNode) else nbformat.from_dict(copy.deepcopy(dict(nb)))
 
 
+def _named_files(data_files: DataFiles) -> dict[str, Path]:
+    """Data files by the name the job sees them under (a list: by their file names)."""
+    if isinstance(data_files, Mapping):
+        return {str(name): Path(path) for name, path in data_files.items()}
+    named: dict[str, Path] = {}
+    for path in map(Path, data_files):
+        name = path.name
+        while name in named and named[name].resolve() != path.resolve():
+            name = f"_{name}"
+        named[name] = path
+    return named
+
+
+def _file_name(files: Mapping[str, Path], value: Any) -> str | None:
+    """The data file name a parameter value stands for (its host path), if any."""
+    if not isinstance(value, str):
+        return None
+    for name, path in files.items():
+        if value in (str(path), str(Path(path).resolve())):
+            return name
+    return None
+
+
+def _paths_for(run: Run, box: CheckSandbox) -> dict[str, Any]:
+    """The parameters as the check sandbox sees its data files."""
+    return {name: box.data_paths.get(_file_name(run.files, value) or "", value)
+            for name, value in run.parameters.items()}
+
+
 def _checked_reference(spec: ExerciseSpec, reference: ReferenceSource | None
                        ) -> ReferenceAnswers:
-    """The reference answers the checks need, all present and plain; else `GradingError`."""
-    if not spec.reference_names:
+    """The trusted values the checks need, all present and plain; else `GradingError`."""
+    if not spec.needs_reference:
         return {}
     if reference is None:
         raise GradingError("checks read the reference solution's values, but none were given")
     answers = reference() if callable(reference) else reference
     out: ReferenceAnswers = {}
-    for check in spec.checks:
-        if not check.reference_names:
+    for check_spec in spec.checks:
+        names = check_spec.trusted_names
+        if not names:
             continue
-        values = answers.get(check.grade_id) or {}
-        missing = [n for n in check.reference_names
-                   if n not in values or values[n].kind not in {"json", "npy"}]
+        values = answers.get(check_spec.grade_id) or {}
+        missing = [n for n in names if n not in values or values[n].kind not in {"json", "npy"}]
         if missing:
-            raise GradingError(f"the reference answers lack reference.{missing[0]} for check "
-                               f"{check.grade_id!r}")
-        out[check.grade_id] = {n: values[n] for n in check.reference_names}
+            raise GradingError(f"the reference answers lack {missing[0]} for check "
+                               f"{check_spec.grade_id!r}")
+        out[check_spec.grade_id] = {n: values[n] for n in names}
     return out
 
 
-def _grade(
-    source_nb: NotebookNode | Mapping[str, Any],
-    submitted_nb: NotebookNode | Mapping[str, Any] | bytes | str,
-    *,
-    parameters: Mapping[str, Any],
-    data_files: Sequence[Path],
-    settings: GradingSettings,
-    pool: KernelPool | None,
-    spec: ExerciseSpec | None,
-    priority: int,
-    reference: ReferenceSource | None,
-    self_reference: bool,
-) -> GradingOutcome:
-    """`grade_notebook`, or (``self_reference``) a run of the reference solution itself.
+def _take_values(run: Run, check_spec: CheckSpec, values: dict[str, Answer]) -> None:
+    """What the check sandbox gets for this check: answers, plus the trusted context."""
+    grade_id = check_spec.grade_id
+    if run.self_reference:
+        own = {n: values[n] for n in check_spec.trusted_names}
+        run.references[grade_id] = own
+        bad = [n for n in check_spec.reference_names if own[n].kind not in {"json", "npy"}]
+        if bad:
+            answer = own[bad[0]]
+            run.not_run[grade_id] = (
+                f"{_REFERENCE_NOT_PLAIN} `{bad[0]}` at this check is "
+                + ("not defined" if answer.kind == "missing"
+                   else f"not plain data ({answer.detail or answer.kind})"))
+            return
+        run.values[grade_id] = {n: values[n] for n in check_spec.free_names}
+        return
+    context = run.references.get(grade_id, {})
+    run.values[grade_id] = {**{n: values[n] for n in check_spec.answer_names},
+                            **{n: context[n] for n in check_spec.context_names}}
 
-    In that case its own values at each check are its reference answers, returned.
+
+class _Watchdog:
+    """Kills the whole sandbox at the run's time limit, or when its memory limit bit.
+
+    papermill only knows per-cell timeouts. And the kernel's OOM killer stops
+    one process of a submission over its memory limit (the largest), while
+    the rest carry on: a submission that hit the limit is stopped whole, with
+    a message saying why.
     """
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-    source = _as_notebook(source_nb)
-    spec = spec or load_exercise_spec(source)
-    params = validate_parameters(spec, parameters)
-    # Before any student code runs: a missing reference is the platform's failure.
-    references = {} if self_reference else _checked_reference(spec, reference)
-    prepared = prepare_submission(spec, source, submitted_nb, settings)
-    read_only = tuple(Path(p).resolve() for p in data_files)
-    resolve_bwrap(settings)
-    timings["prepare"] = time.perf_counter() - t0
 
-    with pool.busy() if pool is not None else contextlib.nullcontext():
-        t = time.perf_counter()
-        # A kernel that already imported what this (trusted) exercise imports, when one is warm.
-        modules = imported_modules(spec.import_code)
-        kernel, runner, pooled = _acquire(settings, pool, read_only, priority, modules)
-        kernel.promote()
-        runner.promote()
-        timings["wait_kernel"] = time.perf_counter() - t
-        try:
-            return _run(spec, prepared, params, settings, kernel, runner, timings, t0,
-                        references, self_reference)
-        finally:
-            if pooled and pool is not None:
-                _discard(kernel)
-                pool.release_runner(runner)
+    def __init__(self, kernel: KernelSandbox, deadline: float) -> None:
+        self.kernel = kernel
+        self.deadline = deadline
+        self.timed_out = False
+        self.out_of_memory = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True, name="grading-watchdog")
+
+    def __enter__(self) -> _Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        cgroup = self.kernel.cgroup
+        while not self._done.wait(0.1):
+            if cgroup is not None and cgroup.oom_kills():
+                self.out_of_memory = True
+            elif time.perf_counter() >= self.deadline:
+                self.timed_out = True
             else:
-                _discard(kernel, runner)
+                continue
+            self.kernel.stop()
+            return
 
 
-def validate_reference_solution(
-    source_nb: NotebookNode | Mapping[str, Any],
-    *,
-    parameters: Mapping[str, Any],
-    data_files: Sequence[Path],
-    settings: GradingSettings,
-    pool: KernelPool | None = None,
-) -> tuple[ExerciseSpec, GradingOutcome]:
-    """Grade the author's notebook itself; it must score full marks (used at import).
-
-    Returns the spec to store with the exercise: checks whose reference
-    answers are not plain data are switched to run in the student's kernel
-    (``tamper_proof=False``), decided here from the trusted reference rather
-    than from what a student submits; a check that reads ``reference.<name>``
-    may not be switched (`ExerciseSpecError`). The outcome carries the
-    reference answers of this run (``outcome.reference_answers``), to cache.
-    Raises `ExerciseSpecError` otherwise.
-    """
-    source = _as_notebook(source_nb)
-    spec = load_exercise_spec(source)
-
-    def run(spec: ExerciseSpec) -> GradingOutcome:
-        return _grade(source, source, parameters=parameters, data_files=data_files,
-                      settings=settings, pool=pool, spec=spec, priority=Priority.INTERACTIVE,
-                      reference=None, self_reference=True)
-
-    outcome = run(spec)
-    # Raises for a check that reads the reference: it can never move into the student's kernel.
-    needs_kernel = [c.grade_id for c in outcome.checks if c.output.startswith(_NOT_PLAIN_PREFIX)]
-    if needs_kernel:
-        spec = spec.with_checks_in_kernel(needs_kernel)
-        outcome = run(spec)
-    failed = [c for c in outcome.checks if c.status != "passed"]
-    if failed:
-        details = "; ".join(
-            f"{c.grade_id}: {c.output.splitlines()[0] if c.output else 'failed'}" for c in failed
-        )
-        raise ExerciseSpecError(
-            "the reference solution does not score full marks "
-            f"({outcome.score:g}/{outcome.max_score:g}): {details}",
-            errors={"checks": [c.grade_id for c in failed]},
-        )
-    return spec, outcome
+def _stop_reason(run: Run, watchdog: _Watchdog) -> str | None:
+    kernel = run.kernel
+    assert kernel is not None
+    if watchdog.out_of_memory:
+        return (f"its processes together used more than the {run.settings.memory_mb:,} MB "
+                "memory limit, so the whole notebook was stopped")
+    if watchdog.timed_out:
+        return (f"the whole notebook ran longer than the {run.settings.total_timeout_s:g} s "
+                "time limit")
+    if run.record.unresponsive:
+        return (f"a cell ran longer than {run.settings.cell_timeout_s:g} s and ignored the "
+                "interrupt, so the Python kernel was stopped")
+    if run.record.kernel_died:
+        return f"the Python kernel stopped ({kernel.exit_reason()})"
+    return None
 
 
-# -- internals ---------------------------------------------------------------
-
-
-def _discard(*sandboxes: SandboxProcess) -> None:
-    """Kill, reap and delete run folders off the caller's critical path.
-
-    Killing a sandbox's process group costs milliseconds of system time (namespaces
-    torn down), which the student waiting for the result need not wait for.
-    """
-    threading.Thread(target=lambda: [s.kill() for s in sandboxes], daemon=True).start()
-
-
-_NOT_PLAIN_PREFIX = "The check cannot read"
-_REFERENCE_NOT_PLAIN = "The reference solution's value of"
-
-
-def _acquire(
-    settings: GradingSettings,
-    pool: KernelPool | None,
-    read_only: tuple[Path, ...],
-    priority: int,
-    modules: tuple[str, ...] = (),
-) -> tuple[SandboxKernel, CheckRunner, bool]:
-    """A kernel and a check runner, and whether they came from ``pool``."""
-    if pool is not None and pool.covers(read_only):
-        kernel = pool.acquire_kernel(priority, timeout=settings.total_timeout_s, modules=modules)
-        try:
-            return kernel, pool.acquire_runner(timeout=settings.total_timeout_s), True
-        except BaseException:
-            kernel.kill()
-            raise
-    # Cold path: start both sandboxes at once; the runner starts while the kernel does.
-    runner = CheckRunner(settings, read_only)
-    try:
-        kernel = SandboxKernel.start(settings, read_only)
-    except BaseException:
-        runner.kill()
-        raise
-    try:
-        runner.wait_ready(settings.start_timeout_s)
-    except BaseException:
-        runner.kill()
-        kernel.kill()
-        raise
-    return kernel, runner, False
-
-
-def _run(
-    spec: ExerciseSpec,
-    prepared: NotebookNode,
-    params: dict[str, Any],
-    settings: GradingSettings,
-    kernel: SandboxKernel,
-    runner: CheckRunner,
-    timings: dict[str, float],
-    t0: float,
-    references: ReferenceAnswers,
-    self_reference: bool,
-) -> GradingOutcome:
-    order = {c.grade_id: i for i, c in enumerate(spec.checks)}
-
-    def extracted(check: CheckSpec) -> tuple[str, ...]:
-        # Grading the reference itself: its values of the referenced names are taken too.
-        extra = check.reference_names if self_reference else ()
-        return check.free_names + tuple(n for n in extra if n not in check.free_names)
-
-    run_nb = copy.deepcopy(prepared)
-    record = RunRecord()
-    for cell in run_nb.cells:
-        grade_id = cell.metadata.get(CHECK_MARK)
-        if grade_id is None:
-            continue
-        check = spec.check(grade_id)
-        # Isolated checks never enter the student's kernel: only an extraction snippet does.
-        if check.tamper_proof:
-            cell.source = extraction_code(
-                extracted(check), kernel.run_dir / "answers" / str(order[grade_id])
-            )
-            record.extractions[cell.id] = cell.source
-        else:
-            cell.source = check.source
-
-    # Watchdog: papermill only knows per-cell timeouts.
-    fired = threading.Event()
-    budget = max(0.1, settings.total_timeout_s - (time.perf_counter() - t0))
-
-    def on_deadline() -> None:
-        fired.set()
-        kernel.stop()
-
-    watchdog = threading.Timer(budget, on_deadline)
-    watchdog.daemon = True
-    t = time.perf_counter()
-    watchdog.start()
-    try:
-        _execute(run_nb, params, settings, kernel, record)
-    except Exception as exc:
-        if record.nb is None:
-            raise GradingError(
-                f"the notebook could not be executed: {type(exc).__name__}: {exc}"
-            ) from exc
-        record.kernel_died = True
-    finally:
-        watchdog.cancel()
-    timings["execute"] = time.perf_counter() - t
-    executed = record.nb if record.nb is not None else run_nb
-    # papermill adds "error in cell N" banners; the feedback shows our own messages instead.
-    executed.cells = [
-        c for c in executed.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])
-    ]
-    replies = {
-        i: record.replies[c.id]
-        for i, c in enumerate(executed.cells)
-        if c.get("id") in record.replies
-    }
-    stop_reason = _stop_reason(record, fired.is_set(), kernel, settings)
-
-    # Extract answers for isolated checks, in the grader, defensively.
-    t = time.perf_counter()
-    cells_by_check = {
-        c.metadata.get(CHECK_MARK): i
-        for i, c in enumerate(executed.cells)
-        if c.metadata.get(CHECK_MARK)
-    }
-    answers: dict[str, dict[str, Answer]] = {}
-    not_run: dict[str, str] = {}
-    for check in spec.checks:
-        if not check.tamper_proof:
-            continue
-        index = cells_by_check[check.grade_id]
-        reply = replies.get(index)
-        if reply is None:
-            not_run[check.grade_id] = stop_reason or "the notebook stopped before this check"
-            continue
-        if reply.status != "ok":
-            not_run[check.grade_id] = "your notebook's state could not be read at this check " + (
-                f"({reply.ename}: {reply.evalue})" if reply.ename else ""
-            )
-            continue
-        try:
-            values = read_answers(
-                kernel.run_dir,
-                f"answers/{order[check.grade_id]}",
-                extracted(check),
-                settings.max_answer_bytes,
-            )
-        except (AnswerReadError, OSError) as exc:
-            not_run[check.grade_id] = f"your notebook's answers could not be read ({exc})"
-            continue
-        answers[check.grade_id] = {n: values[n] for n in check.free_names}
-        if self_reference and check.reference_names:
-            own = {n: values[n] for n in check.reference_names}
-            references[check.grade_id] = own
-            bad = [n for n, a in own.items() if a.kind not in {"json", "npy"}]
-            if bad:
-                answer = own[bad[0]]
-                not_run[check.grade_id] = (
-                    f"{_REFERENCE_NOT_PLAIN} `{bad[0]}` at this check is "
-                    + ("not defined" if answer.kind == "missing"
-                       else f"not plain data ({answer.detail or answer.kind})")
-                )
-    kernel.stop()  # done with student code: free its memory before the checks run
-    timings["extract"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    runner_results = _run_isolated_checks(spec, params, answers, runner, settings,
-                                          {g: v for g, v in references.items()
-                                           if g not in not_run})
-    timings["checks"] = time.perf_counter() - t
-
-    results: list[CheckResult] = []
-    check_counts = {
-        reply.execution_count
-        for i, reply in replies.items()
-        if executed.cells[i].metadata.get(CHECK_MARK) and reply.execution_count is not None
-    }
-    for check in spec.checks:
-        index = cells_by_check[check.grade_id]
-        earlier = _earlier_error(executed, replies, index)
-        if check.tamper_proof:
-            result = _isolated_result(
-                check,
-                answers.get(check.grade_id),
-                runner_results.get(check.grade_id),
-                not_run.get(check.grade_id),
-                earlier,
-            )
-        else:
-            result = _in_kernel_result(
-                check, replies.get(index), stop_reason, earlier, check_counts
-            )
-        results.append(result)
-        _set_feedback(executed.cells[index], check, result)
-
-    notes = [f"Your notebook stopped early: {stop_reason}."] if stop_reason else []
-    if record.truncated:
-        notes.append(f"Output was truncated at {settings.max_output_bytes:,} bytes.")
-    timings["total"] = time.perf_counter() - t0
-    return GradingOutcome(
-        checks=results,
-        score=float(sum(r.score for r in results)),
-        max_score=spec.max_score,
-        executed_notebook=executed,
-        timings=timings,
-        notes=notes,
-        reference_answers=references if self_reference else {},
-    )
-
-
-def _execute(
-    nb: NotebookNode,
-    params: dict[str, Any],
-    settings: GradingSettings,
-    kernel: SandboxKernel,
-    record: RunRecord,
-) -> NotebookNode:
+def _execute(nb: NotebookNode, params: dict[str, Any], settings: GradingSettings,
+             kernel: KernelSandbox, record: RunRecord) -> NotebookNode:
     """What ``papermill.execute_notebook`` does for us, without its notebook round trips.
 
     papermill's parameter injection, metadata and engine run the notebook, as
@@ -531,139 +661,21 @@ def _execute(
     parameters (`validate_parameters` refuses those) and `raise_for_execution_errors`
     (cell errors are the student's outcome, read from the kernel's replies).
     """
-    # What papermill's `load_notebook_node` adds, on the notebook we already hold.
-    nb.metadata.setdefault(
-        "papermill",
-        {
-            "default_parameters": {},
-            "parameters": {},
-            "environment_variables": {},
-            "version": papermill_version,
-        },
-    )
+    nb.metadata.setdefault("papermill", {"default_parameters": {}, "parameters": {},
+                                         "environment_variables": {},
+                                         "version": papermill_version})
     for cell in nb.cells:
         cell.metadata.setdefault("tags", [])
         cell.metadata.setdefault("papermill", {})
     if params:
-        nb = parameterize_notebook(
-            nb, params, kernel_name=SANDBOX_KERNEL, language="python", engine_name=ENGINE_NAME
-        )
+        nb = parameterize_notebook(nb, params, kernel_name=SANDBOX_KERNEL, language="python",
+                                   engine_name=ENGINE_NAME)
     nb = remove_error_markers(prepare_notebook_metadata(nb, None, None))
     return papermill_engines.execute_notebook_with_engine(
-        ENGINE_NAME,
-        nb,
-        kernel_name=SANDBOX_KERNEL,
-        input_path=None,
-        output_path=None,
-        progress_bar=False,
-        log_output=False,
-        request_save_on_cell_execute=False,
-        start_timeout=settings.start_timeout_s,
-        kernel=kernel,
-        record=record,
-        execution_timeout=settings.cell_timeout_s,
-        max_output_bytes=settings.max_output_bytes,
-    )
-
-
-def _stop_reason(
-    record: RunRecord, fired: bool, kernel: SandboxKernel, settings: GradingSettings
-) -> str | None:
-    if fired:
-        return f"the whole notebook ran longer than the {settings.total_timeout_s:g} s time limit"
-    if record.kernel_died:
-        return f"the Python kernel stopped ({kernel.exit_reason()})"
-    return None
-
-
-def _run_isolated_checks(
-    spec: ExerciseSpec,
-    params: dict[str, Any],
-    answers: dict[str, dict[str, Answer]],
-    runner: CheckRunner,
-    settings: GradingSettings,
-    references: ReferenceAnswers,
-) -> dict[str, dict[str, Any]]:
-    """Run the checks whose answers arrived, in the clean runner; results by grade id.
-
-    The job lives in a folder of its own inside the runner's run folder,
-    deleted afterwards, so a reused runner holds nothing of earlier students.
-    (Deleted in the background: unlinking a few files took ~10-20 ms on a busy
-    disk, on the critical path; the runner only ever runs trusted check code,
-    which never looks at other jobs' folders.)
-    """
-    job_dir = runner.new_job_dir()
-    try:
-        return _run_job(spec, params, answers, runner, settings, job_dir, references)
-    finally:
-        threading.Thread(
-            target=shutil.rmtree, args=(job_dir,), kwargs={"ignore_errors": True}, daemon=True
-        ).start()
-
-
-def _run_job(
-    spec: ExerciseSpec,
-    params: dict[str, Any],
-    answers: dict[str, dict[str, Answer]],
-    runner: CheckRunner,
-    settings: GradingSettings,
-    job_dir: Path,
-    references: ReferenceAnswers,
-) -> dict[str, dict[str, Any]]:
-    jobs = []
-    for i, check in enumerate(spec.checks):
-        values = answers.get(check.grade_id)
-        if values is None or any(a.kind in {"unsupported", "invalid"} for a in values.values()):
-            continue
-        if check.reference_names and check.grade_id not in references:
-            continue  # reported as not run (grading the reference itself) by the caller
-        folder = job_dir / str(i)
-        job = {
-            "grade_id": check.grade_id,
-            "code": check.source,
-            "folder": str(folder),
-            "manifest": write_answers(folder, values),
-        }
-        if check.reference_names:
-            # Only this check's referenced values, in a folder of their own.
-            job["reference_folder"] = str(job_dir / f"{i}-reference")
-            job["reference"] = write_answers(job_dir / f"{i}-reference",
-                                             references[check.grade_id])
-        jobs.append(job)
-    if not jobs:
-        return {}
-    rel = job_dir.relative_to(runner.run_dir).as_posix()
-    result_path = job_dir / "results.json"
-    job_path = job_dir / "job.json"
-    imports = needed_imports(spec.import_code, tuple(c.source for c in spec.checks))
-    job_path.write_text(
-        json.dumps(
-            {
-                "parameters": params,
-                # Only the author's imports the checks can use: `import h5py` costs
-                # tens of milliseconds and is rarely what a check needs.
-                "imports": list(imports),
-                # Imported once in the runner itself (trusted author imports), so the
-                # children forked for later jobs start with them loaded.
-                "warm": list(imported_modules("\n".join(imports))),
-                "checks": jobs,
-                "timeout": settings.cell_timeout_s,
-                "result": str(result_path),
-            }
-        )
-    )
-    limit = settings.cell_timeout_s * len(jobs) + 5
-    finished = runner.run_job(job_path, limit)
-    try:
-        data = json.loads(_read_inside(runner.run_dir, f"{rel}/results.json", 10_000_000))
-    except (AnswerReadError, ValueError) as exc:
-        if not finished and runner.is_alive():
-            data = []
-        else:
-            raise GradingError(
-                f"the check runner failed ({runner.exit_reason()}): {runner.log_tail(800)}"
-            ) from exc
-    return {r["grade_id"]: r for r in data if isinstance(r, dict) and "grade_id" in r}
+        ENGINE_NAME, nb, kernel_name=SANDBOX_KERNEL, input_path=None, output_path=None,
+        progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+        start_timeout=settings.start_timeout_s, kernel=kernel, record=record,
+        execution_timeout=settings.cell_timeout_s, max_output_bytes=settings.max_output_bytes)
 
 
 def _earlier_error(
@@ -693,24 +705,15 @@ def _hint(earlier: CellReply | None, check_counts: set[int | None]) -> str:
     )
 
 
-def _check_result(check: CheckSpec, status: str, output: str, ran: bool, *,
-                  tamper_proof: bool) -> CheckResult:
-    """A check's outcome; points only when it passed."""
-    return CheckResult(grade_id=check.grade_id, name=check.name,
-                       score=check.points if status == "passed" else 0.0,
-                       max_score=check.points, status=status, output=output,
-                       visibility=check.visibility, ran=ran, tamper_proof=tamper_proof)
-
-
 def _isolated_result(
-    check: Any,
+    check: CheckSpec,
     values: dict[str, Answer] | None,
     outcome: dict[str, Any] | None,
     not_run: str | None,
     earlier: CellReply | None,
 ) -> CheckResult:
     def make(status: str, output: str, ran: bool) -> CheckResult:
-        return _check_result(check, status, output, ran, tamper_proof=True)
+        return check_result(check, status, output, ran)
 
     if not_run is not None:
         return make("failed", f"This check did not run: {not_run}.", False)
@@ -751,14 +754,14 @@ def _isolated_result(
 
 
 def _in_kernel_result(
-    check: Any,
+    check: CheckSpec,
     reply: CellReply | None,
     stop_reason: str | None,
     earlier: CellReply | None,
     check_counts: set[int | None],
 ) -> CheckResult:
     def make(status: str, output: str, ran: bool) -> CheckResult:
-        return _check_result(check, status, output, ran, tamper_proof=False)
+        return check_result(check, status, output, ran)
 
     if reply is None:
         return make(
@@ -781,7 +784,7 @@ def _in_kernel_result(
     return make("failed", text + (f"\n{hint}" if hint else ""), True)
 
 
-def _set_feedback(cell: NotebookNode, check: Any, result: CheckResult) -> None:
+def _set_feedback(cell: NotebookNode, check: CheckSpec, result: CheckResult) -> None:
     """Show the visible check source and its result, never hidden tests or raw tracebacks."""
     cell.source = check.visible_source
     mark = "✓" if result.status == "passed" else "✗"

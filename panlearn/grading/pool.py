@@ -1,21 +1,21 @@
-"""A pool of single-use sandboxed kernels and check runners, started ahead of demand.
+"""Sandboxes started ahead of demand: warm kernels and check sandboxes for one worker.
 
-Kernel start-up (and importing numpy, h5py, scipy, matplotlib) dominates the
-grading time of small exercises; the pool pays it before the submission
-arrives. Every kernel serves one submission and is then killed, so nothing
-leaks between students. Check runners are reused: each job runs in a child
-forked from the runner's clean state (see `CheckRunner`). Waiting submissions
-are served by priority (interactive before bulk regrades), then in arrival
-order.
+Every sandbox serves one job and is then killed, so nothing leaks between
+students. With the zygote launcher a sandbox costs a fork and an isolation
+(tens of milliseconds); the pool still forks them before the submission
+arrives, so a student waits only for their own code. Waiting submissions are
+served by priority (interactive before bulk regrades), then in arrival order.
 
-What a kernel imports ahead of demand follows what is asked of the pool: each
-submission names the modules its exercise imports (fed from the author's
-notebook, never from a submission), takes the warm kernel that already
-imported them (or the closest one, which then imports the rest itself), and
-the kernel started to replace it imports the same. So a worker grading a mix
-of light NeXus exercises and matplotlib ones keeps a mix of light and heavy
-kernels, instead of paying ~1 s of CPU per kernel for libraries most
-submissions never use.
+What a sandbox preloads follows what is asked of the pool: each submission
+names the modules its exercise imports (read from the author's notebook, never
+from a submission), takes the warm sandbox that preloaded them (or the closest
+one, which imports the rest itself), and the one started to replace it
+preloads the same. With the zygote launcher each preload set is an exercise
+environment with a zygote of its own.
+
+Data files: a kernel forked ahead of demand by the zygote gets the job's files
+bound at ``/data/<name>`` when it is taken; bubblewrap's kernels see the data
+folders read-only; a file outside them gets a kernel started for it.
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
 
 from .errors import GradingError
-from .kernels import CheckRunner, SandboxKernel, SandboxProcess
-from .sandbox import resolve_bwrap
+from .launchers import Launcher, make_launcher
+from .sandboxes import CheckSandbox, KernelSandbox, Sandbox
 from .settings import GradingSettings
 
 log = logging.getLogger(__name__)
@@ -47,37 +47,33 @@ class Priority(IntEnum):
     BULK = 10
 
 
-#: Most module names a kernel preloads on top of ``settings.preload_modules``
-#: (a bound on what exercises can make the pool pay ahead of demand).
+#: Most module names a sandbox preloads on top of ``settings.preload_modules``.
 MAX_LEARNED_MODULES = 24
 
-#: How many recent requests decide what the next kernels preload.
+#: How many recent requests decide what the next sandboxes preload.
 DEMAND_MEMORY = 16
+
+KINDS = ("kernel", "checks")
 
 
 class KernelPool:
-    """Keeps ``size`` kernels and a reusable check runner warm for one worker process.
+    """Keeps ``size`` kernels and a check sandbox warm for one worker process."""
 
-    Sandboxes bind ``settings.data_dirs`` read-only, so the pool serves
-    submissions whose data files lie under those folders (see `covers`).
-    """
-
-    def __init__(
-        self, settings: GradingSettings, size: int = 2, *, start_concurrency: int = 2
-    ) -> None:
-        resolve_bwrap(settings)  # refuse early, with the clear message
+    def __init__(self, settings: GradingSettings, size: int = 2, *,
+                 launcher: Launcher | None = None, start_concurrency: int = 2) -> None:
         self.settings = settings
         self.size = size
-        self.read_only = tuple(Path(p).resolve() for p in settings.data_dirs)
-        self._kernels: deque[SandboxKernel] = deque()
-        self._runners: deque[CheckRunner] = deque()
-        self._starting = {"kernel": 0, "runner": 0}
-        self._runner_waiters = 0
-        self._runners_out = 0
+        self._own_launcher = launcher is None
+        self.launcher = launcher or make_launcher(settings)
+        #: Check sandboxes kept warm: none for the zygote, which forks one with the job's files.
+        self._warm_checks = 0 if self.launcher.late_mounts() else 1
+        self._warm: dict[str, deque[Sandbox]] = {kind: deque() for kind in KINDS}
+        self._starting = {kind: 0 for kind in KINDS}
         self._base = tuple(settings.preload_modules)
-        #: Preload sets of recent requests, oldest first: kernels started next import these.
-        self._demand: deque[tuple[str, ...]] = deque(maxlen=DEMAND_MEMORY)
-        self._last_wanted = self._base
+        #: Preload sets of recent requests, oldest first: sandboxes started next import these.
+        self._demand: dict[str, deque[tuple[str, ...]]] = {
+            kind: deque(maxlen=DEMAND_MEMORY) for kind in KINDS}
+        self._last_wanted = {kind: self._base for kind in KINDS}
         self._waiters: list[tuple[int, int]] = []
         #: Submissions being graded with this pool's sandboxes right now (see `busy`).
         self._busy = 0
@@ -85,44 +81,46 @@ class KernelPool:
         self._cond = threading.Condition()
         self._closed = False
         self._failures = 0
-        self._executor = ThreadPoolExecutor(
-            max_workers=start_concurrency, thread_name_prefix="kernel-pool"
-        )
+        self._executor = ThreadPoolExecutor(max_workers=start_concurrency,
+                                            thread_name_prefix="sandbox-pool")
         self._fill()
 
     # -- public API -------------------------------------------------------
-    def covers(self, paths: Iterable[Path]) -> bool:
-        """Whether every path is visible in the pool's sandboxes."""
-        return all(any(r == p or r in p.parents for r in self.read_only) for p in map(Path, paths))
+    @property
+    def sandbox_name(self) -> str:
+        """Which sandbox the pool's launcher uses (zygote, bubblewrap, none)."""
+        return self.launcher.name
 
-    def acquire_kernel(
-        self,
-        priority: int = Priority.INTERACTIVE,
-        timeout: float | None = None,
-        modules: Iterable[str] = (),
-    ) -> SandboxKernel:
-        """Take a warm kernel (blocking); it belongs to the caller, who must `kill` it.
+    def acquire_kernel(self, priority: int = Priority.INTERACTIVE, timeout: float | None = None,
+                       modules: tuple[str, ...] = (),
+                       files: Mapping[str, Path] | None = None) -> KernelSandbox:
+        """A ready kernel that reads ``files`` (name → host path); the caller must `kill` it.
 
-        ``modules`` are what the exercise imports: the kernel handed out is the
-        warm one that preloaded most of them (all, when one did), and the kernel
-        started in its place preloads them.
+        ``modules`` are what the exercise imports: the warm kernel handed out
+        is the one that preloaded most of them, and the one started in its
+        place preloads them.
         """
+        files = dict(files or {})
         wanted = self.preload_for(modules)
+        late = self.launcher.late_mounts() and self.launcher.covers(files.values())
+        if self.size == 0 or not (late or self.launcher.covers(files.values())):
+            kernel = self.launcher.start_kernel(wanted, files)
+            return self._ready(kernel)
         ticket = (int(priority), next(self._seq))
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            self._demand.append(wanted)
-            self._last_wanted = wanted
+            self._demand["kernel"].append(wanted)
+            self._last_wanted["kernel"] = wanted
             heapq.heappush(self._waiters, ticket)
             try:
                 while True:
                     if self._closed:
-                        raise GradingError("the kernel pool is closed")
-                    if self._waiters[0] == ticket and self._kernels:
-                        kernel = self._closest(wanted)
+                        raise GradingError("the sandbox pool is closed")
+                    if self._waiters[0] == ticket and self._warm["kernel"]:
+                        kernel = self._closest("kernel", wanted)
                         if kernel.is_alive():
                             heapq.heappop(self._waiters)
-                            return kernel
+                            break
                         self._executor.submit(kernel.kill)
                         continue
                     remaining = None if deadline is None else deadline - time.monotonic()
@@ -135,57 +133,53 @@ class KernelPool:
                     heapq.heapify(self._waiters)
                 self._fill_locked()
                 self._cond.notify_all()
+        assert isinstance(kernel, KernelSandbox)
+        try:
+            if late:
+                kernel.mount_data({name: self.launcher.data_location(path)  # type: ignore[misc]
+                                   for name, path in files.items()})
+            else:
+                kernel.data_paths.update({n: str(Path(p).resolve()) for n, p in files.items()})
+        except BaseException:
+            kernel.kill()
+            raise
+        return kernel
 
-    def acquire_runner(self, timeout: float | None = None) -> CheckRunner:
-        """Take a warm check runner (blocking); the caller must `kill` it."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            self._runner_waiters += 1
-            try:
-                while True:
-                    if self._closed:
-                        raise GradingError("the kernel pool is closed")
-                    if self._runners:
-                        runner = self._runners.popleft()
-                        if runner.is_alive():
-                            self._runners_out += 1
-                            return runner
-                        self._executor.submit(runner.kill)
-                        continue
-                    self._fill_locked()
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        raise GradingError("no check runner became available in time")
-                    self._cond.wait(remaining if remaining is not None else 1.0)
-            finally:
-                self._runner_waiters -= 1
-                self._fill_locked()
+    def acquire_checks(self, modules: tuple[str, ...] = (),
+                       files: Mapping[str, Path] | None = None) -> CheckSandbox:
+        """A check sandbox waiting for its job, reading ``files``; the caller kills it.
 
-    def release_runner(self, runner: CheckRunner) -> None:
-        """Give a runner back after a job; one that did not end cleanly is killed."""
+        The zygote forks one with the job's files (a few milliseconds); the
+        other launchers hand out a warm one when it sees the files.
+        """
+        files = dict(files or {})
+        wanted = self.preload_for(modules)
+        if not self._warm_checks or not self.launcher.covers(files.values()):
+            return self.launcher.start_checks(wanted, files)
+        found: Sandbox | None = None
         with self._cond:
-            self._runners_out = max(0, self._runners_out - 1)
-            keep = (
-                not self._closed
-                and runner.reusable
-                and runner.is_alive()
-                and len(self._runners) < self.size
-            )
-            if keep:
-                self._runners.appendleft(runner)  # the warmest first
-                self._cond.notify_all()
-        if not keep:
-            threading.Thread(target=runner.kill, daemon=True).start()
-            self._fill()
+            self._demand["checks"].append(wanted)
+            self._last_wanted["checks"] = wanted
+            for index, box in enumerate(self._warm["checks"]):
+                if set(wanted) <= set(box.preload):
+                    del self._warm["checks"][index]
+                    found = box
+                    break
+            self._fill_locked()
+        if isinstance(found, CheckSandbox) and found.is_alive():
+            found.data_paths.update({n: str(Path(p).resolve()) for n, p in files.items()})
+            return found
+        if found is not None:
+            self._executor.submit(found.kill)
+        return self.launcher.start_checks(wanted, files)
 
     @contextmanager
     def busy(self) -> Iterator[None]:
-        """Mark a submission being graded: replacement kernels start once it is done.
+        """Mark a submission being graded: replacement sandboxes start once it is done.
 
-        A kernel starting (bwrap, Python, imports) competes for the CPU with the
-        submission being graded, and on 2 cores that cost its latency ~10 ms. So
-        while the caller grades, kernels are only started if none is left warm
-        (someone would otherwise wait); the others start when it is done.
+        A sandbox starting competes for the CPU with the submission being
+        graded; on 2 cores that cost its latency. So while the caller grades,
+        sandboxes start only if none is left warm; the others when it is done.
         """
         with self._cond:
             self._busy += 1
@@ -196,48 +190,51 @@ class KernelPool:
                 self._busy -= 1
                 self._fill_locked()
 
-    def preload_for(self, modules: Iterable[str]) -> tuple[str, ...]:
-        """The preload set of a kernel for an exercise importing ``modules``."""
+    def preload_for(self, modules: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        """The preload set of a sandbox for an exercise importing ``modules``."""
         extra = sorted({m for m in modules if m not in self._base})[:MAX_LEARNED_MODULES]
         return (*self._base, *extra)
 
-    def preloads(self) -> list[tuple[str, ...]]:
-        """What each warm kernel preloaded (for tests and measurements)."""
+    def preloads(self, kind: str = "kernel") -> list[tuple[str, ...]]:
+        """What each warm sandbox of ``kind`` preloaded (for tests and measurements)."""
         with self._cond:
-            return [kernel.preload for kernel in self._kernels]
+            return [box.preload for box in self._warm[kind]]
 
     def ready_counts(self) -> tuple[int, int]:
-        """(warm kernels, warm runners) right now."""
+        """(warm kernels, warm check sandboxes) right now."""
         with self._cond:
-            return len(self._kernels), len(self._runners)
+            return len(self._warm["kernel"]), len(self._warm["checks"])
 
     def wait_until_full(self, timeout: float = 120.0) -> bool:
-        """Block until the pool holds ``size`` warm kernels and a runner (for tests and benches)."""
+        """Block until ``size`` kernels and a check sandbox are warm (for tests and benches)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while len(self._kernels) < self.size or len(self._runners) < 1:
+            while (len(self._warm["kernel"]) < self.size
+                   or len(self._warm["checks"]) < self._warm_checks):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self._closed:
                     return False
                 self._cond.wait(remaining)
             return True
 
-    def processes(self) -> list[SandboxProcess]:
+    def processes(self) -> list[Sandbox]:
         """The warm sandboxes (for measurements)."""
         with self._cond:
-            return [*self._kernels, *self._runners]
+            return [*self._warm["kernel"], *self._warm["checks"]]
 
     def close(self) -> None:
-        """Kill every warm sandbox and stop refilling."""
+        """Kill every warm sandbox, stop refilling, stop the launcher's zygotes."""
         with self._cond:
             self._closed = True
-            victims: list[SandboxProcess] = [*self._kernels, *self._runners]
-            self._kernels.clear()
-            self._runners.clear()
+            victims = [*self._warm["kernel"], *self._warm["checks"]]
+            for kind in KINDS:
+                self._warm[kind].clear()
             self._cond.notify_all()
         self._executor.shutdown(wait=True, cancel_futures=True)
         for victim in victims:
             victim.kill()
+        if self._own_launcher:
+            self.launcher.close()
 
     def __enter__(self) -> KernelPool:
         return self
@@ -246,72 +243,69 @@ class KernelPool:
         self.close()
 
     # -- choosing and refilling --------------------------------------------
-    def _closest(self, wanted: tuple[str, ...]) -> SandboxKernel:
-        """Remove and return the warm kernel that best fits ``wanted`` (lock held).
-
-        One that preloaded everything wanted, the lightest such; otherwise the
-        one that preloaded most of it (it imports the rest while it runs, which
-        costs no more than a kernel started for it would).
-        """
-        want = set(wanted)
-
-        def fit(index: int) -> tuple[int, int, int]:
-            have = set(self._kernels[index].preload)
-            return len(want - have), len(have - want), index  # missing, surplus, oldest first
-
-        best = min(range(len(self._kernels)), key=fit)
-        kernel = self._kernels[best]
-        del self._kernels[best]
+    def _ready(self, kernel: KernelSandbox) -> KernelSandbox:
+        try:
+            kernel.wait_ready(self.settings.start_timeout_s)
+        except BaseException:
+            kernel.kill()
+            raise
         return kernel
 
-    def _next_preload(self) -> tuple[str, ...]:
-        """What the next kernel to start should preload (lock held): the oldest unmet demand."""
-        if self._demand:
-            return self._demand.popleft()
-        return self._last_wanted
+    def _closest(self, kind: str, wanted: tuple[str, ...]) -> Sandbox:
+        """Remove and return the warm sandbox that best fits ``wanted`` (lock held)."""
+        want = set(wanted)
+        boxes = self._warm[kind]
+
+        def fit(index: int) -> tuple[int, int, int]:
+            have = set(boxes[index].preload)
+            return len(want - have), len(have - want), index  # missing, surplus, oldest first
+
+        best = min(range(len(boxes)), key=fit)
+        box = boxes[best]
+        del boxes[best]
+        return box
+
+    def _next_preload(self, kind: str) -> tuple[str, ...]:
+        if self._demand[kind]:
+            return self._demand[kind].popleft()
+        return self._last_wanted[kind]
 
     def _fill(self) -> None:
         with self._cond:
             self._fill_locked()
 
     def _fill_locked(self) -> None:
-        if self._closed:
+        if self._closed or self.size == 0:
             return
-        want_kernels = self.size + max(0, len(self._waiters) - len(self._kernels))
-        if self._busy and self._kernels and not self._waiters:
-            want_kernels = 0  # later: see `busy`
-        while len(self._kernels) + self._starting["kernel"] < want_kernels:
-            self._starting["kernel"] += 1
-            self._executor.submit(self._start_one, "kernel", self._next_preload())
-        # Runners come back after each job: one serves a worker that grades one
-        # submission at a time; more start only while callers wait for one.
-        want_runners = max(1, self._runners_out + self._runner_waiters)
-        while len(self._runners) + self._starting["runner"] + self._runners_out < want_runners:
-            self._starting["runner"] += 1
-            self._executor.submit(self._start_one, "runner")
+        want = {"kernel": self.size + max(0, len(self._waiters) - len(self._warm["kernel"])),
+                "checks": self._warm_checks}
+        if self._busy and self._warm["kernel"] and not self._waiters:
+            want = {"kernel": 0, "checks": 0}  # later: see `busy`
+        for kind in KINDS:
+            while len(self._warm[kind]) + self._starting[kind] < want[kind]:
+                self._starting[kind] += 1
+                self._executor.submit(self._start_one, kind, self._next_preload(kind))
 
-    def _start_one(self, kind: str, preload: tuple[str, ...] = ()) -> None:
-        sandbox: SandboxProcess | None = None
+    def _start_one(self, kind: str, preload: tuple[str, ...]) -> None:
+        box: Sandbox | None = None
         try:
             if kind == "kernel":
-                sandbox = SandboxKernel.start(self.settings, self.read_only, preload)
+                box = self._ready(self.launcher.start_kernel(preload))
             else:
-                sandbox = CheckRunner.start(self.settings, self.read_only)
+                box = self.launcher.start_checks(preload)
         except Exception:
-            log.exception("could not start a sandboxed %s", kind)
+            log.exception("could not start a %s sandbox", kind)
             self._failures += 1
             time.sleep(min(30.0, 0.5 * 2 ** min(self._failures, 6)))  # back off, don't spin
-        late: SandboxProcess | None = None
+        late: Sandbox | None = None
         with self._cond:
             self._starting[kind] -= 1
-            if sandbox is not None:
+            if box is not None:
                 self._failures = 0
                 if self._closed:
-                    late = sandbox
-                elif isinstance(sandbox, SandboxKernel):
-                    self._kernels.append(sandbox)
-                elif isinstance(sandbox, CheckRunner):
-                    self._runners.append(sandbox)
+                    late = box
+                else:
+                    self._warm[kind].append(box)
             self._fill_locked()
             self._cond.notify_all()
         if late is not None:

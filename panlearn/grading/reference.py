@@ -16,9 +16,12 @@ receives the answers, or computes them with `compute_reference_answers`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -33,7 +36,7 @@ from panlearn.datasets.resolve import (
     with_assigned_files,
 )
 from panlearn.grading.answers import ReferenceAnswers, decode_answers, encode_answers
-from panlearn.grading.spec import is_parameters_cell
+from panlearn.grading.spec import ExerciseSpec, is_parameters_cell
 from panlearn.models import Exercise
 from panlearn.models import ReferenceAnswers as ReferenceAnswersRow
 
@@ -52,9 +55,29 @@ def assignment_for(exercise: Exercise, user_id: int | None) -> dict[str, int]:
                           user_id=user_id)
 
 
-def checksums_of(resolved: Iterable[Any]) -> dict[str, str]:
-    """Parameter → sha256 of the file it is given, from resolved datasets."""
-    return {item.parameter: item.sha256 for item in resolved}
+def job_files(resolved: Iterable[Any]) -> dict[str, Path]:
+    """The files a job reads, by the name it sees them under (``/data/<registry name>``)."""
+    files: dict[str, Path] = {}
+    for item in resolved:
+        name = item.file if item.file not in files else f"{item.parameter}-{item.file}"
+        files[name] = item.path
+    return files
+
+
+#: The pseudo-parameter naming which values were taken: the cache key changes with it.
+VALUES_KEY = "@values"
+
+
+def checksums_of(resolved: Iterable[Any], spec: ExerciseSpec) -> dict[str, str]:
+    """Parameter → sha256 of the file it is given, and which values the checks take.
+
+    The values are part of the key: a row stored when checks took fewer names
+    from the reference (before context was trusted) is never used for a spec
+    that needs more.
+    """
+    wanted = json.dumps([[c.grade_id, list(c.trusted_names)] for c in spec.checks])
+    return {**{item.parameter: item.sha256 for item in resolved},
+            VALUES_KEY: hashlib.sha256(wanted.encode()).hexdigest()}
 
 
 def load_reference_answers(session: Session, solution_hash: str,

@@ -39,7 +39,10 @@ def grading_settings(values: Mapping[str, Any]) -> GradingSettings:
         memory_mb=values["GRADING_MEMORY_MB"],
         cpu_s=values["GRADING_CPU_S"],
         fsize_mb=values["GRADING_FSIZE_MB"],
+        disk_mb=values["GRADING_DISK_MB"],
         nproc=values["GRADING_NPROC"],
+        cgroup=values["GRADING_CGROUP"],
+        zygotes=values["GRADING_ZYGOTES"],
         preload_modules=tuple(name.strip() for name in values["GRADING_PRELOAD"].split(",")
                               if name.strip()),
         max_output_bytes=min(values["MAX_UPLOAD_MB"] * 1024 * 1024, 10_000_000),

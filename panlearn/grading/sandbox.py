@@ -1,20 +1,18 @@
-"""Command lines that confine a kernel (or the check runner) with bubblewrap.
+"""Bubblewrap command lines (the fallback sandbox) and the grader's matplotlib font cache.
 
-Each sandboxed process gets: its own pid, net, ipc, uts and cgroup
-namespaces (no network at all: the kernel talks to us over ZeroMQ ``ipc``
-sockets in its run folder); a read-only view of the system, the Python
-environment and the dataset folders only; one writable folder (its run
-folder, also its HOME and TMPDIR); a scrubbed environment; rlimits set by
-``prlimit`` inside the namespaces; and, when we run as root, a uid of its own
-(so RLIMIT_NPROC counts only its own processes and no root-owned file is
-readable).
+Under bubblewrap each sandboxed process gets its own pid, net, ipc, uts and
+cgroup namespaces (no network at all: the kernel talks to us over ZeroMQ
+``ipc`` sockets on its own tmpfs, reached through ``/proc/<pid>/root``); a
+read-only view of the system, the Python environment and the data folders
+only; size-capped tmpfs as the only writable places; a scrubbed
+environment; rlimits set by ``prlimit`` inside the namespaces; and, when we
+run as root, a uid of its own. The launcher adds the submission's cgroup.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -24,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .errors import SandboxUnavailableError
+from .inside import ANSWERS_DIR, FONT_CACHE_DIR
 from .settings import GradingSettings
 
 log = logging.getLogger(__name__)
@@ -53,52 +52,15 @@ def resolve_bwrap(settings: GradingSettings) -> str | None:
     """
     if settings.sandbox == "none":
         return None
-    if settings.sandbox != "bubblewrap":
-        raise SandboxUnavailableError(
-            f"unknown sandbox mode {settings.sandbox!r}: use 'bubblewrap' or 'none'"
-        )
     path = shutil.which(settings.bwrap_path)
     if path is None:
         raise SandboxUnavailableError(
             f"bubblewrap ({settings.bwrap_path!r}) is not installed, so student code cannot be "
-            "confined: install it (apt-get install bubblewrap) or, on a development machine "
-            "only, set the grading sandbox to 'none' explicitly"
+            "confined where the zygote sandbox cannot run: install it (apt-get install "
+            "bubblewrap) or, on a development machine only, set the grading sandbox to 'none' "
+            "explicitly"
         )
     return path
-
-
-def pick_uid(settings: GradingSettings) -> int | None:
-    """A fresh unprivileged uid when running as root (None otherwise).
-
-    One uid per sandbox makes RLIMIT_NPROC a per-submission cap: the kernel
-    counts processes per real uid.
-    """
-    if os.geteuid() != 0:
-        return None
-    return settings.uid_base + secrets.randbelow(settings.uid_count)
-
-
-def make_run_dir(settings: GradingSettings, uid: int | None, prefix: str) -> Path:
-    """Create the private, writable folder of one sandbox (owned by its uid).
-
-    A kernel's gets a copy of the grader's matplotlib font cache (see
-    `font_cache`): without one, every kernel importing matplotlib rebuilds it.
-    """
-    settings.work_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(settings.work_dir, 0o711)  # others may traverse, not list
-    run_dir = settings.work_dir / f"{prefix}-{secrets.token_hex(8)}"
-    run_dir.mkdir(mode=0o700)
-    for sub in ("tmp", ".mpl", ".ipython"):
-        (run_dir / sub).mkdir(mode=0o700)
-    copies = []
-    if prefix == "kernel":
-        for cached in font_cache(settings):
-            copies.append(run_dir / ".mpl" / cached.name)
-            shutil.copyfile(cached, copies[-1])
-    if uid is not None:
-        for path in (run_dir, run_dir / "tmp", run_dir / ".mpl", run_dir / ".ipython", *copies):
-            os.chown(path, uid, uid)
-    return run_dir
 
 
 _font_cache_lock = threading.Lock()
@@ -123,6 +85,12 @@ def font_cache(settings: GradingSettings) -> tuple[Path, ...]:
         return files
 
 
+def font_cache_dir(settings: GradingSettings) -> Path | None:
+    """The folder of the grader's matplotlib font cache, when it could be built."""
+    files = font_cache(settings)
+    return files[0].parent if files else None
+
+
 def _build_font_cache(settings: GradingSettings, folder: Path) -> tuple[Path, ...]:
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".mpl-", dir=settings.work_dir))
@@ -143,29 +111,6 @@ def _build_font_cache(settings: GradingSettings, folder: Path) -> tuple[Path, ..
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return tuple(sorted(folder.glob("fontlist-*.json")))
-
-
-def sandbox_env(settings: GradingSettings, run_dir: Path) -> dict[str, str]:
-    """The complete environment of a sandboxed process: nothing is inherited."""
-    venv_bin = str(Path(settings.python).parent)
-    return {
-        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(run_dir),
-        "TMPDIR": str(run_dir / "tmp"),
-        "USER": "student",
-        "LANG": "C.UTF-8",
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": str(run_dir / ".mpl"),
-        "IPYTHONDIR": str(run_dir / ".ipython"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-        # One BLAS thread per submission, and few malloc arenas so that the
-        # address-space limit measures what the student allocates.
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "MALLOC_ARENA_MAX": "2",
-    }
 
 
 def limits_argv(settings: GradingSettings, uid: int | None) -> list[str]:
@@ -196,32 +141,35 @@ def limits_argv(settings: GradingSettings, uid: int | None) -> list[str]:
     return argv
 
 
-def wrap_command(
+def bwrap_command(
     settings: GradingSettings,
     argv: Sequence[str],
     *,
-    run_dir: Path,
     uid: int | None,
+    info_fd: int,
+    seccomp_fd: int | None = None,
     read_only: Iterable[Path] = (),
 ) -> list[str]:
-    """The full command line that runs ``argv`` confined (or merely limited in "none" mode)."""
+    """The bubblewrap command line that runs ``argv`` confined.
+
+    Writable places are size-capped tmpfs only (``/tmp``, the job's home;
+    ``/run/kernel`` for the kernel's sockets; ``/run/answers``), so a job's writes count in its
+    memory cgroup and never reach the host's disk. The grader reaches them
+    through ``/proc/<pid>/root`` (the pid bubblewrap writes to ``info_fd``).
+    """
     bwrap = resolve_bwrap(settings)
-    inner = limits_argv(settings, uid) + list(argv)
-    if bwrap is None:
-        return inner
+    assert bwrap is not None
+    from .launchers import job_env
+
     cmd = [
-        bwrap,
-        "--unshare-ipc",
-        "--unshare-pid",
-        "--unshare-net",
-        "--unshare-uts",
-        "--unshare-cgroup-try",
-        "--die-with-parent",
-        "--hostname",
-        "sandbox",
+        bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+        "--unshare-cgroup-try", "--die-with-parent", "--hostname", "sandbox",
+        "--info-fd", str(info_fd),
     ]
     if os.geteuid() != 0:
         cmd.append("--unshare-user")
+    if seccomp_fd is not None:  # the zygote's deny-list: no namespaces, mounts, ptrace
+        cmd += ["--seccomp", str(seccomp_fd)]
     binds: list[tuple[str, Path]] = []
     for name in _SYSTEM_DIRS:
         path = Path(name)
@@ -233,10 +181,16 @@ def wrap_command(
     python = Path(settings.python)
     for path in {python.parent.parent, python.resolve().parent.parent, Path(sys.base_prefix)}:
         binds.append(("--ro-bind", path))
+    mpl = font_cache_dir(settings)
     binds += [("--ro-bind", Path(p).resolve()) for p in read_only]
-    binds.append(("--bind", run_dir))
     binds = _without_nested(binds)
 
+    # The writable tmpfs first: binds below /tmp (a data file, the font cache) go on top.
+    mb = 1024 * 1024
+    cmd += ["--perms", "1777", "--size", str(settings.disk_mb * mb), "--tmpfs", "/tmp"]
+    cmd += ["--perms", "1777", "--size", str(mb), "--tmpfs", "/run/kernel"]
+    cmd += ["--perms", "1777", "--size", str(2 * settings.max_answer_bytes), "--tmpfs",
+            ANSWERS_DIR]
     # bwrap creates missing parents of a mount point 0700 when run as root,
     # which the dropped uid could not traverse: create them 0755 first.
     covered = [p for kind, p in binds if kind == "--ro-bind" and str(p) in _SYSTEM_DIRS]
@@ -251,12 +205,14 @@ def wrap_command(
     for kind, path in sorted(binds, key=lambda b: len(b[1].parts)):
         cmd += [kind, str(path), str(path)]
     cmd += ["--dev", "/dev", "--proc", "/proc"]
-    if Path("/tmp") not in run_dir.parents:
-        cmd += ["--symlink", str(run_dir / "tmp"), "/tmp"]
-    cmd += ["--chdir", str(run_dir), "--clearenv"]
-    for key, value in sandbox_env(settings, run_dir).items():
+    env = job_env()
+    if mpl is not None:
+        cmd += ["--ro-bind", str(mpl), FONT_CACHE_DIR]
+        env = job_env(font_cache=FONT_CACHE_DIR)
+    cmd += ["--chdir", "/tmp", "--clearenv"]
+    for key, value in env.items():
         cmd += ["--setenv", key, value]
-    return cmd + inner
+    return cmd + limits_argv(settings, uid) + list(argv)
 
 
 def _without_nested(binds: list[tuple[str, Path]]) -> list[tuple[str, Path]]:

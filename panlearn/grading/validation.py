@@ -26,7 +26,8 @@ from panlearn.datasets.settings import DatasetsContext
 from panlearn.grading.answers import encode_answers
 from panlearn.grading.errors import ExerciseSpecError
 from panlearn.grading.pipeline import validate_reference_solution
-from panlearn.grading.reference import ExerciseValidation, checksums_of
+from panlearn.grading.pool import KernelPool
+from panlearn.grading.reference import ExerciseValidation, checksums_of, job_files
 from panlearn.grading.settings import GradingSettings
 
 #: Takes the source notebook and its dataset references; returns what validation learnt.
@@ -44,25 +45,34 @@ def validate_exercise(notebook: Any, datasets: list[dict[str, Any]], *,
     assignments = all_assignments(datasets)
     result = ExerciseValidation()
     in_kernel: set[str] = set()
-    for assignment in assignments:
-        resolved = resolve_exercise_datasets(datasets, registry=data.registry,
-                                             cache=data.file_cache, assignment=assignment)
-        try:
-            spec, outcome = validate_reference_solution(
-                notebook, parameters=papermill_parameters(resolved),
-                data_files=[item.path for item in resolved], settings=settings)
-        except ExerciseSpecError as error:
-            if len(assignments) == 1:
-                raise
-            files = ", ".join(f"{item.parameter}={item.file}" for item in resolved)
-            raise ExerciseSpecError(f"on {files}: {error.detail}",
-                                    errors=error.errors) from error
-        in_kernel |= {check.grade_id for check in spec.checks if not check.tamper_proof}
-        if spec.reference_names:
-            result.reference_answers.append(
-                (checksums_of(resolved), encode_answers(outcome.reference_answers)))
+    with KernelPool(settings, size=0) as pool:  # one launcher for every choice of files
+        for assignment in assignments:
+            _validate_on(notebook, datasets, assignment, len(assignments), settings=settings,
+                         data=data, pool=pool, result=result, in_kernel=in_kernel)
     result.in_kernel_checks = sorted(in_kernel)
     return result
+
+
+def _validate_on(notebook: Any, datasets: list[dict[str, Any]], assignment: Any, choices: int,
+                 *, settings: GradingSettings, data: DatasetsContext, pool: KernelPool,
+                 result: ExerciseValidation, in_kernel: set[str]) -> None:
+    """Grade the reference solution on one choice of files, adding what it learnt to ``result``."""
+    resolved = resolve_exercise_datasets(datasets, registry=data.registry,
+                                         cache=data.file_cache, assignment=assignment)
+    try:
+        spec, outcome = validate_reference_solution(
+            notebook, parameters=papermill_parameters(resolved),
+            data_files=job_files(resolved), settings=settings, pool=pool)
+    except ExerciseSpecError as error:
+        if choices == 1:
+            raise
+        files = ", ".join(f"{item.parameter}={item.file}" for item in resolved)
+        raise ExerciseSpecError(f"on {files}: {error.detail}",
+                                errors=error.errors) from error
+    in_kernel |= {check.grade_id for check in spec.checks if not check.tamper_proof}
+    if spec.needs_reference:
+        result.reference_answers.append(
+            (checksums_of(resolved, spec), encode_answers(outcome.reference_answers)))
 
 
 def in_process_validator(settings: GradingSettings, data: DatasetsContext) -> Validator:

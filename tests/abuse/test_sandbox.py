@@ -2,64 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from pathlib import Path
 
 import pytest
 
-from panlearn.grading.pipeline import GradingOutcome, grade_notebook
-from panlearn.grading.pool import KernelPool
-from panlearn.grading.settings import GradingSettings
-from tests.unit.grading.nbbuild import answer_source, answered, student_version
+from tests.abuse.conftest import grade_answer, printed
+from tests.abuse.conftest import only_check as check
 
 pytestmark = pytest.mark.slow
 
 
-def grade_answer(
-    code: str, pool: KernelPool | None, settings: GradingSettings, dmc_file: Path
-) -> GradingOutcome:
-    source = answer_source()
-    submission = answered(student_version(source), {"answer": code})
-    return grade_notebook(
-        source,
-        submission,
-        parameters={"data_file": str(dmc_file)},
-        data_files=[dmc_file],
-        settings=settings,
-        pool=pool,
-    )
-
-
-def printed(outcome: GradingOutcome) -> str:
-    return "".join(
-        o.get("text", "") for c in outcome.executed_notebook.cells for o in c.get("outputs", [])
-    )
-
-
-def check(outcome: GradingOutcome):
-    (result,) = outcome.checks
-    return result
-
-
-@pytest.fixture
-def still_grades(pool, grading_settings, dmc_file):
-    """After each abuse, an honest submission still gets full marks from the same pool."""
-    yield
-    assert grade_answer("answer = 42", pool, grading_settings, dmc_file).score == 1
-
-
 def test_infinite_loop_is_graded_as_timeout_and_pool_survives(
-    pool, grading_settings, dmc_file, still_grades
+    pool, abuse_settings, dmc_file, still_grades
 ):
-    outcome = grade_answer("while True:\n    pass\nanswer = 42", pool, grading_settings, dmc_file)
+    outcome = grade_answer("while True:\n    pass\nanswer = 42", pool, abuse_settings, dmc_file)
     assert outcome.score == 0
     assert "ran longer than 3 s" in check(outcome).output
 
 
 def test_loop_that_ignores_interrupts_hits_the_total_timeout(
-    grading_settings, dmc_file, pool, still_grades
+    abuse_settings, dmc_file, pool, still_grades
 ):
-    settings = GradingSettings(**{**grading_settings.__dict__, "total_timeout_s": 6})
+    settings = dataclasses.replace(abuse_settings, **{"total_timeout_s": 6})
     code = (
         "while True:\n    try:\n        while True:\n            pass\n"
         "    except KeyboardInterrupt:\n        pass"
@@ -70,16 +36,18 @@ def test_loop_that_ignores_interrupts_hits_the_total_timeout(
 
 
 def test_allocating_8_gb_against_1_gb_fails_with_memory_error(
-    pool, grading_settings, dmc_file, still_grades
+    pool, abuse_settings, dmc_file, still_grades
 ):
     outcome = grade_answer(
-        "x = bytearray(8 * 1024**3)\nanswer = 42", pool, grading_settings, dmc_file
+        "x = bytearray(8 * 1024**3)\nanswer = 42", pool, abuse_settings, dmc_file
     )
     assert outcome.score == 0
     assert "MemoryError" in check(outcome).output
 
 
-def test_fork_loop_is_capped_at_2000_processes(pool, grading_settings, dmc_file, still_grades):
+def test_fork_loop_is_capped_by_the_submissions_process_limit(
+    pool, abuse_settings, dmc_file, still_grades
+):
     code = (
         "import os, time\n"
         "n = 0\n"
@@ -93,17 +61,15 @@ def test_fork_loop_is_capped_at_2000_processes(pool, grading_settings, dmc_file,
         "    print('forks', n, type(exc).__name__)\n"
         "answer = 42"
     )
-    # Forking a kernel 2,000 times takes a few seconds on 2 cores.
-    settings = GradingSettings(
-        **{**grading_settings.__dict__, "cell_timeout_s": 30, "total_timeout_s": 40}
-    )
+    # The pool's sandboxes allow 200 processes (threads count) for the whole submission.
+    settings = dataclasses.replace(abuse_settings, cell_timeout_s=30, total_timeout_s=40)
     outcome = grade_answer(code, pool, settings, dmc_file)
     forks = int(printed(outcome).split("forks ")[1].split()[0])
-    assert 1500 < forks < 2000
+    assert 150 < forks < 200
     assert outcome.score == 1
 
 
-def test_no_network_even_to_a_local_listener(pool, grading_settings, dmc_file, still_grades):
+def test_no_network_even_to_a_local_listener(pool, abuse_settings, dmc_file, still_grades):
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -118,20 +84,20 @@ def test_no_network_even_to_a_local_listener(pool, grading_settings, dmc_file, s
             "    print('refused', type(exc).__name__)\n"
             "answer = 42"
         )
-        outcome = grade_answer(code, pool, grading_settings, dmc_file)
+        outcome = grade_answer(code, pool, abuse_settings, dmc_file)
         with pytest.raises(BlockingIOError):
             listener.accept()
     assert "refused" in printed(outcome) and "CONNECTED" not in printed(outcome)
 
 
 def test_no_secrets_files_or_environment(
-    pool, grading_settings, dmc_file, monkeypatch, tmp_path, still_grades
+    pool, abuse_settings, dmc_file, monkeypatch, tmp_path, still_grades
 ):
     monkeypatch.setenv("PANLEARN_SECRET_KEY", "fake-secret-for-test")
     instance = tmp_path / "instance"
     instance.mkdir()
     (instance / "panlearn.sqlite").write_text("secret rows")
-    repo = Path(__file__).resolve().parents[3]
+    repo = Path(__file__).resolve().parents[2]
     code = (
         "import os\n"
         "seen = []\n"
@@ -148,13 +114,16 @@ def test_no_secrets_files_or_environment(
         "print('visible:', seen, sorted(os.listdir(repo)) if os.path.isdir(repo) else [])\n"
         "answer = 42"
     )
-    outcome = grade_answer(code, pool, grading_settings, dmc_file)
-    assert "visible: [] ['.venv']" in printed(outcome) or "visible: [] []" in printed(outcome)
+    outcome = grade_answer(code, pool, abuse_settings, dmc_file)
+    shown = printed(outcome).split("visible: ")[1].splitlines()[0]
+    seen, _, listing = shown.partition("] ")
+    assert seen == "["  # no file read, no variable
+    assert set(eval(listing)) <= {".venv", "panlearn"}  # never courses/, instance/ or tests/
     assert outcome.score == 1
 
 
 def test_writing_past_the_file_size_limit_fails_cleanly(
-    pool, grading_settings, dmc_file, still_grades
+    pool, abuse_settings, dmc_file, still_grades
 ):
     code = (
         "import os\n"
@@ -164,12 +133,12 @@ def test_writing_past_the_file_size_limit_fails_cleanly(
         "        f.write(chunk)\n"
         "answer = 42"
     )
-    outcome = grade_answer(code, pool, grading_settings, dmc_file)
+    outcome = grade_answer(code, pool, abuse_settings, dmc_file)
     assert outcome.score == 0
     assert "File too large" in check(outcome).output
 
 
-def test_killing_its_parent_changes_nothing(pool, grading_settings, dmc_file, still_grades):
+def test_killing_its_parent_changes_nothing(pool, abuse_settings, dmc_file, still_grades):
     code = (
         "import os, signal\n"
         "for pid in (os.getppid(), 1):\n"
@@ -179,23 +148,23 @@ def test_killing_its_parent_changes_nothing(pool, grading_settings, dmc_file, st
         "        print('kill', pid, type(exc).__name__)\n"
         "answer = 42"
     )
-    outcome = grade_answer(code, pool, grading_settings, dmc_file)
+    outcome = grade_answer(code, pool, abuse_settings, dmc_file)
     assert outcome.score == 1
 
 
 def test_sys_exit_before_the_checks_scores_zero_with_a_message(
-    pool, grading_settings, dmc_file, still_grades
+    pool, abuse_settings, dmc_file, still_grades
 ):
-    outcome = grade_answer("import sys\nsys.exit(0)\nanswer = 42", pool, grading_settings, dmc_file)
+    outcome = grade_answer("import sys\nsys.exit(0)\nanswer = 42", pool, abuse_settings, dmc_file)
     assert outcome.score == 0 and "SystemExit" in check(outcome).output
-    outcome = grade_answer("import os\nos._exit(0)\nanswer = 42", pool, grading_settings, dmc_file)
+    outcome = grade_answer("import os\nos._exit(0)\nanswer = 42", pool, abuse_settings, dmc_file)
     result = check(outcome)
     assert outcome.score == 0 and not result.ran
     assert "did not run" in result.output and "kernel stopped" in result.output
 
 
 def test_monkeypatching_numpy_and_builtins_changes_nothing(
-    pool, grading_settings, dmc_file, still_grades
+    pool, abuse_settings, dmc_file, still_grades
 ):
     code = (
         "import numpy as np, builtins\n"
@@ -204,17 +173,17 @@ def test_monkeypatching_numpy_and_builtins_changes_nothing(
         "builtins.abs = lambda x: 0\n"
         "answer = 41"
     )
-    outcome = grade_answer(code, pool, grading_settings, dmc_file)
+    outcome = grade_answer(code, pool, abuse_settings, dmc_file)
     assert outcome.score == 0
     assert check(outcome).output == "answer is not the expected value"
     assert check(outcome).tamper_proof
     # Breaking the kernel's own builtins only breaks the student's run.
     code = "import builtins\nbuiltins.isinstance = lambda *a: True\nanswer = 41"
-    settings = GradingSettings(**{**grading_settings.__dict__, "total_timeout_s": 5})
+    settings = dataclasses.replace(abuse_settings, **{"total_timeout_s": 5})
     assert grade_answer(code, pool, settings, dmc_file).score == 0
 
 
-def test_a_function_object_as_answer_is_refused(pool, grading_settings, dmc_file, still_grades):
+def test_a_function_object_as_answer_is_refused(pool, abuse_settings, dmc_file, still_grades):
     code = "class Liar(int):\n    def __eq__(self, other):\n        return True\nanswer = Liar(1)"
-    outcome = grade_answer(code, pool, grading_settings, dmc_file)
+    outcome = grade_answer(code, pool, abuse_settings, dmc_file)
     assert outcome.score == 0 and "not plain data" in check(outcome).output

@@ -162,30 +162,46 @@ def test_submission_for_another_exercise_is_rejected_before_running(
         grade(b'{"cells": 3}', pool, grading_settings, dmc_file)
 
 
-def test_interactive_submissions_go_before_bulk(pool):
-    order: list[str] = []
-    import threading
+def test_interactive_submissions_go_before_bulk(grading_settings):
+    """Two submissions wait for a kernel; the interactive one gets the next, the bulk one after.
 
+    The real launcher forks kernels in milliseconds, so new kernels are held at a
+    gate until both submissions wait.
+    """
+    import threading
+    import time
+
+    from panlearn.grading.launchers import make_launcher
+
+    gate = threading.Event()
+    launcher = make_launcher(grading_settings)
+    real_start = launcher.start_kernel
+
+    def gated_start(*args, **kwargs):
+        gate.wait(60)
+        return real_start(*args, **kwargs)
+
+    launcher.start_kernel = gated_start
+    order: list[str] = []
     kernels = []
 
     def take(label: str, priority: Priority) -> None:
-        kernel = pool.acquire_kernel(priority, timeout=60)
+        kernels.append(pool.acquire_kernel(priority, timeout=60))
         order.append(label)
-        kernels.append(kernel)
 
-    pool.wait_until_full(60)
-    first = [pool.acquire_kernel(Priority.INTERACTIVE, timeout=60) for _ in range(pool.size)]
-    bulk = threading.Thread(target=take, args=("bulk", Priority.BULK))
-    bulk.start()
-    import time
-
-    time.sleep(0.2)
-    interactive = threading.Thread(target=take, args=("interactive", Priority.INTERACTIVE))
-    interactive.start()
-    bulk.join(60)
-    interactive.join(60)
-    for kernel in first + kernels:
-        kernel.kill()
+    with KernelPool(grading_settings, size=1, launcher=launcher) as pool:
+        bulk = threading.Thread(target=take, args=("bulk", Priority.BULK))
+        bulk.start()
+        time.sleep(0.2)
+        interactive = threading.Thread(target=take, args=("interactive", Priority.INTERACTIVE))
+        interactive.start()
+        time.sleep(0.2)
+        gate.set()
+        bulk.join(60)
+        interactive.join(60)
+        for kernel in kernels:
+            kernel.kill()
+    launcher.close()
     assert order == ["interactive", "bulk"]
 
 

@@ -17,17 +17,17 @@ pytestmark = pytest.mark.slow
 BASE = ("numpy", "h5py")
 
 
-def sees_fractions_preloaded() -> v4.NotebookNode:
-    """An exercise importing `fractions` late, whose one check asks whether it was preloaded."""
+def sees_colorsys_preloaded() -> v4.NotebookNode:
+    """An exercise importing `colorsys` late, whose one check asks whether it was preloaded."""
     nb = v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nb.cells = [
         code("data_file = 'x'", tags=["parameters"], cell_id="params"),
-        code("import sys\npreloaded = 'fractions' in sys.modules", cell_id="probe"),
-        code("assert preloaded, 'fractions was not preloaded'", grade_id="check-preloaded",
+        code("import sys\npreloaded = 'colorsys' in sys.modules", cell_id="probe"),
+        code("assert preloaded, 'colorsys was not preloaded'", grade_id="check-preloaded",
              points=1, cell_id="check"),
-        code("import fractions", cell_id="late-import"),
+        code("import colorsys", cell_id="late-import"),
     ]
     return nb
 
@@ -39,26 +39,26 @@ def test_kernels_started_to_replace_taken_ones_preload_what_was_asked(
         assert pool.wait_until_full(60)
         assert pool.preloads() == [BASE, BASE]
 
-        first = pool.acquire_kernel(timeout=60, modules=("fractions",))
+        first = pool.acquire_kernel(timeout=60, modules=("colorsys",))
         assert first.preload == BASE  # none fitted better: the closest one, at once
         first.kill()
         assert pool.wait_until_full(60)
-        assert sorted(pool.preloads()) == [BASE, (*BASE, "fractions")]
+        assert sorted(pool.preloads()) == [BASE, (*BASE, "colorsys")]
 
-        fitting = pool.acquire_kernel(timeout=60, modules=("fractions",))
-        assert fitting.preload == (*BASE, "fractions")
+        fitting = pool.acquire_kernel(timeout=60, modules=("colorsys",))
+        assert fitting.preload == (*BASE, "colorsys")
         lightest = pool.acquire_kernel(timeout=60)
         assert lightest.preload == BASE
         for kernel in (fitting, lightest):
             kernel.kill()
         assert pool.wait_until_full(60)
-        assert sorted(pool.preloads()) == [BASE, (*BASE, "fractions")]
+        assert sorted(pool.preloads()) == [BASE, (*BASE, "colorsys")]
 
 
 def test_a_submission_runs_in_a_kernel_that_imported_its_exercise_modules(
     grading_settings: GradingSettings, tmp_path: Path
 ) -> None:
-    source = sees_fractions_preloaded()
+    source = sees_colorsys_preloaded()
     with KernelPool(grading_settings, size=1) as pool:
         assert pool.wait_until_full(60)
         outcomes = []
@@ -67,25 +67,33 @@ def test_a_submission_runs_in_a_kernel_that_imported_its_exercise_modules(
                                            settings=grading_settings, pool=pool))
             assert pool.wait_until_full(60)
     # The first ran in a kernel started before the pool knew this exercise; the second in
-    # the one started in its place, which imported `fractions` before any student code.
+    # the one started in its place, which imported `colorsys` before any student code.
     assert [o.score for o in outcomes] == [0, 1]
-    assert "fractions was not preloaded" in outcomes[0].checks[0].output
+    assert "colorsys was not preloaded" in outcomes[0].checks[0].output
 
 
-def test_kernels_get_the_graders_matplotlib_font_cache(tmp_path: Path) -> None:
-    from panlearn.grading.sandbox import font_cache, make_run_dir
+def test_kernels_get_a_copy_of_the_graders_matplotlib_font_cache(
+    grading_settings: GradingSettings,
+) -> None:
+    """A kernel that imports matplotlib does not rebuild the font cache (a second of CPU)."""
+    from panlearn.grading.sandbox import font_cache
 
-    settings = GradingSettings(work_dir=tmp_path / "runs")
-    cache = font_cache(settings)
+    cache = font_cache(grading_settings)
     assert [p.name for p in cache] and all(p.name.startswith("fontlist-") for p in cache)
-    kernel_dir = make_run_dir(settings, None, "kernel")
-    copies = sorted((kernel_dir / ".mpl").iterdir())
-    assert [p.read_bytes() for p in copies] == [p.read_bytes() for p in cache]
-    # A kernel's copy is its own: nothing it writes there reaches the next kernel.
-    copies[0].write_text("{}")
-    assert make_run_dir(settings, None, "kernel").joinpath(".mpl", cache[0].name).read_bytes() \
-        == cache[0].read_bytes()
-    assert not any((make_run_dir(settings, None, "checks") / ".mpl").iterdir())
+    nb = v4.new_notebook()
+    nb.cells = [
+        code("import os\nseen = sorted(os.listdir(os.environ['MPLCONFIGDIR']))\n"
+             "open(os.path.join(os.environ['MPLCONFIGDIR'], 'mine'), 'w').write('x')",
+             grade_id="look", solution=True, cell_id="look"),
+        code(f"assert {[p.name for p in cache]!r} == [n for n in seen if n != 'mine'], seen\n"
+             "assert 'mine' not in seen, 'an earlier kernel wrote here'",
+             grade_id="check-cache", points=1, cell_id="check"),
+    ]
+    with KernelPool(grading_settings, size=1) as pool:
+        for _ in range(2):  # the second kernel does not see what the first wrote
+            outcome = grade_notebook(nb, nb, parameters={}, data_files=[],
+                                     settings=grading_settings, pool=pool)
+            assert outcome.score == 1, outcome.checks[0].output
 
 
 def test_while_a_submission_is_graded_replacements_wait_unless_none_is_warm(
