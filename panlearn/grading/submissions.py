@@ -1,21 +1,31 @@
 """Submissions as use cases: hand one in, see one, list them, with who may see what.
 
-A submission is validated (a notebook of this exercise, within the size and
-output limits, within the student's rate limit) and committed before any
-grading work starts; the caller dispatches it after the commit.
+A submission is validated and committed before any grading work starts; the
+caller dispatches it after the commit. Handing one in goes through, in order:
+
+1. the student's limits, counted atomically (`reserve_upload`): uploads per
+   exercise per hour, refused ones included, and submissions waiting or being
+   graded across all exercises; 429 with ``Retry-After`` beyond either;
+2. the cheap shape checks (`intake.parse_upload`): cells, outputs, nesting,
+   before anything costly parses the notebook; 400 beyond them;
+3. nbformat validation and matching against the exercise (400);
+4. storing it: the blob idempotently, the submission under the waiting limit
+   counted again, in one transaction.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import nbformat
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from panlearn.accounts.permissions import can_view_version, is_staff_of
@@ -26,38 +36,47 @@ from panlearn.errors import (
     RateLimitedError,
     UnauthorizedError,
 )
+from panlearn.grading.errors import SubmissionRejectedError
+from panlearn.grading.intake import NotebookShapeLimits, parse_upload
 from panlearn.grading.matching import prepare_submission
+from panlearn.grading.queue import until_a_place_frees
 from panlearn.grading.settings import GradingSettings
 from panlearn.grading.spec import ExerciseSpec, load_exercise_spec
 from panlearn.models import (
     CheckResult,
     Exercise,
     GradingRun,
-    NotebookBlob,
     Submission,
     SubmissionState,
+    SubmissionUpload,
     User,
+    store_notebook_blob,
     utcnow,
 )
-from panlearn.notebooks.canonical import canonical_json, notebook_sha256
+from panlearn.notebooks.canonical import canonical_json
 
 INTERACTIVE, BULK = 0, 10
 
 
 @dataclass(frozen=True)
 class SubmissionLimits:
-    """How much and how often a student may submit (the grader is no oracle)."""
+    """How much and how often a student may submit: the grader is no oracle, nor a queue."""
 
     max_bytes: int
+    #: Uploads per student and exercise in `window`, refused ones included.
     per_window: int
     window: timedelta
+    #: Submissions one student may have queued or running, across all exercises.
+    waiting_per_student: int
+    shape: NotebookShapeLimits = field(default_factory=NotebookShapeLimits)
 
 
 def submission_limits(settings: dict[str, Any]) -> SubmissionLimits:
-    """The limits the settings give (`PANLEARN_MAX_UPLOAD_MB`, `PANLEARN_SUBMISSIONS_PER_HOUR`)."""
+    """The limits the settings give (`PANLEARN_MAX_UPLOAD_MB`, `PANLEARN_SUBMISSIONS_*`)."""
     return SubmissionLimits(max_bytes=settings["MAX_UPLOAD_MB"] * 1024 * 1024,
                             per_window=settings["SUBMISSIONS_PER_HOUR"],
-                            window=timedelta(hours=1))
+                            window=timedelta(hours=1),
+                            waiting_per_student=settings["SUBMISSIONS_QUEUED_PER_STUDENT"])
 
 
 def get_exercise(session: Session, exercise_id: int, viewer: User | None) -> Exercise:
@@ -120,25 +139,21 @@ def submit_notebook(session: Session, exercise: Exercise, viewer: User | None, d
     """Validate and store a submission in state `queued`; nothing runs yet."""
     if viewer is None:
         raise UnauthorizedError("Sign in to submit.")
+    # Counted before anything is parsed: a refused notebook costs its sender one upload.
+    reserve_upload(session, viewer.id, exercise.id, limits)
     if len(data) > limits.max_bytes:
         raise PayloadTooLargeError(f"The notebook is {len(data):,} bytes; at most "
                                    f"{limits.max_bytes:,} are accepted.")
-    since = utcnow() - limits.window
-    recent = session.scalar(select(func.count(Submission.id)).where(
-        Submission.user_id == viewer.id, Submission.exercise_id == exercise.id,
-        Submission.created_at >= since))
-    if recent >= limits.per_window:
-        minutes = int(limits.window.total_seconds() // 60)
-        raise RateLimitedError(f"At most {limits.per_window} submissions per exercise in "
-                               f"{minutes} minutes; try again later.")
-    source = source_notebook(exercise)
+    document = _as_nbformat_4(parse_upload(data, limits.shape))
     # Rejects invalid notebooks, notebooks of another exercise and huge outputs: 400.
-    prepare_submission(exercise_spec(exercise, source), source, data, settings)
-    submitted = nbformat.reads(data.decode("utf-8"), as_version=4)
-    sha = notebook_sha256(submitted)
-    if session.get(NotebookBlob, sha) is None:
-        content = canonical_json(submitted)
-        session.add(NotebookBlob(sha256=sha, content=content, size=len(content)))
+    content = canonical_json(document)
+    source = source_notebook(exercise)
+    prepare_submission(exercise_spec(exercise, source), source, document, settings)
+    sha = hashlib.sha256(content).hexdigest()
+
+    lock_student(session, viewer.id)
+    _refuse_if_queue_full(session, viewer.id, limits)
+    store_notebook_blob(session, sha, content)
     # The version is recorded so progress and credentials know which one was worked on.
     submission = Submission(exercise=exercise, user=viewer, notebook_hash=sha,
                             course_version_id=exercise.lesson.module.course_version_id,
@@ -146,6 +161,73 @@ def submit_notebook(session: Session, exercise: Exercise, viewer: User | None, d
     session.add(submission)
     session.commit()
     return submission
+
+
+def _as_nbformat_4(document: dict[str, Any]) -> dict[str, Any]:
+    """An old (nbformat 3) notebook converted, as Jupyter would on opening it."""
+    if document.get("nbformat") != 3:
+        return document
+    try:
+        return nbformat.convert(nbformat.from_dict(document), 4)
+    except Exception as exc:  # nbformat raises many kinds for a malformed old notebook
+        raise SubmissionRejectedError(
+            f"not a valid Jupyter notebook (nbformat 3): {str(exc)[:300]}") from exc
+
+
+def lock_student(session: Session, user_id: int) -> None:
+    """Serialise the transactions that count or claim one student's work, until commit.
+
+    A no-op UPDATE of the student's row. PostgreSQL holds its row lock until the
+    transaction ends, so a second request (or worker) for the same student waits
+    here, then reads what the first committed (each statement reads afresh under
+    READ COMMITTED); SQLite serialises all writers, and this write takes its lock
+    before the counts that follow are read. Without it, two requests could both
+    count 29 uploads of 30 and both be accepted.
+    """
+    session.execute(update(User).where(User.id == user_id).values(id=User.id)
+                    .execution_options(synchronize_session=False))
+
+
+def reserve_upload(session: Session, user_id: int, exercise_id: int,
+                   limits: SubmissionLimits, now: datetime | None = None) -> None:
+    """Count one upload against the student's limits, or raise `RateLimitedError` (429).
+
+    Committed at once, before the notebook is even parsed, so an upload that
+    is then refused still counts; one refused here (over a limit) does not.
+    """
+    now = now or utcnow()
+    since = now - limits.window
+    lock_student(session, user_id)
+    mine = (SubmissionUpload.user_id == user_id, SubmissionUpload.exercise_id == exercise_id)
+    session.execute(delete(SubmissionUpload).where(*mine, SubmissionUpload.created_at < since))
+    used, oldest = session.execute(
+        select(func.count(SubmissionUpload.id), func.min(SubmissionUpload.created_at))
+        .where(*mine)).one()
+    if used >= limits.per_window:
+        session.rollback()
+        minutes = int(limits.window.total_seconds() // 60)
+        raise RateLimitedError(
+            f"At most {limits.per_window} notebooks per exercise in {minutes} minutes, "
+            "refused ones included; try again later.",
+            retry_after=math.ceil((oldest + limits.window - now).total_seconds()))
+    _refuse_if_queue_full(session, user_id, limits)
+    session.add(SubmissionUpload(user_id=user_id, exercise_id=exercise_id, created_at=now))
+    session.commit()
+
+
+def _refuse_if_queue_full(session: Session, user_id: int, limits: SubmissionLimits) -> None:
+    """429 when the student already has as many submissions waiting as allowed (rolls back)."""
+    waiting = session.scalar(select(func.count(Submission.id)).where(
+        Submission.user_id == user_id,
+        Submission.state.in_((SubmissionState.QUEUED, SubmissionState.RUNNING))))
+    if waiting < limits.waiting_per_student:
+        return
+    retry_after = until_a_place_frees(session, user_id)
+    session.rollback()
+    raise RateLimitedError(
+        f"You have {waiting} submissions waiting or being graded; at most "
+        f"{limits.waiting_per_student} at once, across all exercises. Submit again once one "
+        "of them is graded.", retry_after=retry_after)
 
 
 def get_submission(session: Session, submission_id: int, viewer: User | None) -> Submission:
