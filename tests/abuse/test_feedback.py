@@ -44,8 +44,10 @@ def test_feedback_shows_registry_names_and_no_fake_notices(
         grading_app, exercise_ids, tokens, local_workers):
     client = grading_app.test_client()
     local_workers(1)
+    # Hex in the source, so that only the output can show the markup.
     display = ("from IPython.display import HTML, display\n"
-               f"display(HTML({FAKE_NOTICE!r}))\nprint('reading', data_file)")
+               f"display(HTML(bytes.fromhex({FAKE_NOTICE.encode().hex()!r}).decode()))\n"
+               "print('reading', data_file)")
     wrong = notebook(peak="float(np.argmax(counts))", after=display)
     body = wait_done(client, submit(client, exercise_ids[0], tokens["alice"],
                                     wrong).headers["Location"], tokens["alice"])
@@ -59,7 +61,5 @@ def test_feedback_shows_registry_names_and_no_fake_notices(
     assert "dmc01.h5" in html and "reading dmc01.h5" in html
     # The student's fake notice is there as text, without the platform's look.
     assert "Graded: <strong>3 / 3</strong>" in html
-    shown = html.split("Graded: <strong>3 / 3</strong>")[0].rsplit("<", 1)[-1]
-    assert "notice" not in shown and "badge" not in html
-    assert not {"notice", "checks", "badge-draft"} & _classes(html)
+    assert not {"notice", "badge", "badge-draft", "checks"} & _classes(html)
     assert html.count("pl-notebook") == 1  # the platform's own wrapper, nothing else
