@@ -26,7 +26,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from nbformat import NotebookNode
@@ -68,6 +68,7 @@ from panlearn.models import (
 from panlearn.progress.hooks import on_submission_graded
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class GradingContext:
@@ -208,7 +209,7 @@ def process_submission(session: Session, submission_id: int, context: GradingCon
 
 
 def _new_run(submission: Submission, context: GradingContext,
-             started_at: Any = None) -> GradingRun:
+             started_at: datetime | None = None) -> GradingRun:
     return GradingRun(submission_id=submission.id, state=SubmissionState.RUNNING,
                       grader_version=__version__,
                       check_suite_hash=submission.exercise.lesson.notebook_hash,
