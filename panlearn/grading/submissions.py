@@ -220,14 +220,16 @@ def _refuse_if_queue_full(session: Session, user_id: int, limits: SubmissionLimi
     waiting = session.scalar(select(func.count(Submission.id)).where(
         Submission.user_id == user_id,
         Submission.state.in_((SubmissionState.QUEUED, SubmissionState.RUNNING))))
-    if waiting < limits.waiting_per_student:
+    cap = limits.waiting_per_student
+    if waiting < cap:
         return
     retry_after = until_a_place_frees(session, user_id)
     session.rollback()
     raise RateLimitedError(
-        f"You have {waiting} submissions waiting or being graded; at most "
-        f"{limits.waiting_per_student} at once, across all exercises. Submit again once one "
-        "of them is graded.", retry_after=retry_after)
+        f"You have {waiting} {'submission' if waiting == 1 else 'submissions'} waiting or "
+        f"being graded; at most {cap} {'is' if cap == 1 else 'are'} allowed at once, across "
+        f"all exercises. Submit again once {'it is' if waiting == 1 else 'one of them is'} "
+        "graded.", retry_after=retry_after)
 
 
 def get_submission(session: Session, submission_id: int, viewer: User | None) -> Submission:
