@@ -392,7 +392,7 @@ def latency(app: Any, client: Client, body: bytes, runs: int, plain_runs: int) -
 
 def throughput(client: Client, body: bytes, n: int, threads: int) -> None:
     wait_quiet()
-    urls: list[str] = []
+    urls: list[tuple[Client, str]] = []  # who posted it (only they may read it), where
     lock = threading.Lock()
     todo = iter(range(n))
     errors: list[str] = []
@@ -408,20 +408,20 @@ def throughput(client: Client, body: bytes, n: int, threads: int) -> None:
                 errors.append(str(exc))
                 continue
             with lock:
-                urls.append(url)
+                urls.append((c, url))
 
     load_before = os.getloadavg()[0]
+    # One student per thread: the queue gives each student one worker at a time.
+    students = [Client(client.url, f"student-{i % CLASS_SIZE}") for i in range(threads)]
     with CpuSampler() as sampler:
         t0 = time.perf_counter()
-        # One student per thread: the queue gives each student one worker at a time.
-        students = [Client(client.url, f"student-{i % CLASS_SIZE}") for i in range(threads)]
         posters = [threading.Thread(target=post_many, args=(c,)) for c in students]
         for p in posters:
             p.start()
         for p in posters:
             p.join()
         posted = time.perf_counter() - t0
-        results = [client.wait(url, interval=0.05, timeout=900) for url in urls]
+        results = [owner.wait(url, interval=0.05, timeout=900) for owner, url in urls]
         elapsed = time.perf_counter() - t0
     states: dict[str, int] = {}
     for r in results:

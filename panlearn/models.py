@@ -389,8 +389,8 @@ class SubmissionUpload(db.Model):
 
     The hourly limit counts these rather than submissions, so a notebook refused
     after parsing still costs the student one upload (the parsing cost us). Written
-    in the same transaction as the count that allowed it (`submissions.reserve_upload`);
-    rows older than the window are deleted as new ones come in.
+    in the same transaction as the count that allowed it (`submissions.submit_notebook`,
+    behind `lock_student`); rows older than the window are deleted as new ones come in.
     """
 
     __tablename__ = "submission_upload"

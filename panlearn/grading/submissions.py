@@ -3,14 +3,18 @@
 A submission is validated and committed before any grading work starts; the
 caller dispatches it after the commit. Handing one in goes through, in order:
 
-1. the student's limits, counted atomically (`reserve_upload`): uploads per
-   exercise per hour, refused ones included, and submissions waiting or being
-   graded across all exercises; 429 with ``Retry-After`` beyond either;
+1. a look at the student's limits (`check_limits`): uploads per exercise per
+   hour, refused ones included, and submissions waiting or being graded
+   across all exercises; 429 with ``Retry-After`` beyond either, before
+   anything is parsed;
 2. the cheap shape checks (`intake.parse_upload`): cells, outputs, nesting,
-   before anything costly parses the notebook; 400 beyond them;
-3. nbformat validation and matching against the exercise (400);
-4. storing it: the blob idempotently, the submission under the waiting limit
-   counted again, in one transaction.
+   before anything costly parses the notebook; then nbformat validation and
+   matching against the exercise; 400 (or 413) when refused;
+3. one transaction that locks the student (`lock_student`), counts again (the
+   count that decides, so parallel uploads cannot all slip under a limit) and
+   stores the upload: the `SubmissionUpload` row always (a refused notebook
+   counts too), and for an accepted one its blob (idempotently) and the
+   `Submission`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from sqlalchemy.orm import Session
 from panlearn.accounts.permissions import can_view_version, is_staff_of
 from panlearn.errors import (
     ForbiddenError,
+    InvalidInputError,
     NotFoundError,
     PayloadTooLargeError,
     RateLimitedError,
@@ -139,28 +144,59 @@ def submit_notebook(session: Session, exercise: Exercise, viewer: User | None, d
     """Validate and store a submission in state `queued`; nothing runs yet."""
     if viewer is None:
         raise UnauthorizedError("Sign in to submit.")
-    # Counted before anything is parsed: a refused notebook costs its sender one upload.
-    reserve_upload(session, viewer.id, exercise.id, limits)
-    if len(data) > limits.max_bytes:
-        raise PayloadTooLargeError(f"The notebook is {len(data):,} bytes; at most "
-                                   f"{limits.max_bytes:,} are accepted.")
-    document = _as_nbformat_4(parse_upload(data, limits.shape))
-    # Rejects invalid notebooks, notebooks of another exercise and huge outputs: 400.
-    content = canonical_json(document)
-    source = source_notebook(exercise)
-    prepare_submission(exercise_spec(exercise, source), source, document, settings)
+    user_id = viewer.id
+    # A student over a limit is refused before anything is parsed (a look, not a lock: the
+    # count that decides is the one in the transaction that stores the upload, below).
+    check_limits(session, user_id, exercise.id, limits)
+    session.rollback()
+    try:
+        content = _validated(data, exercise, limits, settings)
+    except (InvalidInputError, PayloadTooLargeError):
+        # A refused notebook costs its sender one upload: parsing it cost us.
+        lock_student(session, user_id)
+        check_limits(session, user_id, exercise.id, limits, waiting=False)
+        _count_upload(session, user_id, exercise.id, limits.window)
+        session.commit()
+        raise
     sha = hashlib.sha256(content).hexdigest()
-
-    lock_student(session, viewer.id)
-    _refuse_if_queue_full(session, viewer.id, limits)
+    lock_student(session, user_id)
+    check_limits(session, user_id, exercise.id, limits)
+    _count_upload(session, user_id, exercise.id, limits.window)
     store_notebook_blob(session, sha, content)
     # The version is recorded so progress and credentials know which one was worked on.
-    submission = Submission(exercise=exercise, user=viewer, notebook_hash=sha,
+    submission = Submission(exercise=exercise, user_id=user_id, notebook_hash=sha,
                             course_version_id=exercise.lesson.module.course_version_id,
                             state=SubmissionState.QUEUED, priority=priority)
     session.add(submission)
     session.commit()
     return submission
+
+
+def _count_upload(session: Session, user_id: int, exercise_id: int, window: timedelta) -> None:
+    """One more upload of the student's; those older than the window are forgotten."""
+    now = utcnow()
+    mine = (SubmissionUpload.user_id == user_id, SubmissionUpload.exercise_id == exercise_id)
+    session.execute(delete(SubmissionUpload).where(*mine,
+                                                   SubmissionUpload.created_at < now - window))
+    session.add(SubmissionUpload(user_id=user_id, exercise_id=exercise_id, created_at=now))
+
+
+def _validated(data: bytes, exercise: Exercise, limits: SubmissionLimits,
+               settings: GradingSettings) -> bytes:
+    """The upload's canonical bytes, or the 4xx error that refuses it.
+
+    Cheap checks first (`intake`): size, cells, outputs, nesting; then nbformat's
+    schema, and the match with the exercise (not another exercise's notebook,
+    outputs within the limit).
+    """
+    if len(data) > limits.max_bytes:
+        raise PayloadTooLargeError(f"The notebook is {len(data):,} bytes; at most "
+                                   f"{limits.max_bytes:,} are accepted.")
+    document = _as_nbformat_4(parse_upload(data, limits.shape))
+    content = canonical_json(document)
+    source = source_notebook(exercise)
+    prepare_submission(exercise_spec(exercise, source), source, document, settings)
+    return content
 
 
 def _as_nbformat_4(document: dict[str, Any]) -> dict[str, Any]:
@@ -188,21 +224,22 @@ def lock_student(session: Session, user_id: int) -> None:
                     .execution_options(synchronize_session=False))
 
 
-def reserve_upload(session: Session, user_id: int, exercise_id: int,
-                   limits: SubmissionLimits, now: datetime | None = None) -> None:
-    """Count one upload against the student's limits, or raise `RateLimitedError` (429).
+def check_limits(session: Session, user_id: int, exercise_id: int, limits: SubmissionLimits,
+                 *, waiting: bool = True, now: datetime | None = None) -> None:
+    """Raise `RateLimitedError` (429, with `retry_after`) when the student is over a limit.
 
-    Committed at once, before the notebook is even parsed, so an upload that
-    is then refused still counts; one refused here (over a limit) does not.
+    The hourly limit counts `SubmissionUpload`s of this exercise (refused
+    notebooks included); `waiting` also checks the student's queued and running
+    submissions across all exercises. It decides only inside a transaction that
+    began with `lock_student` and goes on to store the upload; the transaction
+    is rolled back when it refuses.
     """
     now = now or utcnow()
     since = now - limits.window
-    lock_student(session, user_id)
-    mine = (SubmissionUpload.user_id == user_id, SubmissionUpload.exercise_id == exercise_id)
-    session.execute(delete(SubmissionUpload).where(*mine, SubmissionUpload.created_at < since))
     used, oldest = session.execute(
         select(func.count(SubmissionUpload.id), func.min(SubmissionUpload.created_at))
-        .where(*mine)).one()
+        .where(SubmissionUpload.user_id == user_id, SubmissionUpload.exercise_id == exercise_id,
+               SubmissionUpload.created_at >= since)).one()
     if used >= limits.per_window:
         session.rollback()
         minutes = int(limits.window.total_seconds() // 60)
@@ -210,25 +247,20 @@ def reserve_upload(session: Session, user_id: int, exercise_id: int,
             f"At most {limits.per_window} notebooks per exercise in {minutes} minutes, "
             "refused ones included; try again later.",
             retry_after=math.ceil((oldest + limits.window - now).total_seconds()))
-    _refuse_if_queue_full(session, user_id, limits)
-    session.add(SubmissionUpload(user_id=user_id, exercise_id=exercise_id, created_at=now))
-    session.commit()
-
-
-def _refuse_if_queue_full(session: Session, user_id: int, limits: SubmissionLimits) -> None:
-    """429 when the student already has as many submissions waiting as allowed (rolls back)."""
-    waiting = session.scalar(select(func.count(Submission.id)).where(
+    if not waiting:
+        return
+    count = session.scalar(select(func.count(Submission.id)).where(
         Submission.user_id == user_id,
         Submission.state.in_((SubmissionState.QUEUED, SubmissionState.RUNNING))))
     cap = limits.waiting_per_student
-    if waiting < cap:
+    if count < cap:
         return
     retry_after = until_a_place_frees(session, user_id)
     session.rollback()
     raise RateLimitedError(
-        f"You have {waiting} {'submission' if waiting == 1 else 'submissions'} waiting or "
+        f"You have {count} {'submission' if count == 1 else 'submissions'} waiting or "
         f"being graded; at most {cap} {'is' if cap == 1 else 'are'} allowed at once, across "
-        f"all exercises. Submit again once {'it is' if waiting == 1 else 'one of them is'} "
+        f"all exercises. Submit again once {'it is' if count == 1 else 'one of them is'} "
         "graded.", retry_after=retry_after)
 
 
