@@ -116,10 +116,16 @@ def claim(session: Session, submission_id: int, lease: timedelta, *,
 
 def claimable_ids(session: Session, limit: int = 20) -> list[int]:
     """Submissions a worker may take now, in the queue's order (`queue`: turns by student)."""
+    return [submission_id for submission_id, _ in _claimable(session, limit)]
+
+
+def _claimable(session: Session, limit: int) -> list[tuple[int, int]]:
+    """(id, attempts so far) of the submissions a worker may take now, in order."""
     queue = in_turn(utcnow(), skip_busy=True)
-    ids = list(session.scalars(select(queue.c.id).order_by(*queue_order(queue)).limit(limit)))
+    rows = [(row.id, row.attempts) for row in session.execute(
+        select(queue.c.id, queue.c.attempts).order_by(*queue_order(queue)).limit(limit))]
     session.commit()
-    return ids
+    return rows
 
 
 def settle_exhausted(session: Session, attempts: int) -> int:
@@ -146,9 +152,16 @@ def settle_exhausted(session: Session, attempts: int) -> int:
 
 def claim_next(session: Session, lease: timedelta, *,
                attempts: int) -> tuple[int, str] | None:
-    """Claim the submission whose turn it is, racing other workers safely."""
-    settle_exhausted(session, attempts)
-    for submission_id in claimable_ids(session):
+    """Claim the submission whose turn it is, racing other workers safely.
+
+    Submissions out of attempts are settled as failed on the way (a write only
+    when there are some).
+    """
+    candidates = _claimable(session, 20)
+    if any(used >= attempts for _, used in candidates):
+        settle_exhausted(session, attempts)
+        candidates = _claimable(session, 20)
+    for submission_id, _ in candidates:
         token = claim(session, submission_id, lease, attempts=attempts)
         if token is not None:
             return submission_id, token

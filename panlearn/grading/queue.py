@@ -67,8 +67,8 @@ def in_turn(now: datetime, *, skip_busy: bool) -> Subquery:
     conditions = [waiting(now)]
     if skip_busy:
         conditions.append(~student_busy(now))
-    return (select(Submission.id, Submission.priority, turn.label("turn"),
-                   last_served.label("served"))
+    return (select(Submission.id, Submission.priority, Submission.attempts,
+                   turn.label("turn"), last_served.label("served"))
             .where(*conditions).subquery("in_turn"))
 
 
