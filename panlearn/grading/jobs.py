@@ -27,10 +27,11 @@ import secrets
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from nbformat import NotebookNode
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from panlearn import __version__
@@ -46,7 +47,7 @@ from panlearn.grading import pipeline
 from panlearn.grading.feedback import storable_notebook
 from panlearn.grading.pipeline import GradingOutcome, ReferenceAnswers, grade_notebook
 from panlearn.grading.pool import KernelPool
-from panlearn.grading.queue import in_turn, queue_order, student_busy, waiting
+from panlearn.grading.queue import NOW, in_turn, queue_order, student_busy, waiting
 from panlearn.grading.reference import (
     assignment_for,
     checksums_of,
@@ -87,6 +88,18 @@ class GradingContext:
         return timedelta(seconds=self.settings.total_timeout_s + 60)
 
 
+#: The claim, built once (`queue.NOW` and the other values are bound when it runs).
+_CLAIM = (
+    update(Submission)
+    .where(Submission.id == bindparam("submission_id"), waiting(), ~student_busy(),
+           Submission.attempts < bindparam("attempts"))
+    .values(state=SubmissionState.RUNNING, claim_token=bindparam("token"),
+            lease_expires_at=bindparam("lease_expires_at"), started_at=NOW,
+            attempts=Submission.attempts + 1)
+    .execution_options(synchronize_session=False)
+)
+
+
 def claim(session: Session, submission_id: int, lease: timedelta, *,
           attempts: int) -> str | None:
     """Claim one submission for grading; the token, or None if it is not claimable.
@@ -101,15 +114,9 @@ def claim(session: Session, submission_id: int, lease: timedelta, *,
     lock_student(session, owner)  # two workers never both see the student idle
     token = secrets.token_hex(16)
     now = utcnow()
-    result = session.execute(
-        update(Submission)
-        .where(Submission.id == submission_id, waiting(now), ~student_busy(now),
-               Submission.attempts < attempts)
-        .values(state=SubmissionState.RUNNING, claim_token=token,
-                lease_expires_at=now + lease, started_at=now,
-                attempts=Submission.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_CLAIM, {"now": now, "submission_id": submission_id,
+                                      "attempts": attempts, "token": token,
+                                      "lease_expires_at": now + lease})
     session.commit()
     return token if result.rowcount == 1 else None
 
@@ -121,11 +128,16 @@ def claimable_ids(session: Session, limit: int = 20) -> list[int]:
 
 def _claimable(session: Session, limit: int) -> list[tuple[int, int]]:
     """(id, attempts so far) of the submissions a worker may take now, in order."""
-    queue = in_turn(utcnow(), skip_busy=True)
     rows = [(row.id, row.attempts) for row in session.execute(
-        select(queue.c.id, queue.c.attempts).order_by(*queue_order(queue)).limit(limit))]
+        _claimable_query(limit), {"now": utcnow()})]
     session.commit()
     return rows
+
+
+@cache
+def _claimable_query(limit: int) -> Select[Any]:
+    queue = in_turn(skip_busy=True)
+    return select(queue.c.id, queue.c.attempts).order_by(*queue_order(queue)).limit(limit)
 
 
 def settle_exhausted(session: Session, attempts: int) -> int:
@@ -137,12 +149,12 @@ def settle_exhausted(session: Session, attempts: int) -> int:
     now = utcnow()
     result = session.execute(
         update(Submission)
-        .where(waiting(now), Submission.attempts >= attempts)
+        .where(waiting(), Submission.attempts >= attempts)
         .values(state=SubmissionState.FAILED, lease_expires_at=None, finished_at=now,
                 error=(f"The platform could not finish grading this submission in {attempts} "
                        "attempts: each time, the grading stopped before a result was "
                        "recorded. This is our fault, not yours; please submit again later."))
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False), {"now": now}
     )
     session.commit()
     if result.rowcount:

@@ -21,9 +21,21 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, aliased
 
 from panlearn.models import Submission, SubmissionState, utcnow
@@ -38,22 +50,29 @@ MAX_QUEUE_RETRY_S = 600
 RATE_SAMPLE = 20
 
 
-def waiting(now: datetime) -> ColumnElement[bool]:
+#: The one clock reading every query here compares with, bound when it runs:
+#: ``session.execute(statement, {"now": utcnow()})``. The statements are then built
+#: once (building this one took longer than running it).
+NOW = bindparam("now")
+
+
+def waiting() -> ColumnElement[bool]:
     """Submissions a worker may take: queued, or running under a lease that expired."""
     return or_(Submission.state == SubmissionState.QUEUED,
                and_(Submission.state == SubmissionState.RUNNING,
-                    Submission.lease_expires_at < now))
+                    Submission.lease_expires_at < NOW))
 
 
-def student_busy(now: datetime) -> ColumnElement[bool]:
+def student_busy() -> ColumnElement[bool]:
     """Another submission of the same student is being graded under a live lease."""
     other = aliased(Submission)
     return exists().where(other.user_id == Submission.user_id, other.id != Submission.id,
                           other.state == SubmissionState.RUNNING,
-                          other.lease_expires_at >= now)
+                          other.lease_expires_at >= NOW)
 
 
-def in_turn(now: datetime, *, skip_busy: bool) -> Subquery:
+@cache
+def in_turn(*, skip_busy: bool) -> Subquery:
     """Waiting submissions with the keys of their place in the queue (see the module doc).
 
     `skip_busy` leaves out the submissions of students who are being graded
@@ -64,9 +83,9 @@ def in_turn(now: datetime, *, skip_busy: bool) -> Subquery:
                    .where(other.user_id == Submission.user_id).scalar_subquery())
     turn = func.row_number().over(partition_by=Submission.user_id,
                                   order_by=(Submission.priority, Submission.id))
-    conditions = [waiting(now)]
+    conditions = [waiting()]
     if skip_busy:
-        conditions.append(~student_busy(now))
+        conditions.append(~student_busy())
     return (select(Submission.id, Submission.priority, Submission.attempts,
                    turn.label("turn"), last_served.label("served"))
             .where(*conditions).subquery("in_turn"))
@@ -77,12 +96,17 @@ def queue_order(queue: Subquery) -> tuple[Any, ...]:
     return (queue.c.priority, queue.c.turn, queue.c.served.asc().nulls_first(), queue.c.id)
 
 
-def queued_ahead(session: Session, submission: Submission) -> int:
-    """Waiting submissions that will be taken before this one, in the queue's order."""
-    queue = in_turn(utcnow(), skip_busy=False)
+@cache
+def _places() -> Select[Any]:
+    queue = in_turn(skip_busy=False)
     ranked = select(queue.c.id, func.row_number().over(order_by=queue_order(queue))
                     .label("place")).subquery()
-    place = session.scalar(select(ranked.c.place).where(ranked.c.id == submission.id))
+    return select(ranked.c.place).where(ranked.c.id == bindparam("submission_id"))
+
+
+def queued_ahead(session: Session, submission: Submission) -> int:
+    """Waiting submissions that will be taken before this one, in the queue's order."""
+    place = session.scalar(_places(), {"now": utcnow(), "submission_id": submission.id})
     return int(place) - 1 if place else 0
 
 

@@ -112,12 +112,12 @@ def sweep(stale_after_s: float | None = None) -> int:
     stale = utcnow() - timedelta(seconds=stale_after_s)
     with app.app_context():
         settle_exhausted(db.session, settings["GRADING_ATTEMPTS"])
-        queue = in_turn(utcnow(), skip_busy=True)
+        queue = in_turn(skip_busy=True)
         ids = list(db.session.scalars(
             select(queue.c.id).join(Submission, Submission.id == queue.c.id)
             # Queued for a while (its message lost), or running past its lease (worker gone).
             .where(or_(Submission.state == SubmissionState.RUNNING, Submission.created_at < stale))
-            .order_by(*queue_order(queue)).limit(100)))
+            .order_by(*queue_order(queue)).limit(100), {"now": utcnow()}))
         db.session.remove()
     for submission_id in ids:
         grade_submission.delay(submission_id)
