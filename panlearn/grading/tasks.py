@@ -17,12 +17,15 @@ whose worker died.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 from sqlalchemy import or_, select
+
+log = logging.getLogger(__name__)
 
 celery_app = Celery("panlearn")
 celery_app.conf.update(
@@ -86,7 +89,10 @@ def grade_submission(submission_id: int | None = None) -> bool:
             more = claimable_ids(db.session, limit=1)
             db.session.remove()
         if more:
-            grade_submission.delay(more[0])
+            try:
+                grade_submission.delay(more[0])
+            except Exception:  # the broker is down: the sweep wakes a worker for it later
+                log.warning("could not send the next wake-up; the sweep will", exc_info=True)
     return graded
 
 
