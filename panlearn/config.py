@@ -139,8 +139,12 @@ SETTINGS: tuple[Setting, ...] = (
             "renewed while it grades; a dead worker's work is resumed after it.", float),
     Setting("GRADING_VALIDATE", True, "Grade each exercise's reference solution at import; it "
             "must score full marks.", _bool),
-    Setting("SUBMISSIONS_PER_HOUR", 30, "Submissions a student may make per exercise per hour.",
-            int),
+    Setting("GRADING_ATTEMPTS", 3, "Claims of one submission by a grading worker (each start "
+            "of a grading, one whose worker died included) before it is marked `failed`.", int),
+    Setting("SUBMISSIONS_PER_HOUR", 30, "Notebooks a student may hand in per exercise per hour, "
+            "refused ones included (429 beyond, with Retry-After).", int),
+    Setting("SUBMISSIONS_QUEUED_PER_STUDENT", 10, "Submissions one student may have waiting or "
+            "being graded at once, across all exercises (429 beyond, with Retry-After).", int),
     Setting("BROKER_URL", None, "Celery broker (e.g. `redis://127.0.0.1:6379/0`); when set, "
             "grading runs on `flask worker` processes instead of the local pool."),
     Setting("DATA_DOWNLOAD_TIMEOUT", 60.0, "Seconds a data file download may stall before "
@@ -241,6 +245,11 @@ def flask_config(values: Mapping[str, Any]) -> dict[str, Any]:
         "TESTING": values.get("TESTING", False),
         "RATELIMIT_STORAGE_URI": values["RATELIMIT_STORAGE_URL"],
     }
+
+
+def default(name: str) -> Any:
+    """The declared default of a setting (for code that needs it outside the app)."""
+    return _BY_NAME[name].default
 
 
 def settings_table() -> str:

@@ -33,10 +33,13 @@ class PanlearnError(Exception):
     title: str = "Internal error"
     slug: str = "internal-error"
 
-    def __init__(self, detail: str, *, errors: dict[str, Any] | None = None) -> None:
+    def __init__(self, detail: str, *, errors: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
+        #: Response headers that tell the client what to do next (e.g. `Retry-After`).
+        self.headers = headers or {}
 
 
 class InvalidInputError(PanlearnError):
@@ -76,9 +79,14 @@ class PayloadTooLargeError(PanlearnError):
 
 
 class RateLimitedError(PanlearnError):
-    """Too many requests of one kind in a window."""
+    """Too many requests of one kind in a window; `retry_after` says when to come back."""
 
     status, title, slug = 429, "Too many requests", "rate-limited"
+
+    def __init__(self, detail: str, *, retry_after: int | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))}
+                         if retry_after is not None else None)
+        self.retry_after = retry_after
 
 
 class GradingError(PanlearnError):
@@ -149,7 +157,7 @@ def _from_panlearn_error(error: PanlearnError) -> Response:
     if error.status >= 500:
         log.warning("%s: %s", type(error).__name__, error.detail)
     return _negotiated(error.status, error.title, error.detail, slug=error.slug,
-                       errors=error.errors)
+                       errors=error.errors, headers=error.headers)
 
 
 def _from_http_exception(error: HTTPException) -> Response:

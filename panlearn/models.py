@@ -19,6 +19,7 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -27,7 +28,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from panlearn.extensions import db
@@ -156,6 +157,23 @@ class NotebookBlob(db.Model):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+def store_notebook_blob(session: Session, sha256: str, content: bytes) -> None:
+    """Store a notebook's canonical bytes under their sha256 unless they are there already.
+
+    One `INSERT … ON CONFLICT DO NOTHING`: two requests storing the same notebook
+    at the same moment both succeed (the second waits for the first's commit and
+    inserts nothing), where a look-then-insert answered one of them with a
+    unique-constraint error.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    insert = dialects[session.get_bind().dialect.name]
+    session.execute(insert(NotebookBlob).values(
+        sha256=sha256, content=content, size=len(content), created_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["sha256"]))
 
 
 class Course(db.Model):
@@ -364,6 +382,26 @@ class Submission(db.Model):
     runs: Mapped[list[GradingRun]] = relationship(
         back_populates="submission", order_by="GradingRun.id", cascade="all, delete-orphan"
     )
+
+
+class SubmissionUpload(db.Model):
+    """One notebook a student handed in for an exercise: accepted, or refused as invalid.
+
+    The hourly limit counts these rather than submissions, so a notebook refused
+    after parsing still costs the student one upload (the parsing cost us). Written
+    in the same transaction as the count that allowed it (`submissions.submit_notebook`,
+    behind `lock_student`); rows older than the window are deleted as new ones come in.
+    """
+
+    __tablename__ = "submission_upload"
+    __table_args__ = (Index("ix_submission_upload_user_id_exercise_id_created_at",
+                            "user_id", "exercise_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    exercise_id: Mapped[int] = mapped_column(ForeignKey("exercise.id", ondelete="CASCADE"),
+                                             index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class GradingRun(db.Model):

@@ -79,7 +79,11 @@ def _uploaded_notebook() -> bytes:
 @bp.doc(requestBody=NOTEBOOK_BODY, security=[{"bearer": []}])
 @bp.response(202, SubmissionCreatedSchema)
 def create(exercise_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Submit a notebook for grading; poll the `Location` for the result."""
+    """Submit a notebook for grading; poll the `Location` for the result.
+
+    429 with `Retry-After` when the student is over the hourly limit of the
+    exercise (refused notebooks count) or has too many submissions waiting.
+    """
     settings = current_app.config["PANLEARN"]
     viewer = current_user()
     exercise = get_exercise(db.session, exercise_id, viewer)

@@ -15,6 +15,7 @@ import base64
 import errno
 import io
 import json
+import math
 import os
 import stat
 from dataclasses import dataclass
@@ -111,19 +112,32 @@ class AnswerReadError(Exception):
     """The answer files are missing or were tampered with."""
 
 
+#: Deepest nesting of lists and dicts accepted in a JSON answer. The extraction in the
+#: kernel never writes deeper than 51 levels; a deeper file was written by the student's code.
+MAX_ANSWER_DEPTH = 64
+#: Most lists and dicts (`[` and `{`) in one JSON answer file: bounds the parser's time and
+#: memory (a list of a million numbers is one list).
+MAX_ANSWER_CONTAINERS = 1_000_000
+
+
 def read_answers(
     run_dir: Path, rel_dir: str, names: tuple[str, ...], max_bytes: int
 ) -> dict[str, Answer]:
     """Read one check's answers, refusing symlinks, odd files and oversized values.
 
     The run folder is writable by the student's code, so every path component
-    is opened with ``O_NOFOLLOW`` relative to the run folder's descriptor.
+    is opened with ``O_NOFOLLOW`` relative to the run folder's descriptor, and
+    every file is read as hostile: a JSON nested deeper than any answer, or a
+    ``.npy`` header declaring more data than the file holds, makes that answer
+    ``invalid`` with a message (the check then costs its points), never an
+    exception in the grader. A manifest that cannot be read raises
+    `AnswerReadError`.
     """
     manifest_raw = _read_inside(run_dir, f"{rel_dir}/manifest.json", 1_000_000)
     try:
-        manifest = json.loads(manifest_raw)
+        manifest = _load_json(manifest_raw)
     except ValueError as exc:
-        raise AnswerReadError("the answer manifest is not JSON") from exc
+        raise AnswerReadError(f"the answer manifest is not usable JSON ({exc})") from exc
     if not isinstance(manifest, dict):
         raise AnswerReadError("the answer manifest is not an object")
     out: dict[str, Answer] = {}
@@ -136,20 +150,21 @@ def read_answers(
         try:
             if kind == "json":
                 data = _read_inside(run_dir, f"{rel_dir}/{_file(entry)}", max_bytes)
-                value = json.loads(data)
+                value = _load_json(data)
                 out[name] = Answer(
                     "json",
-                    tuple(value) if entry.get("tuple") and isinstance(value, list) else value,
+                    tuple(value) if entry.get("tuple") is True and isinstance(value, list)
+                    else value,
                 )
             elif kind == "npy":
                 data = _read_inside(run_dir, f"{rel_dir}/{_file(entry)}", max_bytes)
-                array = np.load(io.BytesIO(data), allow_pickle=False)
-                out[name] = Answer("npy", array[()] if entry.get("scalar") else array)
+                array = _load_npy(data)
+                out[name] = Answer("npy", array[()] if entry.get("scalar") is True else array)
             elif kind in {"missing", "module"}:
-                out[name] = Answer(kind, detail=str(entry.get("name", ""))[:200])
+                out[name] = Answer(kind, detail=_text(entry.get("name"), 200))
             else:
-                out[name] = Answer("unsupported", detail=str(entry.get("type", "?"))[:100])
-        except (AnswerReadError, ValueError, OSError) as exc:
+                out[name] = Answer("unsupported", detail=_text(entry.get("type"), 100) or "?")
+        except (AnswerReadError, ValueError, OSError, EOFError, MemoryError) as exc:
             out[name] = Answer("invalid", detail=str(exc)[:200])
     return out
 
@@ -159,6 +174,78 @@ def _file(entry: dict[str, Any]) -> str:
     if not isinstance(name, str) or "/" in name or name.startswith("."):
         raise AnswerReadError("bad file name in the answer manifest")
     return name
+
+
+def _text(value: object, limit: int) -> str:
+    """A string field of the manifest, cut; anything else (the student's code wrote it) is ''."""
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _load_json(data: bytes) -> Any:
+    """JSON within the answer limits, or `ValueError` saying which one it broke."""
+    containers = data.count(b"[") + data.count(b"{")
+    if containers > MAX_ANSWER_CONTAINERS:
+        raise ValueError(f"it holds {containers:,} lists and dicts, more than the "
+                         f"{MAX_ANSWER_CONTAINERS:,} accepted")
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise ValueError(f"it is nested more than {MAX_ANSWER_DEPTH} levels deep") from None
+    if _deeper_than(value, MAX_ANSWER_DEPTH):
+        raise ValueError(f"it is nested more than {MAX_ANSWER_DEPTH} levels deep")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and dicts nest more than `limit` deep (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if type(item) is not dict and type(item) is not list:
+            continue
+        if depth > limit:
+            return True
+        children = item.values() if type(item) is dict else item
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _load_npy(data: bytes) -> np.ndarray:
+    """A ``.npy`` file whose header agrees with its size, read without pickles.
+
+    numpy allocates what the header declares before it reads the data, so a
+    header declaring 8 TiB raised `MemoryError` however small the file: the
+    declared size is checked against the bytes that are really there first.
+    """
+    buffer = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(buffer)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(buffer)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(buffer)
+        else:
+            raise ValueError(f"version {version} is not one numpy.save writes here")
+    except ValueError as exc:
+        raise ValueError(f"the .npy file declares a header numpy cannot use ({exc})") from None
+    if dtype.hasobject:
+        raise ValueError("the .npy file declares Python objects, not plain data")
+    declared = math.prod(shape) * dtype.itemsize
+    held = len(data) - buffer.tell()
+    if declared != held:
+        raise ValueError(f"the .npy file declares {_size(declared)} of data "
+                         f"({dtype} × {shape}) but holds {_size(held)}")
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def _size(count: int) -> str:
+    """Bytes in binary units: 8 TiB, 80 B."""
+    value, unit = float(count), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if value < 1024 or unit == "EiB":
+            break
+        value /= 1024
+    return f"{value:.1f}".removesuffix(".0") + f" {unit}"
 
 
 def _read_inside(root: Path, rel: str, max_bytes: int) -> bytes:

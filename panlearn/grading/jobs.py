@@ -2,28 +2,40 @@
 
 The same `process_submission` runs in the in-app worker processes and on
 Celery workers. Claiming is one conditional UPDATE (a submission that is
-queued, or running with an expired lease), so two workers never grade the
-same submission at once; recording is conditional on the claim token, so a
-worker whose lease was taken over (it hung, or was presumed dead) cannot
-overwrite the result of the one that took over. A worker killed mid-grading
-leaves an expired lease behind, and the submission is claimed again.
+queued, or running with an expired lease; whose student has no other
+submission running; that has attempts left), so two workers never grade the
+same submission, nor two of one student's, at once; recording is conditional
+on the claim token, so a worker whose lease was taken over (it hung, or was
+presumed dead) cannot overwrite the result of the one that took over. A
+worker killed mid-grading leaves an expired lease behind, and the submission
+is claimed again.
+
+Every claim is an attempt, one whose worker died included. A submission that
+used up `PANLEARN_GRADING_ATTEMPTS` without a result is settled as `failed`
+with the reason (`settle_exhausted`), so a notebook that kills its worker, or
+a result that cannot be recorded, is never graded for ever. What the student's
+notebook causes ends `graded`: the pipeline turns it into failed checks, and a
+notebook it left unstorable is recorded without its feedback notebook.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
 import socket
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from nbformat import NotebookNode
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from panlearn import __version__
+from panlearn.config import default
 from panlearn.datasets.resolve import (
     ResolvedDataset,
     papermill_parameters,
@@ -32,8 +44,10 @@ from panlearn.datasets.resolve import (
 from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import PanlearnError
 from panlearn.grading import pipeline
+from panlearn.grading.feedback import storable_notebook
 from panlearn.grading.pipeline import GradingOutcome, ReferenceAnswers, grade_notebook
 from panlearn.grading.pool import KernelPool
+from panlearn.grading.queue import NOW, in_turn, queue_order, student_busy, waiting
 from panlearn.grading.reference import (
     assignment_for,
     checksums_of,
@@ -43,23 +57,19 @@ from panlearn.grading.reference import (
 )
 from panlearn.grading.settings import GradingSettings
 from panlearn.grading.spec import ExerciseSpec
-from panlearn.grading.submissions import exercise_spec, source_notebook
+from panlearn.grading.submissions import exercise_spec, lock_student, source_notebook
 from panlearn.lti.passback import post_score
 from panlearn.models import (
     CheckResult,
     GradingRun,
-    NotebookBlob,
     Submission,
     SubmissionState,
+    store_notebook_blob,
     utcnow,
 )
-from panlearn.notebooks.canonical import canonical_json, notebook_sha256
 from panlearn.progress.hooks import on_submission_graded
 
 log = logging.getLogger(__name__)
-
-#: Platform failures are retried this many times before a submission is `failed`.
-MAX_ATTEMPTS = 3
 
 
 @dataclass
@@ -70,6 +80,8 @@ class GradingContext:
     datasets: DatasetsContext
     pool: KernelPool | None = None
     worker: str = f"{socket.gethostname()}:{os.getpid()}"
+    #: Claims of one submission before it is settled as failed (PANLEARN_GRADING_ATTEMPTS).
+    attempts: int = default("GRADING_ATTEMPTS")
 
     @property
     def lease(self) -> timedelta:
@@ -77,41 +89,93 @@ class GradingContext:
         return timedelta(seconds=self.settings.total_timeout_s + 60)
 
 
-def claim(session: Session, submission_id: int, lease: timedelta) -> str | None:
-    """Claim one submission for grading; the token, or None if it is not claimable."""
+#: The claim, built once (`queue.NOW` and the other values are bound when it runs).
+_CLAIM = (
+    update(Submission)
+    .where(Submission.id == bindparam("submission_id"), waiting(), ~student_busy(),
+           Submission.attempts < bindparam("attempts"))
+    .values(state=SubmissionState.RUNNING, claim_token=bindparam("token"),
+            lease_expires_at=bindparam("lease_expires_at"), started_at=NOW,
+            attempts=Submission.attempts + 1)
+    .execution_options(synchronize_session=False)
+)
+
+
+def claim(session: Session, submission_id: int, lease: timedelta, *,
+          attempts: int) -> str | None:
+    """Claim one submission for grading; the token, or None if it is not claimable.
+
+    Not claimable: already graded or failed, running under a live lease, its
+    student has another submission running, or it has had `attempts` claims.
+    """
+    owner = session.scalar(select(Submission.user_id).where(Submission.id == submission_id))
+    if owner is None:
+        session.commit()
+        return None
+    lock_student(session, owner)  # two workers never both see the student idle
     token = secrets.token_hex(16)
     now = utcnow()
-    result = session.execute(
-        update(Submission)
-        .where(Submission.id == submission_id,
-               or_(Submission.state == SubmissionState.QUEUED,
-                   (Submission.state == SubmissionState.RUNNING)
-                   & (Submission.lease_expires_at < now)))
-        .values(state=SubmissionState.RUNNING, claim_token=token,
-                lease_expires_at=now + lease, started_at=now,
-                attempts=Submission.attempts + 1)
-    )
+    result = session.execute(_CLAIM, {"now": now, "submission_id": submission_id,
+                                      "attempts": attempts, "token": token,
+                                      "lease_expires_at": now + lease})
     session.commit()
     return token if result.rowcount == 1 else None
 
 
 def claimable_ids(session: Session, limit: int = 20) -> list[int]:
-    """Queued submissions and those whose worker died, interactive ones first."""
-    now = utcnow()
-    query = (select(Submission.id)
-             .where(or_(Submission.state == SubmissionState.QUEUED,
-                        (Submission.state == SubmissionState.RUNNING)
-                        & (Submission.lease_expires_at < now)))
-             .order_by(Submission.priority, Submission.id).limit(limit))
-    ids = list(session.scalars(query))
+    """Submissions a worker may take now, in the queue's order (`queue`: turns by student)."""
+    return [submission_id for submission_id, _ in _claimable(session, limit)]
+
+
+def _claimable(session: Session, limit: int) -> list[tuple[int, int]]:
+    """(id, attempts so far) of the submissions a worker may take now, in order."""
+    rows = [(row.id, row.attempts) for row in session.execute(
+        _claimable_query(limit), {"now": utcnow()})]
     session.commit()
-    return ids
+    return rows
 
 
-def claim_next(session: Session, lease: timedelta) -> tuple[int, str] | None:
-    """Claim the most urgent claimable submission, racing other workers safely."""
-    for submission_id in claimable_ids(session):
-        token = claim(session, submission_id, lease)
+@cache
+def _claimable_query(limit: int) -> Select[Any]:
+    queue = in_turn(skip_busy=True)
+    return select(queue.c.id, queue.c.attempts).order_by(*queue_order(queue)).limit(limit)
+
+
+def settle_exhausted(session: Session, attempts: int) -> int:
+    """Mark `failed` every waiting submission that has had its `attempts`; how many.
+
+    Such a submission was claimed that often and no claim ended in a result:
+    its worker died each time, or recording the result failed.
+    """
+    now = utcnow()
+    result = session.execute(
+        update(Submission)
+        .where(waiting(), Submission.attempts >= attempts)
+        .values(state=SubmissionState.FAILED, lease_expires_at=None, finished_at=now,
+                error=(f"The platform could not finish grading this submission in {attempts} "
+                       "attempts: each time, the grading stopped before a result was "
+                       "recorded. This is our fault, not yours; please submit again later."))
+        .execution_options(synchronize_session=False), {"now": now}
+    )
+    session.commit()
+    if result.rowcount:
+        log.warning("%s submission(s) failed after %s attempts", result.rowcount, attempts)
+    return result.rowcount
+
+
+def claim_next(session: Session, lease: timedelta, *,
+               attempts: int) -> tuple[int, str] | None:
+    """Claim the submission whose turn it is, racing other workers safely.
+
+    Submissions out of attempts are settled as failed on the way (a write only
+    when there are some).
+    """
+    candidates = _claimable(session, 20)
+    if any(used >= attempts for _, used in candidates):
+        settle_exhausted(session, attempts)
+        candidates = _claimable(session, 20)
+    for submission_id, _ in candidates:
+        token = claim(session, submission_id, lease, attempts=attempts)
         if token is not None:
             return submission_id, token
     return None
@@ -124,14 +188,12 @@ def process_submission(session: Session, submission_id: int, context: GradingCon
     Idempotent: a submission that is already graded, or being graded under a
     live lease, is left alone.
     """
-    token = token or claim(session, submission_id, context.lease)
+    token = token or claim(session, submission_id, context.lease, attempts=context.attempts)
     if token is None:
         return False
     submission = session.get(Submission, submission_id)
     exercise = submission.exercise
-    run = GradingRun(submission_id=submission_id, state=SubmissionState.RUNNING,
-                     grader_version=__version__, check_suite_hash=exercise.lesson.notebook_hash,
-                     worker=context.worker[:100], started_at=utcnow())
+    run = _new_run(submission, context)
     try:
         # The files this student was assigned (the same on every resubmission).
         resolved = resolve_exercise_datasets(exercise.datasets, registry=context.datasets.registry,
@@ -154,12 +216,30 @@ def process_submission(session: Session, submission_id: int, context: GradingCon
     except PanlearnError as error:
         log.warning("submission %s: grading failed: %s", submission_id, error.detail)
         return _record_failure(session, submission, token, run, error.detail,
-                               retry=error.status >= 500)
+                               retry=error.status >= 500, attempts=context.attempts)
     except Exception as error:  # a bug of ours: never lose the submission over it
         log.exception("submission %s: unexpected grading error", submission_id)
         return _record_failure(session, submission, token, run,
-                               f"{type(error).__name__}: {error}", retry=True)
-    return _record_outcome(session, submission, token, run, outcome)
+                               f"{type(error).__name__}: {error}", retry=True,
+                               attempts=context.attempts)
+    try:
+        return _record_outcome(session, submission, token, run, outcome)
+    except Exception as error:  # e.g. the database: retried, within the attempts
+        session.rollback()
+        log.exception("submission %s: the result could not be recorded", submission_id)
+        failed = _new_run(submission, context, started_at=run.started_at)
+        failed.parameters, failed.dataset_checksums = run.parameters, run.dataset_checksums
+        return _record_failure(session, submission, token, failed,
+                               f"the result could not be recorded: {type(error).__name__}: "
+                               f"{error}", retry=True, attempts=context.attempts)
+
+
+def _new_run(submission: Submission, context: GradingContext,
+             started_at: datetime | None = None) -> GradingRun:
+    return GradingRun(submission_id=submission.id, state=SubmissionState.RUNNING,
+                      grader_version=__version__,
+                      check_suite_hash=submission.exercise.lesson.notebook_hash,
+                      worker=context.worker[:100], started_at=started_at or utcnow())
 
 
 def reference_answers(session: Session, solution_hash: str, source: NotebookNode,
@@ -207,14 +287,15 @@ def _record_outcome(session: Session, submission: Submission, token: str, run: G
         session.rollback()
         log.warning("submission %s: lease lost, result discarded", submission.id)
         return False
-    executed_sha = notebook_sha256(outcome.executed_notebook)
-    if session.get(NotebookBlob, executed_sha) is None:
-        content = canonical_json(outcome.executed_notebook)
-        session.add(NotebookBlob(sha256=executed_sha, content=content, size=len(content)))
+    # The student's code may have left it unstorable: the grade stands without it.
+    content, note = storable_notebook(outcome.executed_notebook)
+    executed_sha = hashlib.sha256(content).hexdigest() if content is not None else None
+    if content is not None:
+        store_notebook_blob(session, executed_sha, content)
     run.state = SubmissionState.GRADED
     run.score, run.max_score = outcome.score, outcome.max_score
     run.timings = {name: round(value, 4) for name, value in outcome.timings.items()}
-    run.notes = list(outcome.notes)
+    run.notes = list(outcome.notes) + ([note] if note else [])
     run.executed_notebook_hash = executed_sha
     run.finished_at = now
     run.checks = [
@@ -233,9 +314,8 @@ def _record_outcome(session: Session, submission: Submission, token: str, run: G
 
 
 def _record_failure(session: Session, submission: Submission, token: str, run: GradingRun,
-                    message: str, *, retry: bool) -> bool:
-    attempts = submission.attempts
-    final = not retry or attempts >= MAX_ATTEMPTS
+                    message: str, *, retry: bool, attempts: int) -> bool:
+    final = not retry or submission.attempts >= attempts
     state = SubmissionState.FAILED if final else SubmissionState.QUEUED
     if not _still_ours(session, submission.id, token, {
         "state": state, "error": message[:2000], "lease_expires_at": None,

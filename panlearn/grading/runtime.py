@@ -95,23 +95,22 @@ def build_context(app: Flask, *, warm_kernels: int | None = None) -> Any:
         folder.mkdir(parents=True, exist_ok=True)
     pool = KernelPool(settings, size=size) if size > 0 else None
     return GradingContext(settings=settings, datasets=app.extensions["panlearn.datasets"],
-                          pool=pool)
+                          pool=pool, attempts=app.config["PANLEARN"]["GRADING_ATTEMPTS"])
 
 
-def grade_one(app: Flask, context: Any, submission_id: int | None = None) -> bool:
-    """Claim (one given, or the most urgent) submission and grade it; False when idle."""
+def grade_one(app: Flask, context: Any) -> bool:
+    """Claim the submission whose turn it is and grade it; False when none can be taken.
+
+    The database decides what comes next (`grading.queue`: turns between
+    students, one running submission each), for local workers and Celery alike.
+    """
     from datetime import timedelta
 
-    from panlearn.grading.jobs import claim, claim_next, process_submission
+    from panlearn.grading.jobs import claim_next, process_submission
 
     lease_s = app.config["PANLEARN"]["GRADING_LEASE_S"]
-    lease = timedelta(seconds=lease_s)
     with app.app_context():
-        if submission_id is None:
-            claimed = claim_next(db.session, lease)
-        else:
-            token = claim(db.session, submission_id, lease)
-            claimed = (submission_id, token) if token else None
+        claimed = claim_next(db.session, timedelta(seconds=lease_s), attempts=context.attempts)
         if claimed is None:
             db.session.remove()
             return False

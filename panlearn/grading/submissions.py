@@ -1,63 +1,87 @@
 """Submissions as use cases: hand one in, see one, list them, with who may see what.
 
-A submission is validated (a notebook of this exercise, within the size and
-output limits, within the student's rate limit) and committed before any
-grading work starts; the caller dispatches it after the commit.
+A submission is validated and committed before any grading work starts; the
+caller dispatches it after the commit. Handing one in goes through, in order:
+
+1. a look at the student's limits (`check_limits`): uploads per exercise per
+   hour, refused ones included, and submissions waiting or being graded
+   across all exercises; 429 with ``Retry-After`` beyond either, before
+   anything is parsed;
+2. the cheap shape checks (`intake.parse_upload`): cells, outputs, nesting,
+   before anything costly parses the notebook; then nbformat validation and
+   matching against the exercise; 400 (or 413) when refused;
+3. one transaction that locks the student (`lock_student`), counts again (the
+   count that decides, so parallel uploads cannot all slip under a limit) and
+   stores the upload: the `SubmissionUpload` row always (a refused notebook
+   counts too), and for an accepted one its blob (idempotently) and the
+   `Submission`.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import math
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import nbformat
-from sqlalchemy import case, func, select
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from panlearn.accounts.permissions import can_view_version, is_staff_of
 from panlearn.errors import (
     ForbiddenError,
+    InvalidInputError,
     NotFoundError,
     PayloadTooLargeError,
     RateLimitedError,
     UnauthorizedError,
 )
+from panlearn.grading.errors import SubmissionRejectedError
+from panlearn.grading.intake import NotebookShapeLimits, parse_upload
 from panlearn.grading.matching import prepare_submission
+from panlearn.grading.queue import until_a_place_frees
 from panlearn.grading.settings import GradingSettings
 from panlearn.grading.spec import ExerciseSpec, load_exercise_spec
 from panlearn.models import (
     CheckResult,
     Exercise,
     GradingRun,
-    NotebookBlob,
     Submission,
     SubmissionState,
+    SubmissionUpload,
     User,
+    store_notebook_blob,
     utcnow,
 )
-from panlearn.notebooks.canonical import canonical_json, notebook_sha256
+from panlearn.notebooks.canonical import canonical_json
 
 INTERACTIVE, BULK = 0, 10
 
 
 @dataclass(frozen=True)
 class SubmissionLimits:
-    """How much and how often a student may submit (the grader is no oracle)."""
+    """How much and how often a student may submit: the grader is no oracle, nor a queue."""
 
     max_bytes: int
+    #: Uploads per student and exercise in `window`, refused ones included.
     per_window: int
     window: timedelta
+    #: Submissions one student may have queued or running, across all exercises.
+    waiting_per_student: int
+    shape: NotebookShapeLimits = field(default_factory=NotebookShapeLimits)
 
 
 def submission_limits(settings: dict[str, Any]) -> SubmissionLimits:
-    """The limits the settings give (`PANLEARN_MAX_UPLOAD_MB`, `PANLEARN_SUBMISSIONS_PER_HOUR`)."""
+    """The limits the settings give (`PANLEARN_MAX_UPLOAD_MB`, `PANLEARN_SUBMISSIONS_*`)."""
     return SubmissionLimits(max_bytes=settings["MAX_UPLOAD_MB"] * 1024 * 1024,
                             per_window=settings["SUBMISSIONS_PER_HOUR"],
-                            window=timedelta(hours=1))
+                            window=timedelta(hours=1),
+                            waiting_per_student=settings["SUBMISSIONS_QUEUED_PER_STUDENT"])
 
 
 def get_exercise(session: Session, exercise_id: int, viewer: User | None) -> Exercise:
@@ -120,32 +144,124 @@ def submit_notebook(session: Session, exercise: Exercise, viewer: User | None, d
     """Validate and store a submission in state `queued`; nothing runs yet."""
     if viewer is None:
         raise UnauthorizedError("Sign in to submit.")
-    if len(data) > limits.max_bytes:
-        raise PayloadTooLargeError(f"The notebook is {len(data):,} bytes; at most "
-                                   f"{limits.max_bytes:,} are accepted.")
-    since = utcnow() - limits.window
-    recent = session.scalar(select(func.count(Submission.id)).where(
-        Submission.user_id == viewer.id, Submission.exercise_id == exercise.id,
-        Submission.created_at >= since))
-    if recent >= limits.per_window:
-        minutes = int(limits.window.total_seconds() // 60)
-        raise RateLimitedError(f"At most {limits.per_window} submissions per exercise in "
-                               f"{minutes} minutes; try again later.")
-    source = source_notebook(exercise)
-    # Rejects invalid notebooks, notebooks of another exercise and huge outputs: 400.
-    prepare_submission(exercise_spec(exercise, source), source, data, settings)
-    submitted = nbformat.reads(data.decode("utf-8"), as_version=4)
-    sha = notebook_sha256(submitted)
-    if session.get(NotebookBlob, sha) is None:
-        content = canonical_json(submitted)
-        session.add(NotebookBlob(sha256=sha, content=content, size=len(content)))
+    user_id = viewer.id
+    # A student over a limit is refused before anything is parsed (a look, not a lock: the
+    # count that decides is the one in the transaction that stores the upload, below).
+    check_limits(session, user_id, exercise.id, limits)
+    session.rollback()
+    try:
+        content = _validated(data, exercise, limits, settings)
+    except (InvalidInputError, PayloadTooLargeError):
+        # A refused notebook costs its sender one upload: parsing it cost us.
+        lock_student(session, user_id)
+        check_limits(session, user_id, exercise.id, limits, waiting=False)
+        _count_upload(session, user_id, exercise.id, limits.window)
+        session.commit()
+        raise
+    sha = hashlib.sha256(content).hexdigest()
+    lock_student(session, user_id)
+    check_limits(session, user_id, exercise.id, limits)
+    _count_upload(session, user_id, exercise.id, limits.window)
+    store_notebook_blob(session, sha, content)
     # The version is recorded so progress and credentials know which one was worked on.
-    submission = Submission(exercise=exercise, user=viewer, notebook_hash=sha,
+    submission = Submission(exercise=exercise, user_id=user_id, notebook_hash=sha,
                             course_version_id=exercise.lesson.module.course_version_id,
                             state=SubmissionState.QUEUED, priority=priority)
     session.add(submission)
     session.commit()
     return submission
+
+
+def _count_upload(session: Session, user_id: int, exercise_id: int, window: timedelta) -> None:
+    """One more upload of the student's; those older than the window are forgotten."""
+    now = utcnow()
+    mine = (SubmissionUpload.user_id == user_id, SubmissionUpload.exercise_id == exercise_id)
+    session.execute(delete(SubmissionUpload).where(*mine,
+                                                   SubmissionUpload.created_at < now - window))
+    session.add(SubmissionUpload(user_id=user_id, exercise_id=exercise_id, created_at=now))
+
+
+def _validated(data: bytes, exercise: Exercise, limits: SubmissionLimits,
+               settings: GradingSettings) -> bytes:
+    """The upload's canonical bytes, or the 4xx error that refuses it.
+
+    Cheap checks first (`intake`): size, cells, outputs, nesting; then nbformat's
+    schema, and the match with the exercise (not another exercise's notebook,
+    outputs within the limit).
+    """
+    if len(data) > limits.max_bytes:
+        raise PayloadTooLargeError(f"The notebook is {len(data):,} bytes; at most "
+                                   f"{limits.max_bytes:,} are accepted.")
+    document = _as_nbformat_4(parse_upload(data, limits.shape))
+    content = canonical_json(document)
+    source = source_notebook(exercise)
+    prepare_submission(exercise_spec(exercise, source), source, document, settings)
+    return content
+
+
+def _as_nbformat_4(document: dict[str, Any]) -> dict[str, Any]:
+    """An old (nbformat 3) notebook converted, as Jupyter would on opening it."""
+    if document.get("nbformat") != 3:
+        return document
+    try:
+        return nbformat.convert(nbformat.from_dict(document), 4)
+    except Exception as exc:  # nbformat raises many kinds for a malformed old notebook
+        raise SubmissionRejectedError(
+            f"not a valid Jupyter notebook (nbformat 3): {str(exc)[:300]}") from exc
+
+
+def lock_student(session: Session, user_id: int) -> None:
+    """Serialise the transactions that count or claim one student's work, until commit.
+
+    A no-op UPDATE of the student's row. PostgreSQL holds its row lock until the
+    transaction ends, so a second request (or worker) for the same student waits
+    here, then reads what the first committed (each statement reads afresh under
+    READ COMMITTED); SQLite serialises all writers, and this write takes its lock
+    before the counts that follow are read. Without it, two requests could both
+    count 29 uploads of 30 and both be accepted.
+    """
+    session.execute(update(User).where(User.id == user_id).values(id=User.id)
+                    .execution_options(synchronize_session=False))
+
+
+def check_limits(session: Session, user_id: int, exercise_id: int, limits: SubmissionLimits,
+                 *, waiting: bool = True, now: datetime | None = None) -> None:
+    """Raise `RateLimitedError` (429, with `retry_after`) when the student is over a limit.
+
+    The hourly limit counts `SubmissionUpload`s of this exercise (refused
+    notebooks included); `waiting` also checks the student's queued and running
+    submissions across all exercises. It decides only inside a transaction that
+    began with `lock_student` and goes on to store the upload; the transaction
+    is rolled back when it refuses.
+    """
+    now = now or utcnow()
+    since = now - limits.window
+    used, oldest = session.execute(
+        select(func.count(SubmissionUpload.id), func.min(SubmissionUpload.created_at))
+        .where(SubmissionUpload.user_id == user_id, SubmissionUpload.exercise_id == exercise_id,
+               SubmissionUpload.created_at >= since)).one()
+    if used >= limits.per_window:
+        session.rollback()
+        minutes = int(limits.window.total_seconds() // 60)
+        raise RateLimitedError(
+            f"At most {limits.per_window} notebooks per exercise in {minutes} minutes, "
+            "refused ones included; try again later.",
+            retry_after=math.ceil((oldest + limits.window - now).total_seconds()))
+    if not waiting:
+        return
+    count = session.scalar(select(func.count(Submission.id)).where(
+        Submission.user_id == user_id,
+        Submission.state.in_((SubmissionState.QUEUED, SubmissionState.RUNNING))))
+    cap = limits.waiting_per_student
+    if count < cap:
+        return
+    retry_after = until_a_place_frees(session, user_id)
+    session.rollback()
+    raise RateLimitedError(
+        f"You have {count} {'submission' if count == 1 else 'submissions'} waiting or "
+        f"being graded; at most {cap} {'is' if cap == 1 else 'are'} allowed at once, across "
+        f"all exercises. Submit again once {'it is' if count == 1 else 'one of them is'} "
+        "graded.", retry_after=retry_after)
 
 
 def get_submission(session: Session, submission_id: int, viewer: User | None) -> Submission:

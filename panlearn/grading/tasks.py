@@ -3,20 +3,29 @@
 `flask --app app worker` starts a Celery worker on `PANLEARN_BROKER_URL`.
 Each worker process builds the Flask app and its warm kernel pool once, then
 runs `grade_one` for each task: the same claim → grade → record path as the
-local pool. Tasks are acknowledged late and the database claim makes them
-idempotent, so a redelivered or duplicated task grades nothing twice. The
-sweep (Celery beat, embedded in the worker) re-sends submissions whose
-message was lost or whose worker died.
+local pool. A task is a wake-up, not an order: the database decides which
+submission is graded (`grading.queue`: turns between students, one running
+submission each), so the broker's first-in-first-out never lets one student's
+flood go first. A task that finds nothing it may take does nothing; one that
+graded something sends another while work is waiting (the student it just
+served may have more). Tasks are acknowledged late and the database claim
+makes them idempotent, so a redelivered or duplicated task grades nothing
+twice. The sweep (Celery beat, embedded in the worker) settles submissions
+out of attempts and re-sends wake-ups for work whose message was lost or
+whose worker died.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 from sqlalchemy import or_, select
+
+log = logging.getLogger(__name__)
 
 celery_app = Celery("panlearn")
 celery_app.conf.update(
@@ -67,34 +76,54 @@ def _close(**_: Any) -> None:
 
 
 @celery_app.task(name="panlearn.grade_submission")
-def grade_submission(submission_id: int) -> bool:
-    """Grade one submission (a no-op when it is already graded or being graded)."""
+def grade_submission(submission_id: int | None = None) -> bool:
+    """Grade the submission whose turn it is (`submission_id` only says what woke us)."""
+    from panlearn.extensions import db
+    from panlearn.grading.jobs import claimable_ids
     from panlearn.grading.runtime import grade_one
 
-    return grade_one(_app(), _context(), submission_id)
+    app = _app()
+    graded = grade_one(app, _context())
+    if graded:
+        with app.app_context():
+            more = claimable_ids(db.session, limit=1)
+            db.session.remove()
+        if more:
+            try:
+                grade_submission.delay(more[0])
+            except Exception:  # the broker is down: the sweep wakes a worker for it later
+                log.warning("could not send the next wake-up; the sweep will", exc_info=True)
+    return graded
 
 
 @celery_app.task(name="panlearn.sweep")
 def sweep(stale_after_s: float | None = None) -> int:
-    """Re-send work that a lost message or a dead worker left behind.
+    """Settle exhausted submissions; wake workers for work a lost message left behind.
 
     A submission still queued after `stale_after_s` (default: one lease,
     PANLEARN_GRADING_LEASE_S) is presumed to have lost its message (a broker
     restart, a failed publish); one running past its lease lost its worker.
+    Only what a worker may take now is re-sent: a student's next submission
+    waits for the running one, whose worker sends the wake-up when it is done.
     """
     from panlearn.extensions import db
+    from panlearn.grading.jobs import settle_exhausted
+    from panlearn.grading.queue import in_turn, queue_order
     from panlearn.models import Submission, SubmissionState, utcnow
 
     app = _app()
+    settings = app.config["PANLEARN"]
     if stale_after_s is None:
-        stale_after_s = app.config["PANLEARN"]["GRADING_LEASE_S"]
-    now = utcnow()
+        stale_after_s = settings["GRADING_LEASE_S"]
+    stale = utcnow() - timedelta(seconds=stale_after_s)
     with app.app_context():
-        ids = list(db.session.scalars(select(Submission.id).where(or_(
-            (Submission.state == SubmissionState.QUEUED)
-            & (Submission.created_at < now - timedelta(seconds=stale_after_s)),
-            (Submission.state == SubmissionState.RUNNING) & (Submission.lease_expires_at < now),
-        ))))
+        settle_exhausted(db.session, settings["GRADING_ATTEMPTS"])
+        queue = in_turn(skip_busy=True)
+        ids = list(db.session.scalars(
+            select(queue.c.id).join(Submission, Submission.id == queue.c.id)
+            # Queued for a while (its message lost), or running past its lease (worker gone).
+            .where(or_(Submission.state == SubmissionState.RUNNING, Submission.created_at < stale))
+            .order_by(*queue_order(queue)).limit(100), {"now": utcnow()}))
         db.session.remove()
     for submission_id in ids:
         grade_submission.delay(submission_id)

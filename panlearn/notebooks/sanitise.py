@@ -10,7 +10,9 @@ object, embed, form, base or meta; no event handlers; URLs only http(s),
 mailto, relative, or `data:image/...` on `<img src>` (an image loaded through
 `<img>` never runs script, SVG included). Ids get an `nb-` prefix so content
 cannot clobber the page's own ids (`cell-…`, the platform's), and in-page
-anchors are rewritten to match.
+anchors are rewritten to match. Classes are dropped but for those of
+highlighted code and heading anchors: otherwise a student's output could wear
+the platform's own look (a `notice` saying "Graded: 3 / 3", a fake check cell).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from xml.etree import ElementTree
 import nh3
 from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
+from pygments.token import STANDARD_TYPES
 
 #: Bump when the policy changes: it is part of the render cache key.
-SANITISER_VERSION = "1"
+SANITISER_VERSION = "2"
 
 #: Prefix given to every id that comes from notebook content.
 ID_PREFIX = "nb-"
@@ -48,6 +51,12 @@ _STYLE_PROPERTIES = {
     "width", "height", "max-width",
 }
 
+#: The only classes notebook content keeps: pygments' token classes and the wrappers of
+#: highlighted code and heading anchors that nbconvert's markdown makes. The platform's
+#: stylesheet gives these their look inside `.pl-notebook`, and nothing else.
+_KEPT_CLASSES = (frozenset(STANDARD_TYPES.values()) - {""}) | {"highlight", "anchor-link"}
+_HIGHLIGHT_LANGUAGE = re.compile(r"^hl-[a-z0-9_+-]{1,40}$")
+
 _URL_ATTRIBUTES = {"href", "src", "cite"}
 _IMAGE_DATA_URL = re.compile(r"^data:image/(png|jpeg|gif|webp|svg\+xml)[;,]", re.IGNORECASE)
 # Browsers ignore ASCII whitespace and control characters inside a URL scheme.
@@ -55,10 +64,14 @@ _URL_NOISE = re.compile(r"[\x00-\x20\x7f]+")
 
 
 def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
-    """Restrict `data:` URLs to images and keep in-page anchors pointing at prefixed ids.
+    """Drop platform classes, restrict `data:` URLs to images, keep in-page anchors working.
 
     Never raises: nh3 reports a raising filter through sys.unraisablehook.
     """
+    if attribute == "class":
+        kept = [name for name in value.split()
+                if name in _KEPT_CLASSES or _HIGHLIGHT_LANGUAGE.match(name)]
+        return " ".join(kept) or None
     if attribute in _URL_ATTRIBUTES:
         compact = _URL_NOISE.sub("", value).lower()
         if compact.startswith("data:"):

@@ -26,7 +26,7 @@ bp = Blueprint("submissions_pages", __name__)
 
 
 @bp.route("/lessons/<int:lesson_id>/submissions", methods=["POST"])
-def submit(lesson_id: int) -> Response | tuple[str, int]:
+def submit(lesson_id: int) -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     """Hand in the uploaded notebook, then show its submission page."""
     from panlearn.web.pages import lesson
 
@@ -49,8 +49,8 @@ def submit(lesson_id: int) -> Response | tuple[str, int]:
                                      form.notebook.data.read(),
                                      limits=submission_limits(settings),
                                      settings=grading_settings(settings))
-    except PanlearnError as error:
-        return lesson(lesson_id, upload_error=error.detail), error.status
+    except PanlearnError as error:  # the page explains it; Retry-After and such stay
+        return lesson(lesson_id, upload_error=error.detail), error.status, error.headers
     current_app.extensions["panlearn.dispatcher"].enqueue(submission.id)
     return redirect(url_for("submissions_pages.show", submission_id=submission.id), code=303)
 
