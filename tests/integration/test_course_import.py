@@ -219,6 +219,9 @@ def test_exercise_dataset_references_are_checked_against_the_registry(tmp_path):
     from panlearn.datasets.registry import Registry
 
     exercise = exercise_notebook()
+    parameters = nbformat.v4.new_code_cell('data_file = "x.h5"')
+    parameters.metadata["tags"] = ["parameters"]
+    exercise.cells.insert(1, parameters)
     exercise.metadata["panlearn"] = {"datasets": [
         {"parameter": "data_file", "dataset": "no-such-dataset", "file": "x.h5"},
         {"parameter": "not an identifier", "dataset": "psi-sinq-dmc-gasb-2005",
