@@ -23,8 +23,9 @@ from panlearn.authoring.service import (
     update_course,
     validate_courses,
 )
-from panlearn.authoring.sources import Checking, SourceLimits, organisation_names, read_archive
-from panlearn.catalogue import get_course, get_course_version, list_courses, list_organisations
+from panlearn.authoring.sources import SourceLimits, read_archive
+from panlearn.catalogue import get_course, get_course_version, list_courses
+from panlearn.datasets.registry import Registry
 from panlearn.extensions import db
 from panlearn.schemas import (
     CourseDetailSchema,
@@ -123,7 +124,7 @@ def import_archive(form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any
     with tempfile.TemporaryDirectory(prefix="panlearn-import-") as tmp:
         sources, problems = read_archive(upload.stream, upload.filename or "", Path(tmp),
                                          limits=SourceLimits.from_settings(settings),
-                                         checking=_checking())
+                                         registry=_registry())
         validation = (subprocess_checker(settings) if settings["GRADING_VALIDATE"]
                       else nullcontext(None))
         with validation as validator:
@@ -151,7 +152,7 @@ def validate_archive(files: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="panlearn-validate-") as tmp:
         sources, problems = read_archive(upload.stream, upload.filename or "", Path(tmp),
                                          limits=SourceLimits.from_settings(settings),
-                                         checking=_checking())
+                                         registry=_registry())
         validation = (subprocess_checker(settings) if settings["GRADING_VALIDATE"]
                       else nullcontext(None))
         with validation as validator:
@@ -162,6 +163,5 @@ def validate_archive(files: dict[str, Any]) -> dict[str, Any]:
             "problems": body["problems"], "exercises": body["exercises"]}
 
 
-def _checking() -> Checking:
-    return Checking(registry=current_app.extensions["panlearn.datasets"].registry,
-                    organisations=organisation_names(list_organisations(db.session)))
+def _registry() -> Registry:
+    return current_app.extensions["panlearn.datasets"].registry

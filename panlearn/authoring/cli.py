@@ -28,14 +28,8 @@ from panlearn.authoring.manifest import CourseSource, Problem
 from panlearn.authoring.reference_grading import in_process_checker
 from panlearn.authoring.report import ImportReport
 from panlearn.authoring.service import import_courses, validate_courses
-from panlearn.authoring.sources import (
-    Checking,
-    SourceLimits,
-    organisation_names,
-    read_folder,
-    read_git,
-)
-from panlearn.catalogue import list_organisations
+from panlearn.authoring.sources import SourceLimits, read_folder, read_git
+from panlearn.datasets.registry import Registry
 from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import PanlearnError
 from panlearn.extensions import db
@@ -69,9 +63,8 @@ def _datasets() -> DatasetsContext:
     return current_app.extensions["panlearn.datasets"]
 
 
-def _checking() -> Checking:
-    return Checking(registry=_datasets().registry,
-                    organisations=organisation_names(list_organisations(db.session)))
+def _registry() -> Registry:
+    return _datasets().registry
 
 
 def _printing_report() -> ImportReport:
@@ -117,7 +110,7 @@ def validate_command(path: Path) -> None:
     Lists every problem at once; grades each exercise whose data is on this
     machine (PANLEARN_DATA_DIRS or the data cache). Exit status 1 on any problem.
     """
-    sources, problems = read_folder(path, _checking())
+    sources, problems = read_folder(path, _registry())
     report = validate_courses(db.session, sources, problems=problems,
                               grading=_grading(offline_ok=True), report=_printing_report())
     _summary(sources, report)
@@ -148,14 +141,14 @@ def import_command(path: Path | None, publish: bool, git_repo: Path | None, ref:
         settings = current_app.config["PANLEARN"]
         with tempfile.TemporaryDirectory(prefix="panlearn-git-") as tmp:
             read = read_git(git_repo, ref, Path(tmp), limits=SourceLimits.from_settings(settings),
-                            checking=_checking())
+                            registry=_registry())
             if read[0]:
                 click.echo(f"{git_repo} at {read[0][0].origin_ref}")
             import_sources(*read, publish=publish)
         return
     if path is None:
         raise click.UsageError("Give a PATH, or --git REPO [--ref REF].")
-    import_sources(*read_folder(path, _checking()), publish=publish)
+    import_sources(*read_folder(path, _registry()), publish=publish)
 
 
 def import_sources(sources: list[CourseSource], problems: list[Problem], *,
@@ -174,7 +167,7 @@ def import_sources(sources: list[CourseSource], problems: list[Problem], *,
 
 def import_folder(path: Path, *, publish: bool) -> None:
     """`flask setup`'s import of the shipped courses."""
-    import_sources(*read_folder(path, _checking()), publish=publish)
+    import_sources(*read_folder(path, _registry()), publish=publish)
 
 
 @courses_cli.command("execute")

@@ -31,7 +31,6 @@ from panlearn.authoring.manifest import (
     ModuleSource,
     Problem,
     flatten_messages,
-    match_organisation,
 )
 from panlearn.datasets.errors import DatasetSpecError
 from panlearn.datasets.registry import Registry
@@ -81,15 +80,13 @@ def load_course_folders(
     path: Path,
     *,
     registry: Registry | None = None,
-    organisations: Mapping[str, str] | None = None,
     on_folder: Callable[[Path, int], None] | None = None,
 ) -> list[CourseSource]:
     """Load every course under `path`; raises `CourseFolderError` with every problem at once.
 
     `on_folder(folder, total)` is called before each folder (for progress bars).
     """
-    sources, problems = read_course_folders(path, registry=registry, organisations=organisations,
-                                            on_folder=on_folder)
+    sources, problems = read_course_folders(path, registry=registry, on_folder=on_folder)
     if problems:
         raise CourseFolderError(problems)
     return sources
@@ -99,7 +96,6 @@ def read_course_folders(
     path: Path,
     *,
     registry: Registry | None = None,
-    organisations: Mapping[str, str] | None = None,
     on_folder: Callable[[Path, int], None] | None = None,
     anonymous: Path | None = None,
 ) -> tuple[list[CourseSource], list[Problem]]:
@@ -119,7 +115,7 @@ def read_course_folders(
         if on_folder is not None:
             on_folder(folder, len(folders))
         source, found = read_course_folder(
-            folder, registry=registry, organisations=organisations,
+            folder, registry=registry,
             anonymous=anonymous is not None and folder.resolve() == anonymous.resolve())
         problems.extend(found)
         if source is None:
@@ -149,16 +145,14 @@ def read_course_folder(
     folder: Path,
     *,
     registry: Registry | None = None,
-    organisations: Mapping[str, str] | None = None,
     anonymous: bool = False,
 ) -> tuple[CourseSource | None, list[Problem]]:
     """Validate one course folder and parse its notebooks; the source and every problem.
 
     Files are named relative to the folder's parent (`powder-diffraction/course.yml`),
     or to the folder itself when it is `anonymous`. With a dataset `registry`,
-    dataset references are checked too; with `organisations` (slug → name),
-    the manifest's organisation (matched whatever its case, and written back
-    as the slug). The source is None when the manifest could not be read.
+    dataset references are checked too. The source is None when the manifest
+    could not be read.
     """
     display = "" if anonymous else folder.resolve().name
     manifest_file = _shown(display, MANIFEST)
@@ -193,12 +187,6 @@ def read_course_folder(
         problems.append(Problem(manifest_file, f"folder name {slug[:60]!r} is not a valid slug "
                                 f"(lowercase words and hyphens, at most {MAX_SLUG} characters); "
                                 "set `slug`", field="slug"))
-    if organisations is not None and isinstance(manifest.get("organisation"), str):
-        matched, message = match_organisation(manifest["organisation"], organisations)
-        if matched is None:
-            problems.append(Problem(manifest_file, message, field="organisation"))
-        else:
-            manifest["organisation"] = matched
     modules = _load_modules(folder, display, manifest.get("modules", []), problems, registry)
     source = CourseSource(slug=slug, source_hash=identity_hash(slug, manifest, modules),
                           manifest=manifest, modules=modules, origin_uri=str(folder.resolve()),

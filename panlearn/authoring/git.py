@@ -141,11 +141,29 @@ def fetch_commit(url: str, ref: str, workdir: Path, target: Path, *,
 def _run_limited(command: list[str], env: dict[str, str], repo: Path, *, max_bytes: int,
                  timeout_s: float, url: str, ref: str) -> None:
     """Run git, killing it past the time limit or when the fetched objects outgrow the cap."""
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    # stderr goes to a file: a pipe nobody reads while waiting could fill up and stall git.
+    log = repo.parent / "git-fetch.log"
+    with log.open("wb") as errors:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        _wait(process, repo, cap=2 * max_bytes, timeout_s=timeout_s, url=url)
+    stderr = log.read_text(errors="replace")
+    if process.returncode != 0:
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
+        if "couldn't find remote ref" in stderr or "not our ref" in stderr:
+            raise InvalidInputError(f"{ref!r} is not a branch, tag or commit of {url}.",
+                                    errors={"ref": ["unknown revision"]})
+        raise InvalidInputError(f"git could not fetch {ref!r} from {url}: {last}",
+                                errors={"git_url": [last]})
+
+
+def _wait(process: subprocess.Popen[bytes], repo: Path, *, cap: int, timeout_s: float,
+          url: str) -> None:
+    """Wait for git; kill it past the deadline or once the objects outgrow `cap`.
+
+    Packs arrive compressed, and a repository may hold more than its one
+    commit's tree, hence a cap above the unpacked limit.
+    """
     deadline = time.monotonic() + timeout_s
-    # Packs arrive compressed; a repository may hold more than its one commit's tree.
-    cap = 2 * max_bytes
     try:
         while process.poll() is None:
             if time.monotonic() > deadline:
@@ -159,14 +177,6 @@ def _run_limited(command: list[str], env: dict[str, str], repo: Path, *, max_byt
         if process.poll() is None:
             process.kill()
             process.wait()
-    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-    if process.returncode != 0:
-        last = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
-        if "couldn't find remote ref" in stderr or "not our ref" in stderr:
-            raise InvalidInputError(f"{ref!r} is not a branch, tag or commit of {url}.",
-                                    errors={"ref": ["unknown revision"]})
-        raise InvalidInputError(f"git could not fetch {ref!r} from {url}: {last}",
-                                errors={"git_url": [last]})
 
 
 def _size_of(folder: Path) -> int:

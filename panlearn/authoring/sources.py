@@ -10,7 +10,7 @@ caller owns and removes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -43,38 +43,26 @@ class SourceLimits:
                    git_prefixes=tuple(str(settings["GIT_IMPORT_URLS"]).split()))
 
 
-@dataclass(frozen=True)
-class Checking:
-    """What folder validation checks against: the dataset registry and the organisations."""
-
-    registry: Registry | None = None
-    #: slug → name of every organisation, to match `organisation:` whatever its case.
-    organisations: Mapping[str, str] | None = None
-
-
-def read_folder(path: Path, checking: Checking) -> Read:
+def read_folder(path: Path, registry: Registry | None) -> Read:
     """The courses of a folder (a course, or a folder of courses)."""
-    return read_course_folders(path, registry=checking.registry,
-                               organisations=checking.organisations)
+    return read_course_folders(path, registry=registry)
 
 
 def read_archive(stream: IO[bytes], filename: str, workdir: Path, *, limits: SourceLimits,
-                 checking: Checking) -> Read:
+                 registry: Registry | None) -> Read:
     """The courses of an uploaded zip (raises `InvalidInputError` for a malformed archive)."""
     root = workdir / "archive"
     root.mkdir(parents=True, exist_ok=True)
     folder = extract_course_archive(stream, root, max_files=limits.max_files,
                                     max_unpacked_bytes=limits.max_unpacked_bytes)
-    sources, problems = read_course_folders(folder, registry=checking.registry,
-                                            organisations=checking.organisations,
-                                            anonymous=root)
+    sources, problems = read_course_folders(folder, registry=registry, anonymous=root)
     for source in sources:
         source.origin_uri = f"upload:{(filename or 'archive.zip')[:MAX_NAME]}"
     return sources, problems
 
 
 def read_git(repository: str | Path, ref: str, workdir: Path, *, limits: SourceLimits,
-             checking: Checking) -> Read:
+             registry: Registry | None) -> Read:
     """The courses of a git commit: a local repository (a `Path`), or a public URL."""
     tree = workdir / "tree"
     tree.mkdir(parents=True, exist_ok=True)
@@ -87,14 +75,8 @@ def read_git(repository: str | Path, ref: str, workdir: Path, *, limits: SourceL
                               allowed_prefixes=limits.git_prefixes,
                               max_files=limits.max_files, max_bytes=limits.max_unpacked_bytes)
         origin = f"git:{repository.strip()}"
-    sources, problems = read_course_folders(tree, registry=checking.registry,
-                                            organisations=checking.organisations,
-                                            anonymous=tree)
+    sources, problems = read_course_folders(tree, registry=registry, anonymous=tree)
     for source in sources:
         source.origin_uri, source.origin_ref = origin, commit
     return sources, problems
 
-
-def organisation_names(organisations: Sequence[Any]) -> dict[str, str]:
-    """Map each slug to its name, for `Checking.organisations`."""
-    return {organisation.slug: organisation.name for organisation in organisations}
