@@ -20,6 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     from panlearn import cli, web
     from panlearn.api import register_api
+    from panlearn.authoring.runner import init_app as init_imports
     from panlearn.config import flask_config, load_settings
     from panlearn.datasets.settings import DatasetsConfig, DatasetsContext
     from panlearn.errors import register_error_handlers
@@ -59,6 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     cli.init_app(app)
     _init_grading(app)
+    init_imports(app)
     return app
 
 

@@ -563,6 +563,10 @@ class ExerciseStatsSchema(Schema):
                                                      "pass mark."})
     pass_rate = fields.Float(allow_none=True)
     mean_best_fraction = fields.Float(allow_none=True)
+    score_distribution = fields.List(fields.Integer(), metadata={
+        "description": "Learners by best score: 0–10 %, 10–20 %, …, 90–100 %, full marks."})
+    preview_submissions = fields.Integer(metadata={
+        "description": "Authors' try-outs, left out of every other figure."})
     checks = fields.List(fields.Nested(CheckStatsSchema))
     common_failures = fields.List(fields.Nested(FailureMessageSchema))
 
@@ -579,6 +583,14 @@ class LessonStatsSchema(Schema):
     completion_rate = fields.Float(allow_none=True)
 
 
+class TimelineDaySchema(Schema):
+    """Learners enrolled and completions by the end of one day (UTC), cumulative."""
+
+    date = fields.String()
+    learners = fields.Integer()
+    completed = fields.Integer()
+
+
 class VersionStatsSchema(Schema):
     """Learners enrolled in one version, and how many completed it."""
 
@@ -592,6 +604,7 @@ class CourseAnalyticsSchema(Schema):
     """A course's figures for its organisation's authors and admins."""
 
     course = fields.String()
+    timeline = fields.List(fields.Nested(TimelineDaySchema))
     version_number = fields.Integer(allow_none=True)
     learners = fields.Integer()
     completed = fields.Integer()

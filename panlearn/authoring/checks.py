@@ -138,6 +138,10 @@ def _grade_exercises(session: Session, sources: Sequence[CourseSource], grading:
             else:
                 work.append((source, lesson, report.plan(source.slug, file, lesson.title)))
     report.changed()
+    # Everything read: end the read transaction before grading, which takes minutes. A
+    # snapshot held that long would stall PostgreSQL's vacuum, and SQLite would refuse the
+    # import's write after others committed meanwhile. Nothing has been written.
+    session.rollback()
     problems: list[Problem] = []
     for source, lesson, entry in work:
         report.start(entry)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from panlearn.accounts.permissions import require_staff
@@ -79,6 +80,12 @@ def import_courses(
     try:
         results = [_import_one(session, source, publish, actor) for source in sources]
         session.commit()
+    except IntegrityError:
+        session.rollback()
+        report.result = "failed"
+        report.changed()
+        raise ConflictError("Another import of the same course finished meanwhile; import "
+                            "again to see what it changed.") from None
     except BaseException:
         session.rollback()
         report.result = "failed"

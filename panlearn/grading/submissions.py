@@ -18,7 +18,7 @@ import nbformat
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from panlearn.accounts.permissions import can_view_version, is_staff_of
+from panlearn.accounts.permissions import can_view_version, is_staff_of, is_try_out
 from panlearn.errors import (
     ForbiddenError,
     NotFoundError,
@@ -140,9 +140,10 @@ def submit_notebook(session: Session, exercise: Exercise, viewer: User | None, d
         content = canonical_json(submitted)
         session.add(NotebookBlob(sha256=sha, content=content, size=len(content)))
     # The version is recorded so progress and credentials know which one was worked on.
+    version = exercise.lesson.module.course_version
     submission = Submission(exercise=exercise, user=viewer, notebook_hash=sha,
-                            course_version_id=exercise.lesson.module.course_version_id,
-                            state=SubmissionState.QUEUED, priority=priority)
+                            course_version_id=version.id, state=SubmissionState.QUEUED,
+                            priority=priority, preview=is_try_out(viewer, version))
     session.add(submission)
     session.commit()
     return submission
