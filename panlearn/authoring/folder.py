@@ -340,8 +340,8 @@ def _execution_problems(notebook: Any, shown: str) -> list[Problem]:
         return []
     return [Problem(shown, f"the reading lesson is not saved executed: {len(missing)} of "
                     f"{len(code)} code cells have not run, so learners would see no outputs "
-                    "or figures; run it on its data and save it (`flask --app app courses "
-                    "execute PATH`, see AUTHORING.md §3)", cell=missing[0] + 1)]
+                    "or figures; run it on its data and save it (flask --app app courses "
+                    "execute PATH; see AUTHORING.md, section 3)", cell=missing[0] + 1)]
 
 
 def _exercise_parts(notebook: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]],

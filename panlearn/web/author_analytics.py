@@ -24,8 +24,9 @@ from panlearn.web.charts import Meter, column_chart, line_chart
 
 bp = Blueprint("author_analytics", __name__, url_prefix="/author/courses")
 
-#: Labels of the score distribution's bins (`progress.analytics.score_bin`).
-SCORE_LABELS = [f"{10 * i}–{10 * (i + 1)}" for i in range(SCORE_BINS)] + ["full"]
+#: Labels of the score distribution's bins (`progress.analytics.score_bin`): each bin's
+#: lower bound in percent ("40" is 40 to 49 %), and "100" for full marks only.
+SCORE_LABELS = [str(10 * i) for i in range(SCORE_BINS)] + ["100"]
 
 
 def _figures(viewer: User, slug: str) -> tuple[Any, dict[str, Any]]:
@@ -47,7 +48,8 @@ def analytics(viewer: User, slug: str) -> str:
          "completed": ("completed the course", [day["completed"] for day in timeline])})
     exercises = [{
         **exercise,
-        "chart": column_chart(f"Best scores in “{exercise['title']}” (% of the points)",
+        "chart": column_chart(f"Learners by best score in “{exercise['title']}” (% of the "
+                              "points; 40 means 40 to 49 %, 100 full marks)",
                               SCORE_LABELS, exercise["score_distribution"], unit="learners"),
         "meters": {check["grade_id"]: Meter.of(check["pass_rate"])
                    for check in exercise["checks"]},

@@ -30,7 +30,7 @@ class ImportForm(FlaskForm):
     """Import a course into the author's organisation: a zip, or a public git URL at a ref."""
 
     archive = FileField("Course archive (.zip of the course folder)")
-    git_url = StringField("Or a public git repository (https URL)",
+    git_url = StringField("Repository URL (https)",
                           validators=[Optional(), Length(max=500)])
     git_ref = StringField("Branch, tag or commit", default="main",
                           validators=[Optional(), Length(max=200)])

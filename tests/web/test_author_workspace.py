@@ -330,7 +330,8 @@ def test_the_course_page_lists_versions_with_publisher_source_and_learners(app, 
     workspace.post("/author/courses/demo/publish", data={"csrf_token": token, "version": "1"})
     workspace.post("/api/courses/demo/enrol", headers=token_for(workspace, "student"), json={})
     page = _text(workspace.get("/author/courses/demo").get_data(as_text=True))
-    assert re.search(r"#1 1\.0 Published \d{4}-\d\d-\d\d \d\d:\d\d UTC by author "
+    assert re.search(r"#1 1\.0 Published imported \d{4}-\d\d-\d\d \d\d:\d\d UTC "
+                     r"published \d{4}-\d\d-\d\d \d\d:\d\d UTC by author "
                      r"upload demo\.zip 1", page), page
 
 
@@ -375,10 +376,10 @@ def test_analytics_draw_charts_of_learners_scores_and_checks(app, workspace, tau
     assert html.count("<svg") >= 2
     assert re.search(r'<svg class="chart-lines"[^>]*role="img"', html)
     assert "Learners and completions over time" in html
-    assert "Best scores in “An exercise”" in html
+    assert "Learners by best score in “An exercise”" in html
     # Best scores 100 %, 50 % and 0 %: one learner in each of three columns.
-    assert re.search(r"<desc[^>]*>0–10: 1 learners;.*50–60: 1 learners;.*full: 1 learners</desc>",
-                     html)
+    assert re.search(r"<desc[^>]*>0: 1 learners; 10: 0 learners;.*50: 1 learners;.*"
+                     r"100: 1 learners</desc>", html)
     text = _text(html)
     assert "3 learners, 3 submissions" in text  # the author's try-out is not one of them
     assert "1 try-out by authors, not counted" in text
@@ -398,7 +399,7 @@ def test_analytics_export_as_csv(workspace, taught):
     assert figures[("course", "", "", "learners")] == "3"
     assert figures[("exercise", "02-exercise", "", "submissions")] == "3"
     assert figures[("exercise", "02-exercise", "", "preview_submissions")] == "1"
-    assert figures[("exercise", "02-exercise", "", "best score full")] == "1"
+    assert figures[("exercise", "02-exercise", "", "best score 100")] == "1"
     assert figures[("check", "02-exercise", "check-answer", "pass_rate")] == "0.3333"
 
 
@@ -412,3 +413,24 @@ def test_failure_examples_are_anonymised(app, workspace, taught, tmp_path):
     assert "AssertionError: answer is wrong" in text
     assert not re.search(r"\bs2\b|\bs3\b", text)
     assert "/submissions/" not in page
+
+
+def test_a_try_out_is_no_learners_progress(app, workspace, tmp_path):
+    from panlearn.models import GradingRun, LessonCompletion, NotebookBlob, SubmissionState
+    from panlearn.progress.hooks import on_submission_graded
+
+    _import_folder(workspace, write_course(tmp_path))
+    with app.app_context():
+        author = db.session.scalar(select(User).where(User.username == "author"))
+        exercise = db.session.scalar(select(Course)).versions[0].modules[0].lessons[1].exercise
+        db.session.add(NotebookBlob(sha256="0" * 64, content=b"{}", size=2))
+        submission = Submission(exercise_id=exercise.id, user_id=author.id, preview=True,
+                                notebook_hash="0" * 64, state=SubmissionState.GRADED,
+                                score=2.0, max_score=2.0, attempts=1,
+                                runs=[GradingRun(state=SubmissionState.GRADED, score=2.0,
+                                                 max_score=2.0, grader_version="test",
+                                                 check_suite_hash="1" * 64)])
+        db.session.add(submission)
+        db.session.commit()
+        on_submission_graded(db.session, submission.id)
+        assert db.session.scalar(select(LessonCompletion)) is None
