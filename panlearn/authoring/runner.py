@@ -95,6 +95,9 @@ def init_app(app: Flask) -> ImportRunner:
     def _resume_imports() -> None:
         if not started:
             started.append(True)
-            runner.resume()
+            try:
+                runner.resume()
+            except Exception:  # e.g. a database not migrated yet: pages must still answer
+                log.exception("resuming import jobs failed; they resume when looked at")
 
     return runner
