@@ -28,7 +28,14 @@ from sqlalchemy.orm import Session
 from panlearn.accounts.permissions import is_staff_of, require_author
 from panlearn.authoring.folder import MANIFEST
 from panlearn.authoring.manifest import CourseSource, LessonSource, Problem, match_organisation
-from panlearn.authoring.report import FAILED, PASSED, REUSED, SKIPPED, ImportReport
+from panlearn.authoring.report import (
+    FAILED,
+    PASSED,
+    REUSED,
+    SKIPPED,
+    ExerciseReport,
+    ImportReport,
+)
 from panlearn.datasets.errors import DatasetSpecError
 from panlearn.datasets.resolve import validate_dataset_choices
 from panlearn.datasets.settings import DatasetsContext
@@ -111,7 +118,7 @@ def _shown(source: CourseSource, relative: str) -> str:
 
 def _grade_exercises(session: Session, sources: Sequence[CourseSource], grading: Grading,
                      report: ImportReport) -> list[Problem]:
-    work: list[tuple[CourseSource, LessonSource, object]] = []
+    work: list[tuple[CourseSource, LessonSource, ExerciseReport]] = []
     for source in sources:
         course = session.scalar(select(Course).where(Course.slug == source.slug))
         latest = course.versions[-1] if course is not None and course.versions else None

@@ -28,6 +28,8 @@ from panlearn.errors import InvalidInputError, PayloadTooLargeError, UpstreamUna
 #: A branch, tag or commit as the workspace accepts it: no options, no refspecs (`a:b`).
 REF_RE = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$")
 FETCH_TIMEOUT_S = 120.0
+#: Longest repository URL accepted (what a version's `source_uri` holds, with its prefix).
+MAX_URL = 400
 
 
 def _git(repo: Path, *args: str) -> bytes:
@@ -86,6 +88,9 @@ def _check_tree_size(repo: Path, commit: str, max_files: int | None,
 def check_git_url(url: str, allowed_prefixes: Sequence[str]) -> str:
     """The URL, if it is a plain http(s) URL under one of the allowed prefixes."""
     url = url.strip()
+    if len(url) > MAX_URL:
+        raise InvalidInputError(f"The URL is longer than {MAX_URL} characters.",
+                                errors={"git_url": ["too long"]})
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname or any(
             char.isspace() or ord(char) < 32 for char in url):

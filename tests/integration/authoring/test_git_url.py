@@ -49,6 +49,7 @@ def test_a_branch_tag_or_commit_is_fetched(served, tmp_path):
     "ext::sh -c touch% /tmp/pwned",
     "http://user:secret@127.0.0.1/courses.git",
     "http://127.0.0.1/ courses.git",
+    "http://127.0.0.1/" + "a" * 500 + ".git",
 ])
 def test_urls_outside_the_allowed_prefixes_or_odd_are_refused(url):
     with pytest.raises(InvalidInputError):
