@@ -173,11 +173,14 @@ def list_submissions(session: Session, exercise: Exercise, viewer: User | None) 
 
 def check_pass_rates(session: Session, exercise: Exercise, viewer: User | None
                      ) -> dict[str, float]:
-    """Per-check pass rate over each submission's latest graded run (authors only)."""
+    """Per-check pass rate over each learner submission's latest graded run (authors only).
+
+    Authors' try-outs (`Submission.preview`) are left out, as in the course's analytics.
+    """
     if viewer is None or not is_exercise_staff(viewer, exercise):
         raise ForbiddenError("Only the exercise's authors see pass rates.")
     latest = (select(func.max(GradingRun.id)).join(Submission)
-              .where(Submission.exercise_id == exercise.id,
+              .where(Submission.exercise_id == exercise.id, Submission.preview.is_(False),
                      GradingRun.state == SubmissionState.GRADED)
               .group_by(GradingRun.submission_id))
     rows = session.execute(
