@@ -23,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from panlearn import cli, web
     from panlearn.api import register_api
+    from panlearn.authoring.runner import init_app as init_imports
     from panlearn.config import flask_config, load_settings
     from panlearn.datasets.settings import DatasetsConfig, DatasetsContext
     from panlearn.errors import register_error_handlers
@@ -62,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     cli.init_app(app)
     _init_grading(app)
+    init_imports(app)
     return app
 
 

@@ -7,10 +7,7 @@ and give exit status 1.
 
 from __future__ import annotations
 
-import functools
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +22,8 @@ from rich.table import Table
 from sqlalchemy import select
 
 from panlearn.accounts.service import create_user
-from panlearn.authoring.folder import CourseFolderError, load_course_folders
-from panlearn.authoring.git import export_commit
-from panlearn.authoring.manifest import CourseSource
-from panlearn.authoring.service import import_courses
+from panlearn.authoring.cli import courses_cli, import_folder
+from panlearn.authoring.cli import user_errors as _user_errors
 from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
 from panlearn.datasets.service import (
     fetch_dataset_file,
@@ -38,109 +33,21 @@ from panlearn.datasets.service import (
     verify_cache,
 )
 from panlearn.datasets.settings import DatasetsContext
-from panlearn.errors import InvalidInputError, NotFoundError, PanlearnError
+from panlearn.errors import InvalidInputError, NotFoundError
 from panlearn.extensions import db
 from panlearn.grading.pipeline import compute_reference_answers, grade_notebook
 from panlearn.grading.runtime import grading_settings, worker_loop
 from panlearn.grading.submissions import exercise_spec, source_notebook
-from panlearn.grading.validation import in_process_validator
 from panlearn.models import Course, Exercise, Role
 from panlearn.notebooks.canonical import read_notebook_bytes
 from panlearn.organisations import load_organisations_file, sync_organisations
 from panlearn.search.sync import SearchContext, course_documents
 
 console = Console(stderr=True)
-courses_cli = AppGroup("courses", help="Import and validate course folders.")
 users_cli = AppGroup("users", help="Manage accounts.")
 orgs_cli = AppGroup("orgs", help="Manage publishing organisations.")
 datasets_cli = AppGroup("datasets", help="Find, fetch and verify open PaN datasets.")
 search_cli = AppGroup("search", help="Maintain the search index.")
-
-
-def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Print domain errors plainly and exit 1, instead of a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except CourseFolderError as error:
-            console.print(f"[red]{len(error.problems)} problem(s):[/red]")
-            for problem in error.problems:
-                console.print(f"  {problem}", markup=False, highlight=False)
-            sys.exit(1)
-        except PanlearnError as error:
-            console.print(f"[red]{error.title}:[/red] {error.detail}", highlight=False)
-            if error.errors:
-                for name, messages in error.errors.items():
-                    console.print(f"  {name}: {messages}", markup=False)
-            sys.exit(1)
-
-    return wrapper
-
-
-def _load_with_progress(path: Path) -> list[CourseSource]:
-    """Validate every course folder under `path`, with a progress bar."""
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("Validating courses", total=None)
-
-        def advance(folder: Path, total: int) -> None:
-            progress.update(task, total=total, description=f"Validating {folder.name}")
-            progress.advance(task)
-
-        return load_course_folders(path, registry=_datasets().registry, on_folder=advance)
-
-
-@courses_cli.command("validate")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
-@_user_errors
-def validate_command(path: Path) -> None:
-    """Check a course folder (or a folder of them) without importing."""
-    sources = _load_with_progress(path)
-    for source in sources:
-        lessons = sum(len(m.lessons) for m in source.modules)
-        click.echo(f"ok  {source.slug}: {len(source.modules)} modules, {lessons} lessons")
-
-
-@courses_cli.command("import")
-@click.argument("path", type=click.Path(exists=True, path_type=Path), required=False)
-@click.option("--publish", is_flag=True, help="Publish the imported version.")
-@click.option("--git", "git_repo", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Import from this local git repository (a course, or a folder of them).")
-@click.option("--ref", default="HEAD", show_default=True, help="With --git: the commit, "
-              "branch or tag to import.")
-@_user_errors
-def import_command(path: Path | None, publish: bool, git_repo: Path | None, ref: str) -> None:
-    """Import a course folder or a folder of them (idempotent), or a git repository at a ref."""
-    if git_repo is not None:
-        with tempfile.TemporaryDirectory(prefix="panlearn-git-") as tmp:
-            commit = export_commit(git_repo, ref, Path(tmp))
-            click.echo(f"{git_repo} at {commit}")
-            _import(Path(tmp), publish, origin=(f"git:{git_repo.resolve()}", commit))
-        return
-    if path is None:
-        raise click.UsageError("Give a PATH, or --git REPO [--ref REF].")
-    _import(path, publish)
-
-
-def _import(path: Path, publish: bool, origin: tuple[str, str | None] | None = None) -> None:
-    sources = _load_with_progress(path)
-    if origin is not None:
-        for source in sources:
-            source.origin_uri, source.origin_ref = origin
-    settings = current_app.config["PANLEARN"]
-    validator = None
-    if settings["GRADING_VALIDATE"]:
-        # Each changed exercise's reference solution is graded, in this process.
-        validator = in_process_validator(grading_settings(settings), _datasets())
-        console.print("Grading the reference solution of each changed exercise…")
-    results = import_courses(db.session, sources, publish=publish,
-                             after_commit=current_app.extensions.get("panlearn_course_hooks", []),
-                             validate_exercise=validator)
-    table = Table("course", "version", "outcome", "status")
-    for result in results:
-        table.add_row(result.slug, str(result.version), result.outcome, result.status)
-    Console().print(table)
 
 
 @users_cli.command("create")
@@ -178,7 +85,7 @@ def setup_command() -> None:
     upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
     entries = load_organisations_file(Path(settings["CONTENT_DIR"]) / "organisations.yml")
     sync_organisations(db.session, entries)
-    _import(Path(settings["COURSES_DIR"]), publish=True)
+    import_folder(Path(settings["COURSES_DIR"]), publish=True)
 
 
 def _datasets() -> DatasetsContext:

@@ -80,6 +80,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SEARCH_DIR", None, "The whoosh search index; default `search` in the instance dir."),
     Setting("EMBED_ORIGINS", "*", "Origins allowed to frame embeds and slides of published "
             "lessons (`frame-ancestors`), space-separated; `*` for any."),
+    Setting("GIT_IMPORT_URLS", "https://github.com/ https://gitlab.com/ https://codeberg.org/",
+            "URL prefixes the author workspace may import public git repositories from, "
+            "space-separated (e.g. add your facility's `https://gitlab.example.org/`); any other "
+            "URL is refused."),
     Setting("ARCHIVE_MAX_UNPACKED_MB", 200, "Most bytes a course archive may unpack to, in MiB "
             "(zip bombs).", int),
     Setting("PANOSC_URL", DEFAULT_PANOSC_URL, "PaNOSC search API base URL (the federated "

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     select,
 )
 from sqlalchemy.engine import Dialect
@@ -366,6 +367,9 @@ class Submission(db.Model):
         _enum(SubmissionState, "submission_state"), default=SubmissionState.QUEUED, index=True
     )
     priority: Mapped[int] = mapped_column(Integer, default=0)
+    #: Made by an author trying the exercise (a draft's, or their own organisation's): kept
+    #: out of learners' progress and of the course's analytics.
+    preview: Mapped[bool] = mapped_column(default=False, server_default=false())
     score: Mapped[float | None] = mapped_column(Float)
     max_score: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
@@ -458,6 +462,57 @@ class CheckResult(db.Model):
     tamper_proof: Mapped[bool] = mapped_column(default=True)
 
     run: Mapped[GradingRun] = relationship(back_populates="checks")
+
+
+class ImportJobState(enum.StrEnum):
+    """Where an import from the author's workspace is; `done` holds its report's verdict."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ImportJob(db.Model):
+    """An import (or a validation) started from the author's workspace, run in the background.
+
+    Everything the work needs is stored before it starts (the uploaded zip,
+    or the git URL and ref), so it does not depend on the request that asked
+    for it: the page polls the `report`, which grows as the work goes on.
+    Claimed like a submission (`claim_token`, `lease_expires_at`): the lease is
+    renewed while it runs, and a job whose process died is claimed again and
+    run from the start (an import is all or nothing), at most a few times.
+    """
+
+    __tablename__ = "import_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    #: "import", or "validate" (check everything, import nothing).
+    mode: Mapped[str] = mapped_column(String(16))
+    #: "upload" (then `archive`) or "git" (then `git_url`, `git_ref`).
+    source_kind: Mapped[str] = mapped_column(String(16))
+    source_label: Mapped[str] = mapped_column(String(500))
+    archive: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    git_url: Mapped[str | None] = mapped_column(String(500))
+    git_ref: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[ImportJobState] = mapped_column(
+        _enum(ImportJobState, "import_job_state"), default=ImportJobState.QUEUED, index=True)
+    #: `authoring.report.ImportReport.as_dict()`: problems, exercises, outcomes, result.
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: What went wrong on the platform's side (never the course's problems).
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship()
+    user: Mapped[User | None] = relationship()
 
 
 class CompletionKind(enum.StrEnum):

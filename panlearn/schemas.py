@@ -175,6 +175,36 @@ class ImportResponseSchema(Schema):
     courses = fields.List(fields.Nested(ImportResultSchema))
 
 
+class CourseProblemSchema(Schema):
+    """One thing wrong in a course: where (file, line or cell), which field, what."""
+
+    file = fields.String()
+    message = fields.String()
+    field = fields.String()
+    line = fields.Integer()
+    cell = fields.Integer(metadata={"description": "the cell's position, counted from 1"})
+
+
+class ExerciseGradingSchema(Schema):
+    """How one exercise fared: its reference solution and its blank student version."""
+
+    course = fields.String()
+    file = fields.String()
+    title = fields.String()
+    state = fields.String(metadata={"description": "passed, failed, reused or skipped"})
+    message = fields.String()
+    seconds = fields.Float(allow_none=True)
+
+
+class ValidationReportSchema(Schema):
+    """What `POST /api/courses/validate` found: every problem an import would refuse."""
+
+    valid = fields.Boolean()
+    courses = fields.List(fields.String())
+    problems = fields.List(fields.Nested(CourseProblemSchema))
+    exercises = fields.List(fields.Nested(ExerciseGradingSchema))
+
+
 class LessonSchema(Schema):
     """A lesson's metadata."""
 
@@ -533,6 +563,10 @@ class ExerciseStatsSchema(Schema):
                                                      "pass mark."})
     pass_rate = fields.Float(allow_none=True)
     mean_best_fraction = fields.Float(allow_none=True)
+    score_distribution = fields.List(fields.Integer(), metadata={
+        "description": "Learners by best score: 0–10 %, 10–20 %, …, 90–100 %, full marks."})
+    preview_submissions = fields.Integer(metadata={
+        "description": "Authors' try-outs, left out of every other figure."})
     checks = fields.List(fields.Nested(CheckStatsSchema))
     common_failures = fields.List(fields.Nested(FailureMessageSchema))
 
@@ -549,6 +583,14 @@ class LessonStatsSchema(Schema):
     completion_rate = fields.Float(allow_none=True)
 
 
+class TimelineDaySchema(Schema):
+    """Learners enrolled and completions by the end of one day (UTC), cumulative."""
+
+    date = fields.String()
+    learners = fields.Integer()
+    completed = fields.Integer()
+
+
 class VersionStatsSchema(Schema):
     """Learners enrolled in one version, and how many completed it."""
 
@@ -562,6 +604,7 @@ class CourseAnalyticsSchema(Schema):
     """A course's figures for its organisation's authors and admins."""
 
     course = fields.String()
+    timeline = fields.List(fields.Nested(TimelineDaySchema))
     version_number = fields.Integer(allow_none=True)
     learners = fields.Integer()
     completed = fields.Integer()

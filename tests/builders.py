@@ -41,9 +41,9 @@ def token_for(client: FlaskClient, username: str) -> dict[str, str]:
 
 
 def reading_notebook(title: str = "A reading", text: str = "Bragg's law.") -> Any:
-    """A small reading notebook."""
+    """A small reading notebook, saved executed (as import requires)."""
     return new_notebook(cells=[new_markdown_cell(f"# {title}\n\n{text}"),
-                               new_code_cell("x = 1 + 1")])
+                               new_code_cell("x = 1 + 1", execution_count=1)])
 
 
 def exercise_notebook(points: float = 2) -> Any:

@@ -56,3 +56,12 @@ def require_author(user: User | None) -> User:
     if user.role not in (Role.AUTHOR, Role.ADMIN) or user.organisation_id is None:
         raise ForbiddenError("Only authors and admins of an organisation may do this.")
     return user
+
+
+def is_try_out(user: User | None, version: CourseVersion) -> bool:
+    """An author trying an exercise, not a learner doing it: kept out of learners' figures.
+
+    Every submission to a draft (only its organisation's staff can see one),
+    and the submissions of the organisation's own authors and admins.
+    """
+    return version.status == VersionStatus.DRAFT or is_staff_of(user, version.course)

@@ -13,18 +13,20 @@ from flask_smorest import Blueprint
 from panlearn.accounts.permissions import require_author
 from panlearn.api.identity import current_user
 from panlearn.api.present import course_detail, course_summary
-from panlearn.authoring.archive import extract_course_archive
-from panlearn.authoring.folder import load_course_folders
+from panlearn.authoring.checks import Grading
+from panlearn.authoring.reference_grading import subprocess_checker
 from panlearn.authoring.service import (
     archive_course,
     delete_course,
     import_courses,
     publish_course,
     update_course,
+    validate_courses,
 )
+from panlearn.authoring.sources import SourceLimits, read_archive
 from panlearn.catalogue import get_course, get_course_version, list_courses
+from panlearn.datasets.registry import Registry
 from panlearn.extensions import db
-from panlearn.grading.validation import subprocess_validator
 from panlearn.schemas import (
     CourseDetailSchema,
     CoursePageSchema,
@@ -34,6 +36,7 @@ from panlearn.schemas import (
     ImportFilesSchema,
     ImportFormSchema,
     ImportResponseSchema,
+    ValidationReportSchema,
 )
 
 bp = Blueprint("courses", __name__, url_prefix="/api/courses", description="Courses")
@@ -110,23 +113,55 @@ def archive(slug: str) -> dict[str, Any]:
 @bp.response(201, ImportResponseSchema)
 @bp.doc(security=[{"bearer": []}])
 def import_archive(form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
-    """Import a course uploaded as a zip archive (authors, into their organisation)."""
+    """Import a course uploaded as a zip archive (authors, into their organisation).
+
+    All of it or nothing: any problem (the same as `POST /api/courses/validate`
+    reports) refuses the whole archive with a 400 listing every problem.
+    """
     viewer = require_author(current_user())
     settings = current_app.config["PANLEARN"]
+    upload = files["archive"]
     with tempfile.TemporaryDirectory(prefix="panlearn-import-") as tmp:
-        folder = extract_course_archive(
-            files["archive"].stream, Path(tmp),
-            max_files=settings["ARCHIVE_MAX_FILES"],
-            max_unpacked_bytes=settings["ARCHIVE_MAX_UNPACKED_MB"] * 1024 * 1024,
-        )
-        sources = load_course_folders(
-            folder, registry=current_app.extensions["panlearn.datasets"].registry)
-        for source in sources:
-            source.origin_uri = f"upload:{files['archive'].filename or 'archive.zip'}"
-        validation = (subprocess_validator(settings) if settings["GRADING_VALIDATE"]
+        sources, problems = read_archive(upload.stream, upload.filename or "", Path(tmp),
+                                         limits=SourceLimits.from_settings(settings),
+                                         registry=_registry())
+        validation = (subprocess_checker(settings) if settings["GRADING_VALIDATE"]
                       else nullcontext(None))
         with validation as validator:
             results = import_courses(db.session, sources, publish=form["publish"],
                                      actor=viewer, after_commit=_hooks(),
-                                     validate_exercise=validator)
+                                     validate_exercise=validator, problems=problems)
     return {"courses": [vars(result) for result in results]}
+
+
+@bp.route("/validate", methods=["POST"])
+@bp.arguments(ImportFilesSchema, location="files")
+@bp.response(200, ValidationReportSchema)
+@bp.doc(security=[{"bearer": []}])
+def validate_archive(files: dict[str, Any]) -> dict[str, Any]:
+    """Check a course zip as an import would, importing nothing: every problem at once.
+
+    Answers 200 with `valid` false and the problems (file, cell or line,
+    field, message) when the import would be refused; each exercise's
+    reference solution is graded (full marks) and its blank student version
+    too (0), unless `PANLEARN_GRADING_VALIDATE` is off.
+    """
+    viewer = require_author(current_user())
+    settings = current_app.config["PANLEARN"]
+    upload = files["archive"]
+    with tempfile.TemporaryDirectory(prefix="panlearn-validate-") as tmp:
+        sources, problems = read_archive(upload.stream, upload.filename or "", Path(tmp),
+                                         limits=SourceLimits.from_settings(settings),
+                                         registry=_registry())
+        validation = (subprocess_checker(settings) if settings["GRADING_VALIDATE"]
+                      else nullcontext(None))
+        with validation as validator:
+            report = validate_courses(db.session, sources, problems=problems, actor=viewer,
+                                      grading=Grading(validator, regrade=True))
+    body = report.as_dict()
+    return {"valid": report.result == "valid", "courses": [s.slug for s in sources],
+            "problems": body["problems"], "exercises": body["exercises"]}
+
+
+def _registry() -> Registry:
+    return current_app.extensions["panlearn.datasets"].registry

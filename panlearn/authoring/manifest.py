@@ -7,7 +7,9 @@ fixes a folder in one pass.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -85,20 +87,49 @@ class ManifestSchema(Schema):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong in a course folder: where, which field, what."""
+    """One thing wrong in a course folder: where (file, line or cell), which field, what.
+
+    `cell` is the cell's position in its notebook, counted from 1 as an author
+    counts cells in Jupyter.
+    """
 
     file: str
     message: str
     field: str | None = None
     line: int | None = None
+    cell: int | None = None
 
     def __str__(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")
+        where += f": cell #{self.cell}" if self.cell else ""
         return f"{where}: {self.field + ': ' if self.field else ''}{self.message}"
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form for problem+json bodies."""
         return {k: v for k, v in vars(self).items() if v is not None}
+
+
+def match_organisation(written: str, known: Mapping[str, str]) -> tuple[str | None, str]:
+    """The slug `course.yml`'s `organisation` means, or None and what to tell the author.
+
+    `known` maps each organisation's slug to its name. Slugs match whatever
+    their case (`PSI` is `psi`); otherwise the message suggests the closest
+    slug, or the organisation whose name contains what was written.
+    """
+    by_casefold = {slug.casefold(): slug for slug in known}
+    wanted = written.strip().casefold()
+    if wanted in by_casefold:
+        return by_casefold[wanted], ""
+    close = difflib.get_close_matches(wanted, list(by_casefold), n=1, cutoff=0.6)
+    named = [slug for slug, name in known.items() if wanted and wanted in name.casefold()]
+    suggestion = by_casefold[close[0]] if close else (named[0] if len(named) == 1 else None)
+    message = f"unknown organisation {written!r}"
+    if suggestion is not None:
+        message += f"; did you mean {suggestion!r} ({known[suggestion]})?"
+    else:
+        message += " (the slug of an organisation on this platform, e.g. " + \
+            ", ".join(repr(slug) for slug in sorted(known)[:4]) + ")"
+    return None, message
 
 
 @dataclass
@@ -135,12 +166,25 @@ class CourseSource:
     """A whole validated course folder, ready to import."""
 
     slug: str
+    #: The content's identity (`folder.identity_hash`): the same from a folder, an
+    #: archive or a git checkout of the same content, so re-importing it changes nothing.
     source_hash: str
     manifest: dict[str, Any]
     modules: list[ModuleSource]
     #: Where it came from (a folder, an upload, a git repository) and, for git, the commit.
     origin_uri: str | None = None
     origin_ref: str | None = None
+    #: The hash versions imported before the identity hash recorded (the manifest's bytes
+    #: and the notebooks); accepted as "unchanged" so that no old course gets a new version.
+    legacy_hash: str | None = None
+    #: The course folder as shown in problems (`powder-diffraction`, or "" for an archive
+    #: with `course.yml` at its top).
+    display: str = ""
+
+    def exercises(self) -> list[LessonSource]:
+        """Its exercise lessons, in course order."""
+        return [lesson for module in self.modules for lesson in module.lessons
+                if lesson.kind == "exercise"]
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> list[tuple[str, str]]:

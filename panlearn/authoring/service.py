@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from panlearn.accounts.permissions import require_author, require_staff
-from panlearn.authoring.folder import MANIFEST, CourseFolderError
+from panlearn.accounts.permissions import require_staff
+from panlearn.authoring.checks import Grading, check_courses
+from panlearn.authoring.folder import CourseFolderError
 from panlearn.authoring.manifest import CourseSource, Problem
-from panlearn.errors import (
-    ConflictError,
-    ForbiddenError,
-    InvalidInputError,
-    PanlearnError,
-    UpstreamError,
-    UpstreamUnavailableError,
-)
+from panlearn.authoring.report import ImportReport, ImportResult
+from panlearn.errors import ConflictError, InvalidInputError
 from panlearn.grading.reference import ExerciseValidation, add_reference_answers
 from panlearn.models import (
     DEFAULT_PASS_MARK,
@@ -47,20 +42,9 @@ log = logging.getLogger(__name__)
 
 # Called with the course slug after a commit that changed what the course shows.
 CourseHook = Callable[[str], None]
-# Grades an exercise's reference solution; returns the checks to run in-kernel.
 #: Grades an exercise's reference solution on each choice of files; returns an
 #: `ExerciseValidation` (the checks that must run in-kernel, the reference answers).
 ExerciseValidator = Callable[[Any, list[dict[str, Any]]], ExerciseValidation]
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    """What an import did to one course."""
-
-    slug: str
-    version: int
-    outcome: str  # "created", "new-version", "unchanged", "published"
-    status: str
 
 
 def import_courses(
@@ -71,92 +55,93 @@ def import_courses(
     actor: User | None = None,
     after_commit: Iterable[CourseHook] = (),
     validate_exercise: ExerciseValidator | None = None,
+    problems: Iterable[Problem] = (),
+    report: ImportReport | None = None,
 ) -> list[ImportResult]:
-    """Import several validated courses; all organisations are checked first.
+    """Import several courses in one transaction: all of them, or nothing.
 
-    `validate_exercise(notebook, datasets)` grades each changed exercise's
-    reference solution first (on every choice of files) and returns the checks
-    that must run in the student's kernel and the reference answers to cache;
-    its failures are reported like any other problem.
+    Every check runs first (`checks.check_courses`: organisations and rights,
+    then `validate_exercise(notebook, datasets)` grading each new or changed
+    exercise), adding to the `problems` the folders already had; any problem
+    refuses the whole import with all of them (`CourseFolderError`). Then the
+    versions are written and committed once; a failure on the way rolls back
+    everything. The `after_commit` hooks run after the commit and can no
+    longer undo or fail it: they log their errors.
     """
     sources = list(sources)
-    organisations = _organisations_for(session, sources, actor)
-    if validate_exercise is not None:
-        _validate_exercises(session, sources, validate_exercise)
-    results = [_import_one(session, source, organisations[source.slug], publish, actor)
-               for source in sources]
-    session.commit()
-    for result in results:
-        if result.outcome != "unchanged":
-            for hook in after_commit:
-                hook(result.slug)
+    report = report if report is not None else ImportReport()
+    report.add_problems(list(problems))
+    found = list(problems) + check_courses(
+        session, sources, actor=actor, grading=Grading(validate_exercise), report=report)
+    if found:
+        report.result = "invalid"
+        report.changed()
+        raise CourseFolderError(found)
+    try:
+        results = [_import_one(session, source, publish, actor) for source in sources]
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        report.result = "failed"
+        report.changed()
+        raise ConflictError("Another import of the same course finished meanwhile; import "
+                            "again to see what it changed.") from None
+    except BaseException:
+        session.rollback()
+        report.result = "failed"
+        report.changed()
+        raise
+    report.outcomes.extend(results)
+    report.result = "imported"
+    report.changed()
+    _after_commit(after_commit, [r.slug for r in results if r.outcome != "unchanged"])
     return results
 
 
-def _validate_exercises(session: Session, sources: list[CourseSource],
-                        validate_exercise: ExerciseValidator) -> None:
-    problems: list[Problem] = []
-    for source in sources:
-        course = session.scalar(select(Course).where(Course.slug == source.slug))
-        if course is not None and course.versions and \
-                course.versions[-1].source_hash == source.source_hash:
-            continue  # unchanged: validated when it was imported
-        for module in source.modules:
-            for lesson in module.lessons:
-                if lesson.kind != LessonKind.EXERCISE.value:
-                    continue
-                try:
-                    validation = validate_exercise(lesson.notebook, lesson.datasets)
-                    lesson.in_kernel_checks = list(validation.in_kernel_checks)
-                    lesson.reference_answers = list(validation.reference_answers)
-                except (UpstreamError, UpstreamUnavailableError) as error:
-                    # The data cannot be fetched here (offline machine, host down): import
-                    # anyway, unvalidated; grading reports the same problem if it persists.
-                    log.warning("%s/%s: reference solution not graded, its data is "
-                                "unavailable: %s", source.slug, lesson.source_path, error.detail)
-                except PanlearnError as error:
-                    problems.append(Problem(f"{source.slug}/{lesson.source_path}",
-                                            f"reference solution: {error.detail}"))
-    if problems:
-        raise CourseFolderError(problems)
+def validate_courses(
+    session: Session,
+    sources: Iterable[CourseSource],
+    *,
+    grading: Grading,
+    actor: User | None = None,
+    problems: Iterable[Problem] = (),
+    report: ImportReport | None = None,
+) -> ImportReport:
+    """Everything an import would refuse, all at once, writing nothing (`courses validate`).
+
+    The same checks as `import_courses`, except that every exercise is graded
+    again (`grading.regrade`), or skipped when its data is not at hand.
+    """
+    report = report if report is not None else ImportReport()
+    report.add_problems(list(problems))
+    check_courses(session, list(sources), actor=actor, grading=grading, report=report)
+    report.result = "invalid" if report.problems else "valid"
+    report.changed()
+    return report
 
 
-def _organisations_for(session: Session, sources: list[CourseSource],
-                       actor: User | None) -> dict[str, Organisation]:
-    problems: list[Problem] = []
-    found: dict[str, Organisation] = {}
-    for source in sources:
-        slug = source.manifest["organisation"]
-        organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
-        if organisation is None:
-            problems.append(Problem(f"{source.slug}/{MANIFEST}", f"unknown organisation "
-                                    f"{slug!r}", field="organisation"))
-            continue
-        found[source.slug] = organisation
-    if problems:
-        raise CourseFolderError(problems)
-    if actor is not None:
-        require_author(actor)
-        for source in sources:
-            if found[source.slug].id != actor.organisation_id:
-                raise ForbiddenError(f"Course {source.slug!r} is published by "
-                                     f"{source.manifest['organisation']!r}; you may only "
-                                     "import courses of your own organisation.")
-    return found
+def _after_commit(hooks: Iterable[CourseHook], slugs: Iterable[str]) -> None:
+    """Run the hooks for each changed course; the commit stands whatever they raise."""
+    hooks = list(hooks)
+    for slug in slugs:
+        for hook in hooks:
+            try:
+                hook(slug)
+            except Exception:
+                log.exception("after-commit hook %r failed for course %s; the change is "
+                              "committed", hook, slug)
 
 
-def _import_one(session: Session, source: CourseSource, organisation: Organisation,
-                publish: bool, actor: User | None) -> ImportResult:
+def _import_one(session: Session, source: CourseSource, publish: bool,
+                actor: User | None) -> ImportResult:
+    organisation = session.scalar(select(Organisation).where(
+        Organisation.slug == source.manifest["organisation"]))
     course = session.scalar(select(Course).where(Course.slug == source.slug))
     if course is None:
         course = Course(slug=source.slug, organisation=organisation)
         session.add(course)
-    elif course.organisation_id != organisation.id:
-        raise ConflictError(f"The course slug {source.slug!r} belongs to another organisation.")
-    elif actor is not None:
-        require_staff(actor, course)
     latest = course.versions[-1] if course.versions else None
-    if latest is not None and latest.source_hash == source.source_hash:
+    if latest is not None and latest.source_hash in (source.source_hash, source.legacy_hash):
         if publish and latest.status == VersionStatus.DRAFT:
             _publish(latest, actor)
             return ImportResult(source.slug, latest.number, "published", latest.status.value)
@@ -236,8 +221,7 @@ def publish_course(session: Session, course: Course, actor: User | None,
                             f"{latest.status.value}; import a changed course to make a new draft.")
     _publish(latest, actor)
     session.commit()
-    for hook in after_commit:
-        hook(course.slug)
+    _after_commit(after_commit, [course.slug])
     return latest
 
 
@@ -260,8 +244,7 @@ def update_course(session: Session, course: Course, actor: User | None, changes:
     for name, value in changes.items():
         setattr(latest, name, value)
     session.commit()
-    for hook in after_commit:
-        hook(course.slug)
+    _after_commit(after_commit, [course.slug])
     return latest
 
 
@@ -276,8 +259,7 @@ def archive_course(session: Session, course: Course, actor: User | None,
     version.status = VersionStatus.ARCHIVED
     version.archived_at = utcnow()
     session.commit()
-    for hook in after_commit:
-        hook(course.slug)
+    _after_commit(after_commit, [course.slug])
     return version
 
 
@@ -288,5 +270,4 @@ def delete_course(session: Session, course: Course, actor: User | None,
     slug = course.slug
     session.delete(course)
     session.commit()
-    for hook in after_commit:
-        hook(slug)
+    _after_commit(after_commit, [slug])

@@ -165,6 +165,11 @@ class FileCache:
             self.evict(keep={item.sha256})
         return hit
 
+    def has_local(self, dataset: RegistryDataset, item: RegistryFile) -> bool:
+        """Whether `item` can be had without a download: cached, or in a local mirror."""
+        return self.lookup(item.sha256, item.name) is not None or \
+            next(self._mirror_candidates(dataset, item), None) is not None
+
     def lookup(self, sha256: str, name: str | None = None) -> Path | None:
         """Return the cached path for `sha256` (touching it for LRU), or None."""
         folder = self.objects / sha256[:2] / sha256

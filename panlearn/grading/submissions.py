@@ -32,7 +32,7 @@ import nbformat
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from panlearn.accounts.permissions import can_view_version, is_staff_of
+from panlearn.accounts.permissions import can_view_version, is_staff_of, is_try_out
 from panlearn.errors import (
     ForbiddenError,
     InvalidInputError,
@@ -164,9 +164,10 @@ def submit_notebook(session: Session, exercise: Exercise, viewer: User | None, d
     _count_upload(session, user_id, exercise.id, limits.window)
     store_notebook_blob(session, sha, content)
     # The version is recorded so progress and credentials know which one was worked on.
+    version = exercise.lesson.module.course_version
     submission = Submission(exercise=exercise, user_id=user_id, notebook_hash=sha,
-                            course_version_id=exercise.lesson.module.course_version_id,
-                            state=SubmissionState.QUEUED, priority=priority)
+                            course_version_id=version.id, state=SubmissionState.QUEUED,
+                            priority=priority, preview=is_try_out(viewer, version))
     session.add(submission)
     session.commit()
     return submission
@@ -288,11 +289,14 @@ def list_submissions(session: Session, exercise: Exercise, viewer: User | None) 
 
 def check_pass_rates(session: Session, exercise: Exercise, viewer: User | None
                      ) -> dict[str, float]:
-    """Per-check pass rate over each submission's latest graded run (authors only)."""
+    """Per-check pass rate over each learner submission's latest graded run (authors only).
+
+    Authors' try-outs (`Submission.preview`) are left out, as in the course's analytics.
+    """
     if viewer is None or not is_exercise_staff(viewer, exercise):
         raise ForbiddenError("Only the exercise's authors see pass rates.")
     latest = (select(func.max(GradingRun.id)).join(Submission)
-              .where(Submission.exercise_id == exercise.id,
+              .where(Submission.exercise_id == exercise.id, Submission.preview.is_(False),
                      GradingRun.state == SubmissionState.GRADED)
               .group_by(GradingRun.submission_id))
     rows = session.execute(

@@ -35,7 +35,8 @@ Validator = Callable[[Any, list[dict[str, Any]]], ExerciseValidation]
 
 
 def validate_exercise(notebook: Any, datasets: list[dict[str, Any]], *,
-                      settings: GradingSettings, data: DatasetsContext) -> ExerciseValidation:
+                      settings: GradingSettings, data: DatasetsContext,
+                      pool: KernelPool | None = None) -> ExerciseValidation:
     """Grade the reference solution on every choice of files; full marks on each.
 
     Returns the checks that must run in-kernel and, when checks read the
@@ -45,10 +46,15 @@ def validate_exercise(notebook: Any, datasets: list[dict[str, Any]], *,
     assignments = all_assignments(datasets)
     result = ExerciseValidation()
     in_kernel: set[str] = set()
-    with KernelPool(settings, size=0) as pool:  # one launcher for every choice of files
+    own = pool is None  # one launcher (zygotes) for every choice of files
+    active = pool if pool is not None else KernelPool(settings, size=0)
+    try:
         for assignment in assignments:
             _validate_on(notebook, datasets, assignment, len(assignments), settings=settings,
-                         data=data, pool=pool, result=result, in_kernel=in_kernel)
+                         data=data, pool=active, result=result, in_kernel=in_kernel)
+    finally:
+        if own:
+            active.close()
     result.in_kernel_checks = sorted(in_kernel)
     return result
 

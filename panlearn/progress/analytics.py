@@ -1,41 +1,58 @@
 """A course's numbers for its organisation's authors and admins.
 
 Learners and completion count enrolments across all versions (and per
-version). Lesson and exercise figures are for one version (the newest
-published by default, `version` to pick another), because each version has
-its own lessons and exercises. Per-check pass rates count each submission's
-latest graded run, like the exercise's own pass rates; failure messages are
-grouped by their first line, which is where checks put the reason.
+version), also day by day (`timeline`). Lesson and exercise figures are for
+one version (the newest published by default, `version` to pick another),
+because each version has its own lessons and exercises. Per-check pass rates
+count each submission's latest graded run, like the exercise's own pass
+rates; failure messages are grouped by their first line, which is where
+checks put the reason. The distribution of scores counts each learner's best
+score. Authors' try-outs (`Submission.preview`) are counted apart and never
+in learners' figures. No learner is ever named; `failure_examples` shows
+what some learners answered when a check failed with a given message,
+labelled "Learner A", "Learner B"….
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+import nbformat
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from panlearn.accounts.permissions import require_staff
 from panlearn.errors import NotFoundError
+from panlearn.grading.submissions import source_notebook
 from panlearn.models import (
     CheckResult,
     Course,
     CourseVersion,
     Credential,
     Enrolment,
+    Exercise,
     GradingRun,
     LessonCompletion,
+    NotebookBlob,
     Submission,
     SubmissionState,
     User,
+    utcnow,
 )
+from panlearn.notebooks.student import list_solution_cells
 from panlearn.progress.completion import passes, score_fraction, version_lessons
 from panlearn.progress.enrolment import newest_published
 
 #: How many of the commonest failure messages are listed, per exercise and overall.
 TOP_FAILURES = 5
 MESSAGE_CHARS = 200
+#: Score distribution bins: 0–10 %, …, 90–100 % (exclusive), and full marks.
+SCORE_BINS = 10
+#: Anonymised examples shown for one failure message.
+EXAMPLES = 5
 
 
 def first_line(output: str) -> str:
@@ -71,6 +88,7 @@ def course_analytics(session: Session, course: Course, viewer: User | None, *,
         .where(CourseVersion.course_id == course.id)).one()
     return {
         "course": course.slug,
+        "timeline": _timeline(enrolments),
         "version_number": version.number if version else None,
         "learners": len(enrolments),
         "completed": completed,
@@ -85,6 +103,33 @@ def course_analytics(session: Session, course: Course, viewer: User | None, *,
         **(_version_figures(session, version, by_version[version.id]) if version else
            {"lessons": [], "exercises": [], "common_failures": []}),
     }
+
+
+def _timeline(enrolments: list[Enrolment]) -> list[dict[str, Any]]:
+    """Learners enrolled and courses completed by the end of each day (UTC), cumulative."""
+    events: Counter[tuple[date, str]] = Counter()
+    for enrolment in enrolments:
+        events[(enrolment.enrolled_at.date(), "learners")] += 1
+        if enrolment.completed_at is not None:
+            events[(enrolment.completed_at.date(), "completed")] += 1
+    if not events:
+        return []
+    first = min(day for day, _ in events)
+    last = max(max(day for day, _ in events), utcnow().date())
+    rows, learners, completed = [], 0, 0
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        learners += events[(day, "learners")]
+        completed += events[(day, "completed")]
+        rows.append({"date": day.isoformat(), "learners": learners, "completed": completed})
+    return rows
+
+
+def score_bin(fraction: float) -> int:
+    """The distribution bin of a score fraction: 0 … SCORE_BINS - 1, SCORE_BINS for full marks."""
+    if fraction >= 1:
+        return SCORE_BINS
+    return min(SCORE_BINS - 1, max(0, int(fraction * SCORE_BINS)))
 
 
 def _pick_version(course: Course, number: int | None) -> CourseVersion | None:
@@ -135,17 +180,16 @@ def _exercise_figures(session: Session, exercise_id: int, pass_mark: float
                       ) -> tuple[dict[str, Any], Counter[tuple[str, str]]]:
     submissions = session.execute(
         select(Submission.user_id, Submission.state, Submission.score, Submission.max_score)
-        .where(Submission.exercise_id == exercise_id)).all()
+        .where(Submission.exercise_id == exercise_id, Submission.preview.is_(False))).all()
+    try_outs = session.scalar(select(func.count(Submission.id)).where(
+        Submission.exercise_id == exercise_id, Submission.preview.is_(True)))
     best: dict[int, float] = {}
     for user_id, state, score, max_score in submissions:
         fraction = score_fraction(score, max_score) if state == SubmissionState.GRADED else None
         if fraction is not None and fraction > best.get(user_id, -1.0):
             best[user_id] = fraction
     passed = sum(passes(fraction, pass_mark) for fraction in best.values())
-    latest_runs = (select(func.max(GradingRun.id)).join(Submission)
-                   .where(Submission.exercise_id == exercise_id,
-                          GradingRun.state == SubmissionState.GRADED)
-                   .group_by(GradingRun.submission_id))
+    latest_runs = _latest_graded_runs(exercise_id)
     checks: dict[str, dict[str, Any]] = {}
     failures: Counter[tuple[str, str]] = Counter()
     for grade_id, name, status, output, position in session.execute(
@@ -170,7 +214,71 @@ def _exercise_figures(session: Session, exercise_id: int, pass_mark: float
         "passed": passed,
         "pass_rate": _rate(passed, len(best)),
         "mean_best_fraction": round(sum(best.values()) / len(best), 4) if best else None,
+        "score_distribution": _distribution(best.values()),
+        "preview_submissions": try_outs,
         "checks": check_rows,
         "common_failures": [{"grade_id": grade_id, "message": message, "count": count}
                             for (grade_id, message), count in _commonest(failures, TOP_FAILURES)],
     }, failures
+
+
+def _latest_graded_runs(exercise_id: int) -> Select[Any]:
+    """Each learner submission's latest graded run (authors' try-outs left out)."""
+    return (select(func.max(GradingRun.id)).join(Submission)
+            .where(Submission.exercise_id == exercise_id, Submission.preview.is_(False),
+                   GradingRun.state == SubmissionState.GRADED)
+            .group_by(GradingRun.submission_id))
+
+
+def _distribution(fractions: Iterable[float]) -> list[int]:
+    counts = [0] * (SCORE_BINS + 1)
+    for fraction in fractions:
+        counts[score_bin(fraction)] += 1
+    return counts
+
+
+def failure_examples(session: Session, course: Course, viewer: User | None, exercise_id: int,
+                     grade_id: str, message: str) -> list[dict[str, Any]]:
+    """What a few learners answered when `grade_id` failed with `message` (its first line).
+
+    Anonymised: each example is labelled "Learner A", "Learner B" … in the
+    order found (the most recent first), with the day of the submission, the
+    source of the answer cells and the check's whole output. Nothing names
+    the learner or leads to their account.
+    """
+    require_staff(viewer, course)
+    exercise = session.get(Exercise, exercise_id)
+    if exercise is None or exercise.lesson.module.course_version.course_id != course.id:
+        raise NotFoundError(f"No exercise {exercise_id} in {course.slug!r}.")
+    rows = session.execute(
+        select(CheckResult.output, Submission.user_id, Submission.created_at,
+               Submission.notebook_hash)
+        .join(GradingRun, GradingRun.id == CheckResult.run_id)
+        .join(Submission, Submission.id == GradingRun.submission_id)
+        .where(CheckResult.run_id.in_(_latest_graded_runs(exercise_id)),
+               CheckResult.grade_id == grade_id, CheckResult.status != "passed")
+        .order_by(Submission.created_at.desc()))
+    answer_cells = [cell.cell_id for cell in list_solution_cells(source_notebook(exercise))]
+    labels: dict[int, str] = {}
+    examples: list[dict[str, Any]] = []
+    for output, user_id, created_at, notebook_hash in rows:
+        if first_line(output) != message or user_id in labels:
+            continue
+        labels[user_id] = f"Learner {chr(ord('A') + len(labels))}"
+        cells = _cells_of(session.get(NotebookBlob, notebook_hash))
+        examples.append({
+            "learner": labels[user_id], "day": created_at.date().isoformat(),
+            "answers": [cells[cell_id].source for cell_id in answer_cells if cell_id in cells],
+            "output": output})
+        if len(examples) == EXAMPLES:
+            break
+    return examples
+
+
+def _cells_of(blob: NotebookBlob | None) -> dict[str, Any]:
+    """A stored submission's cells by id (none for a blob that is no notebook)."""
+    try:
+        notebook = nbformat.reads(blob.content.decode("utf-8"), as_version=4) if blob else None
+    except Exception:  # a stored blob was accepted once; never let one break the page
+        return {}
+    return {cell.get("id"): cell for cell in (notebook.cells if notebook else [])}

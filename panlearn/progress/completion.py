@@ -152,8 +152,8 @@ def record_graded_submission(session: Session, submission_id: int, *,
     version the exercise belongs to (the submission's `course_version_id`).
     """
     submission = session.get(Submission, submission_id)
-    if submission is None or submission.state != SubmissionState.GRADED:
-        return False
+    if submission is None or submission.state != SubmissionState.GRADED or submission.preview:
+        return False  # an author's try-out is no learner's progress
     version = session.get(CourseVersion, submission.course_version_id)
     lesson = submission.exercise.lesson
     fraction = score_fraction(submission.score, submission.max_score)

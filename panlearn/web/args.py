@@ -40,6 +40,13 @@ class CoursePageArgsSchema(_QuerySchema):
     version = fields.Integer(validate=validate.Range(min=1))
 
 
+class FailureArgsSchema(_QuerySchema):
+    """Which failure of which check the analytics page links to examples of."""
+
+    check = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    message = fields.String(required=True, validate=validate.Length(min=1, max=300))
+
+
 class EmbedArgsSchema(_QuerySchema):
     """A whole lesson, one cell, or one cell's outputs."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 
 class LoginForm(FlaskForm):
@@ -24,3 +24,19 @@ class SubmissionForm(FlaskForm):
     """Hand in a completed exercise notebook."""
 
     notebook = FileField("Your completed notebook (.ipynb)", validators=[FileRequired()])
+
+
+class ImportForm(FlaskForm):
+    """Import a course into the author's organisation: a zip, or a public git URL at a ref."""
+
+    archive = FileField("Course archive (.zip of the course folder)")
+    git_url = StringField("Repository URL (https)",
+                          validators=[Optional(), Length(max=500)])
+    git_ref = StringField("Branch, tag or commit", default="main",
+                          validators=[Optional(), Length(max=200)])
+    #: "import" or "validate"; the page offers both as radio buttons (checked by the service).
+    mode = StringField("What to do", default="import", validators=[Optional(), Length(max=16)])
+
+
+class ConfirmForm(FlaskForm):
+    """A confirmed change (publish, withdraw): only the CSRF token."""

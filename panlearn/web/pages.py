@@ -124,9 +124,13 @@ def slides(lesson_id: int) -> Response:
     """The lesson as reveal.js slides; embeddable like `/embed/lessons/<id>`."""
     viewer = current_user()
     found = get_lesson(db.session, lesson_id, viewer)
-    allow_framing(embed_frame_sources(is_public(found.module.course_version)))
+    version = found.module.course_version
+    allow_framing(embed_frame_sources(is_public(version)))
     allow_script(SLIDES_INIT_SCRIPT_CSP_SOURCE)
-    return Response(rendering.slides_html(found, viewer), mimetype="text/html")
+    html = rendering.slides_html(found, viewer)
+    if not is_public(version):
+        html = rendering.with_preview_marker(html, f"Preview · draft version {version.number}")
+    return Response(html, mimetype="text/html")
 
 
 @bp.route("/lessons/<int:lesson_id>/thumbnail.png")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import struct
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -112,6 +113,17 @@ def slides_html(lesson: Lesson, viewer: User | None) -> str:
         title=lesson.title, stylesheets=stylesheets, scripts=maths_js,
         sha256=lesson.notebook_hash,
     )
+
+
+def with_preview_marker(document: str, text: str) -> str:
+    """A slide deck with a marker saying it is a draft's preview (the cached deck has none).
+
+    The deck is cached by notebook hash and shared with the published version
+    of the same notebook, so the marker is added to each draft response.
+    """
+    body = '<body class="pl-slides">'
+    return document.replace(body, f'{body}<p class="pl-preview-marker" role="note">'
+                                  f'{html.escape(text)}</p>', 1)
 
 
 def has_top_heading(fragment: str) -> bool:

@@ -11,10 +11,17 @@ import io
 
 import nbformat
 import pytest
+from sqlalchemy import select
 
+from panlearn.authoring.folder import load_course_folders
+from panlearn.authoring.service import import_courses
+from panlearn.extensions import db
+from panlearn.models import ImportJob, ImportJobState, User
 from panlearn.notebooks.student import make_student_version
+from tests.api.conftest import bump_title
 from tests.api.test_progress import complete_course
 from tests.builders import exercise_notebook, write_course, zip_folder
+from tests.web.conftest import csrf_token
 
 ROLES = ("anonymous", "student", "ess-author", "author", "admin")
 OK = (200,) * 5
@@ -56,6 +63,18 @@ TABLE: list[tuple[str, str, str | None, tuple[int, ...]]] = [
     ("GET", "/lessons/{draft_lesson}/thumbnail.png", None, (404, 404, 404, 404, 404)),
     ("GET", "/submissions/{submission}", None, (303, 200, 404, 200, 200)),
     ("GET", "/search?q=drafty", None, OK),
+    # The author's workspace: its organisation's authors and admins only; another
+    # organisation's author sees its own (empty) workspace and none of psi's.
+    ("GET", "/author", None, (303, 403, 200, 200, 200)),
+    ("GET", "/author/courses/drafty", None, (303, 403, 404, 200, 200)),
+    ("GET", "/author/courses/drafty/publish", None, (303, 403, 404, 200, 200)),
+    ("GET", "/author/courses/published/unpublish", None, (303, 403, 404, 200, 200)),
+    ("GET", "/author/courses/published/analytics", None, (303, 403, 404, 200, 200)),
+    ("GET", "/author/courses/published/analytics.csv", None, (303, 403, 404, 200, 200)),
+    ("GET", "/author/courses/published/exercises/{exercise}/failures?check=check-answer"
+     "&message=AssertionError:%20answer%20is%20wrong", None, (303, 403, 404, 200, 200)),
+    ("GET", "/author/imports/{job}", None, (303, 403, 404, 200, 200)),
+    ("GET", "/author/imports/{job}/report", None, (303, 403, 404, 200, 200)),
     ("GET", "/healthz", None, OK),
     ("GET", "/readyz", None, OK),
     ("GET", "/metrics", None, OK),
@@ -68,6 +87,10 @@ TABLE: list[tuple[str, str, str | None, tuple[int, ...]]] = [
     ("POST", "/api/credentials/{credential}/revoke", "revoke", (401, 403, 404, 200, 200)),
     ("POST", "/api/courses/published/archive", None, (401, 403, 403, 200, 200)),
     ("POST", "/api/courses/import", "archive", (401, 403, 403, 201, 201)),
+    ("POST", "/api/courses/validate", "archive", (401, 403, 403, 200, 200)),
+    ("POST", "/author/imports", "form-archive", (303, 403, 303, 303, 303)),
+    ("POST", "/author/courses/workspace/publish", "form-publish", (303, 403, 404, 303, 303)),
+    ("POST", "/author/courses/workspace/unpublish", "form", (303, 403, 404, 303, 303)),
     ("DELETE", "/api/courses/ess-course", None, (401, 403, 204, 403, 403)),
     ("DELETE", "/api/courses/drafty", None, (401, 403, 403, 204, 204)),
     ("DELETE", "/api/auth/token", None, (401, 204, 204, 204, 204)),
@@ -116,11 +139,41 @@ def ids(app, client, catalogue):
     credential = progress["credential"]["id"]
     document = client.get(f"/api/credentials/{credential}", headers=catalogue["student"])
     return {
+        "job": _import_job(app),
         "lesson": reading["id"], "exercise_lesson": exercise["id"],
         "exercise": exercise["exercise_id"], "submission": submission,
         "draft_lesson": lessons("drafty", catalogue["author"])[0]["id"],
         "credential": credential, "credential_document": document.get_data(),
     }
+
+
+@pytest.fixture
+def workspace_course(app, tmp_path):
+    """psi's `workspace`: version 1 published, version 2 a draft (for the page forms)."""
+    folder = write_course(tmp_path / "ws", "workspace")
+    with app.app_context():
+        import_courses(db.session, load_course_folders(folder), publish=True)
+    bump_title(folder, "Workspace, second edition")
+    with app.app_context():
+        import_courses(db.session, load_course_folders(folder))
+
+
+def _import_job(app) -> int:
+    """A finished import job of psi's author."""
+    with app.app_context():
+        author = db.session.scalar(select(User).where(User.username == "author"))
+        job = ImportJob(organisation_id=author.organisation_id, user=author, mode="validate",
+                        source_kind="upload", source_label="x.zip", state=ImportJobState.DONE,
+                        report={"problems": [], "exercises": [], "outcomes": [],
+                                "result": "valid"})
+        db.session.add(job)
+        db.session.commit()
+        return job.id
+
+
+def _form_token(client) -> str:
+    """A CSRF token of this client's session (any page form carries one)."""
+    return csrf_token(client.get("/login").get_data(as_text=True))
 
 
 def _request(client, method, path, body, headers, ids, tmp_path, role):
@@ -135,15 +188,24 @@ def _request(client, method, path, body, headers, ids, tmp_path, role):
     elif body == "credential":
         kwargs.update(data=ids["credential_document"], content_type="application/json")
     elif body == "archive":
-        folder = write_course(tmp_path / role, f"uploaded-{role}")
+        folder = write_course(tmp_path / role / path.rsplit("/", 1)[-1], f"uploaded-{role}")
         kwargs.update(data={"archive": (io.BytesIO(zip_folder(folder)), "course.zip")},
                       content_type="multipart/form-data")
+    elif body == "form-archive":
+        folder = write_course(tmp_path / role / "form", f"form-{role}")
+        kwargs.update(data={"csrf_token": _form_token(client), "mode": "validate",
+                            "archive": (io.BytesIO(zip_folder(folder)), "course.zip")},
+                      content_type="multipart/form-data")
+    elif body == "form-publish":
+        kwargs["data"] = {"csrf_token": _form_token(client), "version": "2"}
+    elif body == "form":
+        kwargs["data"] = {"csrf_token": _form_token(client)}
     return client.open(path.format(**ids), method=method, **kwargs)
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_route_answers_each_role_as_the_table_says(client, catalogue, ids, tmp_path,
-                                                         role):
+                                                         workspace_course, role):
     index = ROLES.index(role)
     wrong = []
     for method, path, body, expected in TABLE:
@@ -162,7 +224,8 @@ def test_no_route_escapes_the_table(app):
                  "{exercise_lesson}": "<int:lesson_id>", "{exercise}": "<int:exercise_id>",
                  "{submission}": "<int:submission_id>", "{credential}": "<credential_id>",
                  "published": "<slug>", "drafty": "<slug>", "ess-course": "<slug>",
-                 "psi-sinq-dmc-gasb-2005": "<path:pid>", "/psi": "/<slug>"}
+                 "psi-sinq-dmc-gasb-2005": "<path:pid>", "/psi": "/<slug>",
+                 "workspace": "<slug>", "{job}": "<int:job_id>"}
     patterns = set()
     for path in covered:
         for placeholder, converter in normalise.items():

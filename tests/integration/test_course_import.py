@@ -219,6 +219,9 @@ def test_exercise_dataset_references_are_checked_against_the_registry(tmp_path):
     from panlearn.datasets.registry import Registry
 
     exercise = exercise_notebook()
+    parameters = nbformat.v4.new_code_cell('data_file = "x.h5"')
+    parameters.metadata["tags"] = ["parameters"]
+    exercise.cells.insert(1, parameters)
     exercise.metadata["panlearn"] = {"datasets": [
         {"parameter": "data_file", "dataset": "no-such-dataset", "file": "x.h5"},
         {"parameter": "not an identifier", "dataset": "psi-sinq-dmc-gasb-2005",
@@ -289,3 +292,40 @@ def test_import_goes_on_unvalidated_when_the_data_cannot_be_fetched(app, tmp_pat
         assert result.outcome == "created"
         assert db.session.scalar(select(Exercise)).validated_at is None
     assert "reference solution not graded" in caplog.text
+
+
+def test_a_failing_after_commit_hook_cannot_undo_or_fail_an_import(app, tmp_path, caplog):
+    from panlearn.errors import InvalidInputError
+
+    make_org(app)
+
+    def broken_index(slug):
+        raise InvalidInputError(f"cannot index {slug}")
+
+    with app.app_context():
+        [result] = import_courses(db.session, load_course_folders(write_course(tmp_path)),
+                                  publish=True, after_commit=[broken_index])
+    assert (result.outcome, result.status) == ("created", "published")
+    assert _versions(app) == [(1, "published", "Course demo")]
+    assert "after-commit hook" in caplog.text and "cannot index demo" in caplog.text
+
+
+def test_an_import_that_fails_while_writing_leaves_nothing(app, tmp_path, monkeypatch):
+    from panlearn.authoring import service
+
+    make_org(app)
+    write_course(tmp_path / "src", "first")
+    write_course(tmp_path / "src", "second")
+    real = service._new_version
+
+    def fail_on_second(session, course, source, *, number):
+        if source.slug == "second":
+            raise RuntimeError("disk full")
+        return real(session, course, source, number=number)
+
+    monkeypatch.setattr(service, "_new_version", fail_on_second)
+    with app.app_context(), pytest.raises(RuntimeError):
+        import_courses(db.session, load_course_folders(tmp_path / "src"))
+    with app.app_context():
+        assert db.session.scalar(select(Course)) is None
+        assert db.session.query(NotebookBlob).count() == 0

@@ -173,7 +173,7 @@ def test_drafts_are_shown_to_their_authors_only(app, client, tmp_path):
 
     sign_in(client, "author")
     page = client.get(f"/lessons/{lesson}").get_data(as_text=True)
-    assert "This lesson belongs to a draft" in page
+    assert "Preview" in page and "as students will see it once it is" in page
     assert "application/json+oembed" not in page
     embed = client.get(f"/embed/lessons/{lesson}")
     assert embed.status_code == 200
