@@ -11,10 +11,8 @@ yields the reference answers on each file choice for checks that read
 
 from __future__ import annotations
 
-import multiprocessing
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from panlearn.datasets.resolve import (
@@ -82,42 +80,14 @@ def _validate_on(notebook: Any, datasets: list[dict[str, Any]], assignment: Any,
 
 
 def in_process_validator(settings: GradingSettings, data: DatasetsContext) -> Validator:
-    """For the CLI: the command's own process may run papermill."""
-    def validate(notebook: Any, datasets: list[dict[str, Any]]) -> ExerciseValidation:
-        return validate_exercise(notebook, datasets, settings=settings, data=data)
+    """Validation in this process, one sandbox pool (its zygotes) for every exercise.
 
-    return validate
-
-
-def _validate_in_child(values: Mapping[str, Any], notebook: dict[str, Any],
-                       datasets: list[dict[str, Any]]
-                       ) -> tuple[ExerciseValidation | None, str | None]:
-    from panlearn.datasets.settings import DatasetsConfig
-    from panlearn.grading.runtime import grading_settings
-
-    data = DatasetsContext(DatasetsConfig.from_settings(values))
-    try:
-        return validate_exercise(notebook, datasets, settings=grading_settings(values),
-                                 data=data), None
-    except ExerciseSpecError as error:
-        return None, error.detail
-
-
-@contextmanager
-def subprocess_validator(values: Mapping[str, Any]) -> Iterator[Validator]:
-    """For web requests: papermill changes the working directory, so it runs elsewhere.
-
-    One spawned process serves every exercise of an import, so an archive of
-    several exercises pays the interpreter start-up once.
+    The pool is closed when the validator is dropped.
     """
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as executor:
+    pool = KernelPool(settings, size=0)
 
-        def validate(notebook: Any, datasets: list[dict[str, Any]]) -> ExerciseValidation:
-            result, error = executor.submit(_validate_in_child, dict(values), dict(notebook),
-                                            list(datasets)).result()
-            if error is not None:
-                raise ExerciseSpecError(error)
-            return result or ExerciseValidation()
+    def validate(notebook: Any, datasets: list[dict[str, Any]]) -> ExerciseValidation:
+        return validate_exercise(notebook, datasets, settings=settings, data=data, pool=pool)
 
-        yield validate
+    weakref.finalize(validate, pool.close)
+    return validate
