@@ -17,6 +17,7 @@ from panlearn.errors import HTML_ERRORS_EXTENSION, PanlearnError
 from panlearn.models import User
 from panlearn.web import (
     assets,
+    credential_pages,
     embed,
     errors,
     pages,
@@ -55,7 +56,8 @@ def page_viewer() -> User | None:
 def init_app(app: Flask) -> None:
     """Register the pages, CSRF protection, security headers and HTML error pages."""
     security.init_csrf(app)
-    for module in (vendor, pages, embed, signin, submissions, search_page, progress_pages):
+    for module in (vendor, pages, embed, signin, submissions, search_page, progress_pages,
+                   credential_pages):
         app.register_blueprint(module.bp)
     app.after_request(security.add_security_headers)
     app.extensions[HTML_ERRORS_EXTENSION] = errors.html_error_page
