@@ -148,6 +148,8 @@ def full_page_screenshot(driver: Any, path: Path, width: int) -> Path:
     height = int(driver.execute_script(
         "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)"))
     height = max(200, min(height, MAX_SHOT_HEIGHT))
+    # The whole page in the viewport: frames below the fold are rendered too.
+    set_width(driver, width, height)
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
         "format": "png", "captureBeyondViewport": True,
         "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})

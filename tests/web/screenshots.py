@@ -147,13 +147,13 @@ def interactions(shooter: Shooter, base: str, tour: site.Tour) -> None:
     if shooter.wanted("framed"):
         frames = (
             f"<h1>A lecture with embedded lessons</h1>"
+            f"<h2>The lesson page itself (refuses framing)</h2><iframe src='{base}/lessons/"
+            f"{reading}' width='600' height='260' title='page'></iframe>"
             f"<h2>One figure, 900 × 520</h2><iframe src='{base}/embed/lessons/{reading}"
             f"?cell=pd02-07&part=output' width='900' height='520' title='figure' "
-            f"style='border:1px solid #ccc'>"
-            f"</iframe><h2>An unknown cell</h2><iframe src='{base}/embed/lessons/{reading}?cell="
-            f"nope' width='600' height='220' title='unknown'></iframe><h2>The lesson page "
-            f"itself</h2><iframe src='{base}/lessons/{reading}' width='600' height='300' "
-            f"title='page'></iframe>")
+            f"style='border:1px solid #ccc'></iframe>"
+            f"<h2>An unknown cell</h2><iframe src='{base}/embed/lessons/{reading}?cell="
+            f"nope' width='600' height='220' title='unknown'></iframe>")
         with chrome.Server(chrome.static_page(frames)) as other:
             chrome.set_width(driver, 1280)
             driver.get(other.url)

@@ -104,7 +104,7 @@
     });
     panel.appendChild(choice);
     var fieldLabel = element("label", {"for": "embed-snippet-" + n}, "HTML to paste into a page");
-    var field = element("textarea", {id: "embed-snippet-" + n, readonly: "", rows: "3",
+    var field = element("textarea", {id: "embed-snippet-" + n, readonly: "", rows: "5",
                                      spellcheck: "false", "class": "embed-snippet"});
     panel.appendChild(fieldLabel);
     panel.appendChild(field);

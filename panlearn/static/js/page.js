@@ -42,6 +42,16 @@
     }
   }
 
+  // An error message rendered with autofocus (a refused upload): make sure it has focus
+  // and is in view, also where a browser only autofocuses form fields.
+  function focusMessage() {
+    var message = document.querySelector("[role=alert][autofocus]");
+    if (message && document.activeElement !== message) {
+      message.focus();
+      message.scrollIntoView({block: "center"});
+    }
+  }
+
   var timer = null;
   function later() {
     window.clearTimeout(timer);
@@ -50,8 +60,10 @@
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", later);
+    document.addEventListener("DOMContentLoaded", focusMessage);
   } else {
     later();
+    focusMessage();
   }
   window.addEventListener("load", later);
   window.addEventListener("resize", later);
