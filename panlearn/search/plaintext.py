@@ -36,8 +36,10 @@ _KEEP_ARGUMENT = ("text", "textrm", "textit", "textbf", "mathrm", "mathbf", "mat
 _DROP = ("left", "right", "big", "Big", "bigg", "Bigg", "displaystyle", "limits", "nolimits")
 _SUPERSCRIPT = str.maketrans("0123456789-+", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺")
 
-_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
-_SQRT = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
+#: A braced group that may hold one level of braces (`{\\sum C_{ij}}`).
+_GROUP = r"\{((?:[^{}]|\{[^{}]*\})*)\}"
+_FRAC = re.compile(r"\\[dt]?frac\s*" + _GROUP + r"\s*" + _GROUP)
+_SQRT = re.compile(r"\\sqrt\s*" + _GROUP)
 _KEEP = re.compile(r"\\(?:" + "|".join(_KEEP_ARGUMENT) + r")\s*\{([^{}]*)\}")
 _POWER = re.compile(r"\^\s*(?:\{\s*(-?\d+)\s*\}|(\d))")
 _DEGREE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?")
