@@ -875,9 +875,10 @@ def _snippet(
         if first is None:
             continue
         # Snippets are read, not parsed: a window around the first match (from its
-        # paragraph's start, so maths is whole) becomes plain text, then is cut again.
-        low = max(limited.rfind("\n\n", 0, first) + 1, first - 4 * SNIPPET_CHARS, 0)
-        high = min(len(limited), first + 3 * SNIPPET_CHARS)
+        # paragraph's start when that is near, so a formula is whole) becomes plain
+        # text, then is cut again around the match.
+        low = max(limited.rfind("\n\n", 0, first) + 1, first - 3 * SNIPPET_SURROUND, 0)
+        high = min(len(limited), first + 2 * SNIPPET_CHARS)
         text = plain_text(limited[low:high], code=fieldname == "code")
         found = next((start for term, start, _ in spans(text) if term in wanted), 0)
         begin = max(0, found - SNIPPET_SURROUND)
@@ -889,8 +890,9 @@ def _snippet(
         marks = [(start, end) for term, start, end in spans(window) if term in wanted]
         more = end < len(text) or high < len(raw)
         return ("… " if begin or low else "") + _mark(window, marks) + (" …" if more else "")
-    plain = plain_text(stored.get("summary") or stored.get("markdown") or "")
-    if len(plain) > SNIPPET_CHARS:
+    raw = stored.get("summary") or stored.get("markdown") or ""
+    plain = plain_text(raw[: 2 * SNIPPET_CHARS])
+    if len(plain) > SNIPPET_CHARS or len(raw) > 2 * SNIPPET_CHARS:
         plain = plain[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
     return html.escape(plain, quote=False)
 
