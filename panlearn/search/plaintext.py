@@ -46,6 +46,7 @@ _DEGREE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?")
 _SUBSCRIPT = re.compile(r"_\s*(?:\{([^{}]*)\}|(\w))")
 _COMMAND = re.compile(r"\\([A-Za-z]+)\*?")
 _SPACING = re.compile(r"\\[,;:! ]|\\\\|~")
+_ESCAPED = re.compile(r"\\([%&_#{}$])")
 
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
@@ -76,6 +77,7 @@ def tex_to_text(tex: str) -> str:
         text = _KEEP.sub(lambda m: m.group(1), text)
     text = _DEGREE.sub("°", text)
     text = _SPACING.sub(" ", text)
+    text = _ESCAPED.sub(lambda m: "" if m.group(1) in "{}$#" else m.group(1), text)
 
     def command(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -128,3 +130,26 @@ def plain_text(text: str, *, code: bool = False) -> str:
     text = _CODE_TICKS.sub("", text)
     text = html.unescape(text).replace("|", " ").replace("$", "").replace("#", "")
     return _BEFORE_PUNCTUATION.sub(r"\1", _SPACES.sub(" ", text)).strip()
+
+
+def formula_window(text: str, low: int, high: int) -> tuple[int, int]:
+    """Widen `text[low:high]` so that it cuts no `$$…$$` or `$…$` formula in two.
+
+    A window around a search match may start or end inside a formula; cut there,
+    its TeX could not be read as maths. Dollar signs are counted (a formula is
+    open where an odd number precede), so this is cheap on long texts.
+    """
+    def singles(part: str) -> int:
+        return part.count("$") - 2 * part.count("$$")
+
+    if text.count("$$", 0, low) % 2:
+        low = text.rfind("$$", 0, low)
+    if singles(text[:low]) % 2:
+        low = max(text.rfind("$", 0, low), 0)
+    if text.count("$$", low, high) % 2:
+        end = text.find("$$", high)
+        high = len(text) if end < 0 else end + 2
+    if singles(text[low:high]) % 2:
+        end = text.find("$", high)
+        high = len(text) if end < 0 else end + 1
+    return low, high

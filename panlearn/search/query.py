@@ -40,7 +40,7 @@ from panlearn.search.analysis import prose_analyzer
 from panlearn.search.bulk import SegmentPostings, TermPostings
 from panlearn.search.documents import KINDS, Viewer
 from panlearn.search.index import Index
-from panlearn.search.plaintext import plain_text
+from panlearn.search.plaintext import formula_window, plain_text
 from panlearn.search.schema import (
     FACETS,
     TEXT_FIELD_BOOSTS,
@@ -879,6 +879,8 @@ def _snippet(
         # text, then is cut again around the match.
         low = max(limited.rfind("\n\n", 0, first) + 1, first - 3 * SNIPPET_SURROUND, 0)
         high = min(len(limited), first + 2 * SNIPPET_CHARS)
+        if fieldname != "code":
+            low, high = formula_window(limited, low, high)
         text = plain_text(limited[low:high], code=fieldname == "code")
         found = next((start for term, start, _ in spans(text) if term in wanted), 0)
         begin = max(0, found - SNIPPET_SURROUND)

@@ -51,7 +51,8 @@ def test_technique_and_facility_filters_take_acronyms(client, shipped):
 
 
 @pytest.mark.parametrize("q", ["bragg", "wavelength", "lambda", "theta", "Guinier",
-                               "d-spacing", "absorption edge", "sinogram", "NXdata", "units"])
+                               "d-spacing", "absorption edge", "sinogram", "NXdata", "units",
+                               "time", "sin", "energy"])
 def test_snippets_are_plain_text_without_maths_or_markdown(client, shipped, q):
     body = client.get("/api/search", query_string={"q": q, "per_page": 20}).get_json()
     assert body["hits"], q
