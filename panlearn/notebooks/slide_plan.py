@@ -9,9 +9,9 @@ slides, so `plan_slides` derives it:
   fences), so each heading leads a cell of its own;
 - a level-1 or level-2 heading starts a slide (horizontal); a level-3 heading
   a sub-slide (vertical, below it);
-- a cell taller than a slide gets a sub-slide of its own (with at most a
-  short lead-in before it), and when the cells of a slide would overflow it,
-  the next one continues on a sub-slide.
+- a cell taller than a slide gets a sub-slide of its own (with the short
+  text that leads into it, if any), and when the cells of a slide would
+  overflow it, the next one continues on a sub-slide.
 
 Height is estimated in lines of slide text (`SLIDE_LINES` fit on a 16:9
 slide): wrapped prose, code at its smaller size, a fixed height per figure.
@@ -159,17 +159,21 @@ def plan_slides(nb: NotebookNode) -> NotebookNode:
         else:
             cells.append(cell)
     planned.cells = cells
+    heights = [cell_height(cell) for cell in cells]
     used = 0.0
     started = False
-    for cell in cells:
+    for index, cell in enumerate(cells):
         author = slide_type(cell)
         if author in {"skip", "notes"}:
             continue
         level = heading_level(cell)
-        height = cell_height(cell)
+        height = heights[index]
+        # A short text leading into a tall cell goes with it, not with what came before.
+        leads_in = (cell.get("cell_type") == "markdown" and height <= LEAD_LINES
+                    and index + 1 < len(cells) and heights[index + 1] > SLIDE_LINES)
         if not started or (level is not None and level <= 2):
             kind = "slide"
-        elif (level == 3 or (height > SLIDE_LINES and used > LEAD_LINES)
+        elif (level == 3 or leads_in or (height > SLIDE_LINES and used > LEAD_LINES)
               or (height <= SLIDE_LINES and used + height > SLIDE_LINES * SLACK)) and used > 0:
             kind = "subslide"
         else:

@@ -210,6 +210,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("grading a submission in the sandbox…")
             site.grade_for_real(app, tour)
+            with app.app_context():
+                from panlearn.extensions import db
+                from panlearn.models import Submission, SubmissionState
+
+                graded = db.session.get(Submission, tour.submission).state == (
+                    SubmissionState.GRADED)
+            if not graded:
+                print("  ! the sandboxed grading failed (no data files? set "
+                      "PANLEARN_SHARED_DATA); showing a recorded result instead")
+                site.record_graded_run(app, tour)
         site.certify(app, tour)
         with chrome.Server(app) as server, chrome.chromium() as driver:
             shooter = Shooter(driver, args.out, widths, only)

@@ -123,3 +123,12 @@ def test_every_shipped_lesson_gives_several_slides(path):
     assert sum(shape) >= 2, (path.name, shape)
     if "exercise" not in path.name:  # exercises have one heading and numbered tasks
         assert len(shape) >= 2, (path.name, shape)
+
+
+def test_a_short_text_leading_into_a_tall_cell_moves_with_it():
+    nb = notebook(
+        v4.new_markdown_cell("# Title\n\n" + "Some words. " * 60, id="a"),
+        v4.new_markdown_cell("Now the long computation:", id="lead"),
+        v4.new_code_cell("\n".join(f"z{i} = {i}" for i in range(40)), id="long"),
+    )
+    assert types(plan_slides(nb)) == ["slide", "subslide", "-"]
