@@ -18,12 +18,12 @@ from flask_migrate import upgrade
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
-from rich.table import Table
 from sqlalchemy import select
 
 from panlearn.accounts.service import create_user
 from panlearn.authoring.cli import courses_cli, import_folder
 from panlearn.authoring.cli import user_errors as _user_errors
+from panlearn.cli_tables import print_table
 from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
 from panlearn.datasets.service import (
     fetch_dataset_file,
@@ -103,13 +103,13 @@ def datasets_search_command(query: str | None, technique: str | None, facility: 
     """Search open datasets through the PaNOSC federated search API."""
     result = search_datasets(client=_datasets().client, q=query, technique=technique,
                              facility=facility, limit=limit)
-    table = Table("score", "pid", "title", "instrument", "techniques",
-                  title="stale cached answer (upstream unreachable)" if result.stale else None)
-    for item in result.items:
-        table.add_row("" if item.score is None else f"{item.score:.3f}", item.pid,
-                      item.title or "", item.instrument.name if item.instrument else "",
-                      ", ".join(t.name or t.pid or "" for t in item.techniques))
-    Console(width=200).print(table)
+    print_table(
+        [("score", "number"), ("pid", "key"), ("title", "text"), ("instrument", "text"),
+         ("techniques", "text")],
+        [("" if item.score is None else f"{item.score:.3f}", item.pid, item.title or "",
+          item.instrument.name if item.instrument else "",
+          ", ".join(t.name or t.pid or "" for t in item.techniques)) for item in result.items],
+        title="stale cached answer (upstream unreachable)" if result.stale else None)
 
 
 @datasets_cli.command("show")
@@ -149,7 +149,9 @@ def datasets_fetch_command(ref: str, file_name: str | None) -> None:
             fetched = fetch_dataset_file(ref, name, registry=context.registry,
                                          cache=context.file_cache, progress=advance)
             progress.update(task, completed=fetched.size, total=fetched.size)
-            click.echo(f"{fetched.file}  {fetched.sha256}  {fetched.path}")
+            # The path on a line of its own: a terminal then wraps it, if at all, only once.
+            click.echo(f"{fetched.file}  sha256 {fetched.sha256}")
+            click.echo(f"  {fetched.path}")
 
 
 @datasets_cli.command("verify")
@@ -218,13 +220,14 @@ def grade_command(exercise: str, notebook: Path) -> None:
                              reference=lambda: compute_reference_answers(
                                  source, parameters=parameters, data_files=files,
                                  settings=grading_settings(settings), spec=spec))
-    table = Table("check", "result", "points", "message")
-    for check in outcome.checks:
-        colour = "green" if check.status == "passed" else "red"
-        table.add_row(check.grade_id, f"[{colour}]{check.status}[/{colour}]",
-                      f"{check.score:g}/{check.max_score:g}",
-                      "" if check.status == "passed" else escape(check.output))
-    Console(width=160).print(table)
+    print_table(
+        [("check", "key"), ("result", "key"), ("points", "number"), ("message", "text")],
+        [(escape(check.grade_id),
+          "[green]✓ passed[/green]" if check.status == "passed"
+          else f"[red]✗ {escape(check.status)}[/red]",
+          f"{check.score:g}/{check.max_score:g}",
+          "" if check.status == "passed" else escape(check.output))
+         for check in outcome.checks])
     for note in outcome.notes:
         click.echo(f"note: {note}")
     click.echo(f"score {outcome.score:g}/{outcome.max_score:g} "

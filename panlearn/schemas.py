@@ -474,6 +474,7 @@ class CredentialLinkSchema(Schema):
     id = fields.String()
     url = fields.String()
     verify_url = fields.String()
+    page_url = fields.String(metadata={"description": "The certificate's page, for people."})
     issued_at = fields.DateTime()
     revoked = fields.Boolean()
 
@@ -633,6 +634,7 @@ class CredentialSummarySchema(Schema):
     revocation_reason = fields.String(allow_none=True)
     url = fields.String()
     verify_url = fields.String()
+    page_url = fields.String(metadata={"description": "The certificate's page, for people."})
 
 
 class CredentialListSchema(Schema):

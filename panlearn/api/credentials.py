@@ -54,6 +54,7 @@ def present(credential: Credential) -> dict[str, Any]:
         "revocation_reason": credential.revocation_reason,
         "url": f"/api/credentials/{credential.id}",
         "verify_url": f"/api/credentials/{credential.id}/verify",
+        "page_url": f"/credentials/{credential.id}",
     }
 
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
 from flask_smorest import Blueprint
 
 from panlearn.api.identity import current_user
+from panlearn.extensions import db
 from panlearn.schemas import SearchArgsSchema, SearchResultSchema
 from panlearn.search import search
-from panlearn.search.sync import SearchContext, viewer_for
+from panlearn.search.sync import (
+    SearchContext,
+    registry_techniques,
+    search_synonyms,
+    viewer_for,
+)
+from panlearn.search.synonyms import Synonyms
 
 bp = Blueprint("search", __name__, url_prefix="/api/search", description="Search")
 
@@ -19,7 +27,18 @@ bp = Blueprint("search", __name__, url_prefix="/api/search", description="Search
 @bp.arguments(SearchArgsSchema, location="query")
 @bp.response(200, SearchResultSchema)
 def search_all(args: dict[str, Any]) -> Any:
-    """Search with phrases, prefixes and fields; facets count technique, facility, level, kind."""
+    """Search with phrases, prefixes and fields; facets count technique, facility, level, kind.
+
+    Techniques and facilities may be given by short name (`technique:SANS`, `facility=PSI`).
+    """
     context: SearchContext = current_app.extensions["panlearn.search"]
     q = args.pop("q")
-    return search(context.index, q, viewer=viewer_for(current_user()), **args)
+    return search(context.index, q, viewer=viewer_for(current_user()),
+                  synonyms=current_synonyms(), **args)
+
+
+def current_synonyms() -> Synonyms:
+    """The app's short names for techniques and facilities (content, organisations, PaNET)."""
+    registry = current_app.extensions["panlearn.datasets"].registry
+    return search_synonyms(db.session, Path(current_app.config["PANLEARN"]["CONTENT_DIR"]),
+                           registry_techniques(registry))

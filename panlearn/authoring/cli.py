@@ -20,7 +20,6 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from rich.console import Console
-from rich.table import Table
 
 from panlearn.authoring.checks import Grading, data_at_hand
 from panlearn.authoring.folder import CourseFolderError
@@ -29,6 +28,7 @@ from panlearn.authoring.reference_grading import in_process_checker
 from panlearn.authoring.report import ImportReport
 from panlearn.authoring.service import import_courses, validate_courses
 from panlearn.authoring.sources import SourceLimits, read_folder, read_git
+from panlearn.cli_tables import print_table
 from panlearn.datasets.registry import Registry
 from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import PanlearnError
@@ -159,10 +159,10 @@ def import_sources(sources: list[CourseSource], problems: list[Problem], *,
         after_commit=current_app.extensions.get("panlearn_course_hooks", []),
         validate_exercise=_grading(offline_ok=False).validate_exercise,
         report=_printing_report())
-    table = Table("course", "version", "outcome", "status")
-    for result in results:
-        table.add_row(result.slug, str(result.version), result.outcome, result.status)
-    Console().print(table)
+    print_table([("course", "key"), ("version", "number"), ("outcome", "text"),
+                 ("status", "key")],
+                [(result.slug, str(result.version), result.outcome, result.status)
+                 for result in results])
 
 
 def import_folder(path: Path, *, publish: bool) -> None:

@@ -211,11 +211,13 @@ def render_cell(
     sha256: str | None = None,
     exporter: HTMLExporter | None = None,
 ) -> str:
-    """One cell (`part="cell"`) or only its outputs (`part="output"`) as HTML.
+    """One cell (`part="cell"`) or only its rich outputs (`part="output"`) as HTML.
 
     Cut from the cached lesson rendering, so embedding many cells of one
-    notebook costs one render. Returns "" for `part="output"` on a cell without
-    outputs; raises `NotFoundError` for an unknown cell id.
+    notebook costs one render. `part="output"` keeps figures, HTML, markdown
+    and LaTeX outputs, not printed text or errors (a lecturer embeds a figure),
+    and returns "" for a cell without any; raises `NotFoundError` for an
+    unknown cell id.
     """
     page = render_lesson(nb, cache_dir, solutions=solutions, sha256=sha256, exporter=exporter)
     if not CELL_ID_PATTERN.match(str(cell_id)):
@@ -227,9 +229,29 @@ def render_cell(
         return cell_html
     if part == "output":
         outputs = _between(cell_html, f"<!--pl-output:{cell_id}-->",
-                           f"<!--/pl-output:{cell_id}-->")
-        return outputs or ""
+                           f"<!--/pl-output:{cell_id}-->") or ""
+        rich = _all_between(outputs, RICH_START, RICH_END)
+        if not rich:
+            return ""
+        return '<div class="jp-OutputArea jp-Cell-outputArea">' + "\n".join(rich) + "</div>"
     raise ValueError(f"unknown part {part!r}")
+
+
+#: The template's marks around each rich output (figures, HTML, markdown, LaTeX).
+RICH_START, RICH_END = "<!--pl-rich-->", "<!--/pl-rich-->"
+
+
+def _all_between(html: str, start: str, end: str) -> list[str]:
+    """Every stretch of `html` between a `start` and the next `end` mark."""
+    found = []
+    position = 0
+    while (begin := html.find(start, position)) >= 0:
+        stop = html.find(end, begin)
+        if stop < 0:
+            break
+        found.append(html[begin + len(start):stop].strip())
+        position = stop + len(end)
+    return found
 
 
 def highlight_css(style: str = "default", selector: str = ".pl-notebook .highlight") -> str:

@@ -1,5 +1,9 @@
 """reveal.js slides from a notebook, honouring `metadata.slideshow.slide_type`.
 
+A notebook without slide starts is split at its headings and by length first
+(`slide_plan.plan_slides`); the slides are 16:9 (1280 × 720, scaled to the
+screen by reveal.js) and figures are sized to fit one.
+
 nbconvert's SlidesExporter groups cells into slides, sub-slides, fragments and
 speaker notes (`slide`, `subslide`, `fragment`, `-`, `skip`, `notes`); our
 template renders each cell through the same sanitising blocks as lesson pages
@@ -31,6 +35,7 @@ from panlearn.notebooks.render import (
     export_html,
     prepare_for_display,
 )
+from panlearn.notebooks.slide_plan import plan_slides
 
 #: Where the platform serves the npm package `reveal.js` (dist/, plugin/).
 DEFAULT_REVEAL_URL_PREFIX = "/static/vendor/reveal.js"
@@ -44,6 +49,11 @@ SLIDES_INIT_SCRIPT = (
 #: CSP source expression allowing `SLIDES_INIT_SCRIPT`, e.g. in `script-src`.
 _INIT_DIGEST = hashlib.sha256(SLIDES_INIT_SCRIPT.encode()).digest()
 SLIDES_INIT_SCRIPT_CSP_SOURCE = f"'sha256-{base64.b64encode(_INIT_DIGEST).decode()}'"
+
+#: Bump when `plan_slides` changes where slides break (it is part of the cache key).
+PLAN_VERSION = 1
+#: The slides' size in reveal.js units: 16:9, scaled to fit the screen or frame.
+SLIDE_WIDTH, SLIDE_HEIGHT = 1280, 720
 
 _THEME = re.compile(r"^[a-z0-9-]{1,40}$")
 _TRANSITIONS = {"none", "fade", "slide", "convex", "concave", "zoom"}
@@ -78,12 +88,14 @@ def render_slides(
     options = {
         "prefix": prefix, "title": title, "theme": theme, "transition": transition,
         "stylesheets": list(stylesheets), "scripts": list(scripts), "solutions": solutions,
+        "plan": PLAN_VERSION,
     }
     sha, node = _address(nb, sha256)
     variant = variant_name("slides", options)
 
     def produce() -> str:
-        shown = prepare_for_display(node if node is not None else nb, solutions=solutions)
+        shown = plan_slides(
+            prepare_for_display(node if node is not None else nb, solutions=solutions))
         resources = {
             "pl_collapse_lines": DEFAULT_COLLAPSE_LINES,
             "pl_image_alt": OUTPUT_IMAGE_ALT,
@@ -95,8 +107,9 @@ def render_slides(
                 "scripts": list(scripts),
                 "init_script": SLIDES_INIT_SCRIPT,
                 "config": {
-                    "controls": True, "progress": True, "hash": True, "center": True,
-                    "transition": transition, "width": 960, "height": 700,
+                    "controls": True, "progress": True, "hash": True, "center": False,
+                    "slideNumber": "c/t", "transition": transition,
+                    "width": SLIDE_WIDTH, "height": SLIDE_HEIGHT, "margin": 0.05,
                 },
             },
         }

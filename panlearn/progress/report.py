@@ -61,6 +61,7 @@ def course_progress(session: Session, enrolment: Enrolment) -> dict[str, Any]:
         "credential": None if credential is None else {
             "id": credential.id, "url": f"/api/credentials/{credential.id}",
             "verify_url": f"/api/credentials/{credential.id}/verify",
+            "page_url": f"/credentials/{credential.id}",
             "issued_at": credential.issued_at, "revoked": credential.revoked_at is not None,
         },
     }

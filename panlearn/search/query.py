@@ -40,12 +40,14 @@ from panlearn.search.analysis import prose_analyzer
 from panlearn.search.bulk import SegmentPostings, TermPostings
 from panlearn.search.documents import KINDS, Viewer
 from panlearn.search.index import Index
+from panlearn.search.plaintext import formula_window, plain_text
 from panlearn.search.schema import (
     FACETS,
     TEXT_FIELD_BOOSTS,
     USER_FIELDS,
     _facet_value,
 )
+from panlearn.search.synonyms import Synonyms
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,8 @@ SNIPPET_SURROUND = 60
 SNIPPET_CHAR_LIMIT = 20_000
 # Scores equal to this many decimals tie, and ties go to catalogue order.
 SCORE_DIGITS = 4
-SNIPPET_FIELDS: tuple[str, ...] = ("summary", "markdown", "code")
+# The lesson text first: a lesson's summary is only its module's title.
+SNIPPET_FIELDS: tuple[str, ...] = ("markdown", "summary", "code")
 # whoosh's default weighting (BM25F) and its parameters, for vectorised scoring.
 BM25_B = 0.75
 BM25_K1 = 1.2
@@ -136,6 +139,7 @@ def search(
     kind: str | Sequence[str] | None = None,
     page: int = 1,
     per_page: int = 10,
+    synonyms: Synonyms | None = None,
 ) -> SearchResult:
     """Search what `viewer` may see; an empty `q` lists everything, for browsing.
 
@@ -143,11 +147,16 @@ def search(
     field queries (`technique:SANS`, `title:bragg`), `OR`, `NOT`, `-word` and
     parentheses. Facet filters take one value or several (any of them
     matches) and ignore case. Facet counts are over the filtered query.
+    `synonyms` lets technique and facility filters and field queries take
+    short names (`technique:SANS`, `facility="PSI"`).
 
     Raises `InvalidInputError` for bad syntax or parameters.
     """
     text = _check_query(q)
     _check_paging(page, per_page)
+    synonyms = synonyms or Synonyms()
+    technique = synonyms.expand_filter("technique", technique)
+    facility = synonyms.expand_filter("facility", facility)
     filters = [
         _facet_filter("technique", technique),
         _facet_filter("facility", facility),
@@ -164,7 +173,7 @@ def search(
         allowed = cache.docset(filter_query)
         first, limit = (page - 1) * per_page, page * per_page
         if text:
-            user_query = _parse(searcher, text)
+            user_query = synonyms.expand_query(_parse(searcher, text))
             matched = cache.docset(user_query) & allowed
             total = int(np.count_nonzero(matched))
             # Only the page is scored and ranked (see _top).
@@ -857,14 +866,23 @@ def _snippet(
     """
     for fieldname in fields:
         wanted = terms.get(fieldname)
-        text = stored.get(fieldname) or ""
-        if not wanted or not text:
+        raw = stored.get(fieldname) or ""
+        if not wanted or not raw:
             continue
         spans = searcher.schema[fieldname].spans
-        limited = text[:SNIPPET_CHAR_LIMIT]
-        found = next((start for term, start, _ in spans(limited) if term in wanted), None)
-        if found is None:
+        limited = raw[:SNIPPET_CHAR_LIMIT]
+        first = next((start for term, start, _ in spans(limited) if term in wanted), None)
+        if first is None:
             continue
+        # Snippets are read, not parsed: a window around the first match (from its
+        # paragraph's start when that is near, so a formula is whole) becomes plain
+        # text, then is cut again around the match.
+        low = max(limited.rfind("\n\n", 0, first) + 1, first - 3 * SNIPPET_SURROUND, 0)
+        high = min(len(limited), first + 2 * SNIPPET_CHARS)
+        if fieldname != "code":
+            low, high = formula_window(limited, low, high)
+        text = plain_text(limited[low:high], code=fieldname == "code")
+        found = next((start for term, start, _ in spans(text) if term in wanted), 0)
         begin = max(0, found - SNIPPET_SURROUND)
         if begin:
             space = text.find(" ", begin, found)
@@ -872,9 +890,11 @@ def _snippet(
         end = min(len(text), begin + SNIPPET_CHARS)
         window = text[begin:end]
         marks = [(start, end) for term, start, end in spans(window) if term in wanted]
-        return ("… " if begin else "") + _mark(window, marks) + (" …" if end < len(text) else "")
-    plain = stored.get("summary") or stored.get("markdown") or ""
-    if len(plain) > SNIPPET_CHARS:
+        more = end < len(text) or high < len(raw)
+        return ("… " if begin or low else "") + _mark(window, marks) + (" …" if more else "")
+    raw = stored.get("summary") or stored.get("markdown") or ""
+    plain = plain_text(raw[: 2 * SNIPPET_CHARS])
+    if len(plain) > SNIPPET_CHARS or len(raw) > 2 * SNIPPET_CHARS:
         plain = plain[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
     return html.escape(plain, quote=False)
 

@@ -9,14 +9,16 @@ solution or hidden check is ever indexed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from panlearn.models import Course, CourseVersion, LessonKind, User, VersionStatus
+from panlearn.models import Course, CourseVersion, LessonKind, Organisation, User, VersionStatus
 from panlearn.notebooks.student import make_student_version
 from panlearn.search.documents import (
     SearchDocument,
@@ -27,6 +29,7 @@ from panlearn.search.documents import (
 )
 from panlearn.search.extract import extract_notebook_text
 from panlearn.search.index import Index, SearchIndexBusyError
+from panlearn.search.synonyms import Synonyms, build_synonyms, load_table
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,35 @@ def viewer_for(user: User | None) -> Viewer:
         return Viewer.anonymous()
     return Viewer(role=user.role.value,
                   organisation_slug=user.organisation.slug if user.organisation else None)
+
+
+#: The table of short names in the content folder (PANLEARN_CONTENT_DIR).
+SYNONYMS_FILE = "synonyms.yml"
+
+
+@lru_cache(maxsize=8)
+def _synonyms(path: Path, mtime: float, organisations: tuple[tuple[str, str], ...],
+              techniques: tuple[tuple[str, str], ...]) -> Synonyms:
+    # Keyed by the file's mtime and the organisations: an edit or `orgs load` shows at once.
+    return build_synonyms(load_table(path), organisations, techniques)
+
+
+def search_synonyms(session: Session, content_dir: Path,
+                    techniques: Iterable[tuple[str, str]] = ()) -> Synonyms:
+    """The short names search accepts: content/synonyms.yml, the organisations, PaNET ids.
+
+    `techniques` are (PaNET id, label) pairs, e.g. from the dataset registry.
+    """
+    path = Path(content_dir) / SYNONYMS_FILE
+    mtime = path.stat().st_mtime if path.is_file() else 0.0
+    organisations = tuple((slug, name) for slug, name in session.execute(
+        select(Organisation.slug, Organisation.name).order_by(Organisation.slug)))
+    return _synonyms(path, mtime, organisations, tuple(sorted(set(techniques))))
+
+
+def registry_techniques(registry: Iterable[Any]) -> list[tuple[str, str]]:
+    """(PaNET id, label) of every technique the dataset registry names."""
+    return [(ref.id, ref.label) for dataset in registry for ref in dataset.techniques]
 
 
 def indexed_version(course: Course) -> CourseVersion | None:

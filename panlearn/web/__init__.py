@@ -20,6 +20,7 @@ from panlearn.web import (
     author,
     author_analytics,
     author_imports,
+    credential_pages,
     embed,
     errors,
     pages,
@@ -59,7 +60,7 @@ def init_app(app: Flask) -> None:
     """Register the pages, CSRF protection, security headers and HTML error pages."""
     security.init_csrf(app)
     for module in (vendor, pages, embed, signin, submissions, search_page, progress_pages,
-                   author, author_imports, author_analytics):
+                   author, author_imports, author_analytics, credential_pages):
         app.register_blueprint(module.bp)
     app.after_request(security.add_security_headers)
     app.extensions[HTML_ERRORS_EXTENSION] = errors.html_error_page

@@ -7,8 +7,13 @@ them with npm into `panlearn/static/vendor/` (git-ignored) and tells the web
 layer which are present, so that a page without them still works (maths then
 shows as TeX source) and the log says how to fix it.
 
-    python -m panlearn.web.assets install   # what scripts/bootstrap runs
+    python -m panlearn.web.assets install          # what scripts/bootstrap runs
+    python -m panlearn.web.assets install --test   # also the tests' own (axe-core)
     python -m panlearn.web.assets status
+
+Packages that only the tests use (axe-core, for the accessibility checks) are
+pinned in `tests/web/vendor.json` and installed beside it, never under
+`static/`: the platform does not serve them.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ MANIFEST = STATIC_DIR / "vendor.json"
 #: npm's `--prefix`: holds the generated package.json and node_modules/.
 VENDOR_DIR = STATIC_DIR / "vendor"
 MODULES_DIR = VENDOR_DIR / "node_modules"
+#: The tests' own npm packages (a checkout only; not part of an installed package).
+TEST_MANIFEST = STATIC_DIR.parent.parent / "tests" / "web" / "vendor.json"
+TEST_VENDOR_DIR = TEST_MANIFEST.parent / "vendor"
 
 INSTALL_HINT = "run `.venv/bin/python -m panlearn.web.assets install` (needs npm)"
 
@@ -35,16 +43,17 @@ log = logging.getLogger(__name__)
 
 
 @cache
-def pinned() -> dict[str, str]:
-    """The npm packages and exact versions the platform serves (read once)."""
-    data = json.loads(MANIFEST.read_text(encoding="utf-8"))
+def pinned(manifest: Path | None = None) -> dict[str, str]:
+    """The npm packages and exact versions the platform serves (read once), or `manifest`'s."""
+    data = json.loads((manifest or MANIFEST).read_text(encoding="utf-8"))
     return dict(data["dependencies"])
 
 
-def installed_version(name: str) -> str | None:
+def installed_version(name: str, modules_dir: Path | None = None) -> str | None:
     """The version of an installed package, or None when it is not installed."""
+    folder = modules_dir or MODULES_DIR
     try:
-        data = json.loads((MODULES_DIR / name / "package.json").read_text(encoding="utf-8"))
+        data = json.loads((folder / name / "package.json").read_text(encoding="utf-8"))
     except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
         return None
     version = data.get("version")
@@ -63,11 +72,12 @@ def available() -> frozenset[str]:
     return frozenset(name for name in pinned() if installed_version(name) is not None)
 
 
-def problems() -> list[str]:
+def problems(manifest: Path | None = None, vendor_dir: Path | None = None) -> list[str]:
     """What is missing or at another version than pinned, one line each."""
     found = []
-    for name, wanted in sorted(pinned().items()):
-        have = installed_version(name)
+    modules_dir = vendor_dir / "node_modules" if vendor_dir is not None else None
+    for name, wanted in sorted(pinned(manifest).items()):
+        have = installed_version(name, modules_dir)
         if have is None:
             found.append(f"{name} {wanted} is not installed")
         elif have != wanted:
@@ -75,32 +85,35 @@ def problems() -> list[str]:
     return found
 
 
-def install(npm: str | None = None) -> None:
+def install(npm: str | None = None, *, manifest: Path | None = None,
+            vendor_dir: Path | None = None) -> None:
     """Install the pinned packages with npm; does nothing when they are all in place.
 
     Lifecycle scripts are disabled (`--ignore-scripts`): we need the files of
-    these packages, never code of theirs run on the server.
+    these packages, never code of theirs run on the server. `manifest` and
+    `vendor_dir` name another set (the tests' own) and where it goes.
     """
-    if not problems():
-        log.info("front-end assets up to date: %s", ", ".join(sorted(pinned())))
+    vendor_dir = vendor_dir or VENDOR_DIR
+    if not problems(manifest, vendor_dir):
+        log.info("front-end assets up to date: %s", ", ".join(sorted(pinned(manifest))))
         return
     executable = npm or shutil.which("npm")
     if executable is None:
         raise SystemExit("npm not found: install Node.js and npm (Debian: apt-get install npm)")
-    VENDOR_DIR.mkdir(parents=True, exist_ok=True)
+    vendor_dir.mkdir(parents=True, exist_ok=True)
     package = {
         "name": "panlearn-vendor",
         "private": True,
-        "description": f"Generated from {MANIFEST.name}; do not edit.",
-        "dependencies": pinned(),
+        "description": f"Generated from {(manifest or MANIFEST).name}; do not edit.",
+        "dependencies": pinned(manifest),
     }
-    (VENDOR_DIR / "package.json").write_text(json.dumps(package, indent=2) + "\n")
+    (vendor_dir / "package.json").write_text(json.dumps(package, indent=2) + "\n")
     subprocess.run(
-        [executable, "install", "--prefix", str(VENDOR_DIR), "--no-audit", "--no-fund",
+        [executable, "install", "--prefix", str(vendor_dir), "--no-audit", "--no-fund",
          "--ignore-scripts", "--omit=dev", "--loglevel=error"],
         check=True,
     )
-    left = problems()
+    left = problems(manifest, vendor_dir)
     if left:
         raise SystemExit("npm finished but: " + "; ".join(left))
 
@@ -110,12 +123,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m panlearn.web.assets",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["install", "status"])
+    parser.add_argument("--test", action="store_true",
+                        help="also install the tests' own packages (tests/web/vendor.json)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.command == "install":
         install()
         print("front-end assets installed: " + ", ".join(
             f"{name} {installed_version(name)}" for name in sorted(pinned())))
+        if args.test:
+            if not TEST_MANIFEST.is_file():
+                raise SystemExit(f"{TEST_MANIFEST} not found: --test needs a checkout")
+            install(manifest=TEST_MANIFEST, vendor_dir=TEST_VENDOR_DIR)
+            modules = TEST_VENDOR_DIR / "node_modules"
+            print("test assets installed: " + ", ".join(
+                f"{name} {installed_version(name, modules)}"
+                for name in sorted(pinned(TEST_MANIFEST))))
         return 0
     left = problems()
     for line in left:

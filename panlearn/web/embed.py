@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
@@ -43,12 +43,18 @@ def lesson(lesson_id: int) -> str:
     viewer = current_user()
     found = get_lesson(db.session, lesson_id, viewer)
     allow_framing(embed_frame_sources(is_public(found.module.course_version)))
+    cell_url = None
     if "cell" in args:
         fragment = rendering.cell_html(found, viewer, args["cell"], args["part"])
+        if not fragment:
+            # `part=output` of a cell without a figure: say so, and offer the whole cell.
+            cell_url = url_for("embed.lesson", lesson_id=found.id, cell=args["cell"])
     else:
         fragment = rendering.lesson_html(found, viewer)
     return render_template(
         "embed.html", lesson=found, fragment=fragment, whole="cell" not in args,
+        part=args["part"] if "cell" in args else None, cell_id=args.get("cell"),
+        cell_url=cell_url,
         own_heading="cell" not in args and not rendering.has_top_heading(fragment),
         page_url=url_for("pages.lesson", lesson_id=found.id, _external=True),
     )
@@ -109,6 +115,18 @@ def oembed_response(found: Lesson, kind: str, query: dict[str, str],
         body["thumbnail_width"] = thumbnail.width
         body["thumbnail_height"] = thumbnail.height
     return body
+
+
+@bp.after_request
+def _oembed_cors(response: Response) -> Response:
+    """Let any site's scripts read oEmbed answers (a presentation tool `fetch()`es them).
+
+    Only the oEmbed endpoint, which describes public lessons, and without
+    credentials: a cross-origin reader gets what an anonymous visitor gets.
+    """
+    if request.endpoint == "embed.oembed":
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 @bp.route("/oembed")

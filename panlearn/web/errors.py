@@ -23,9 +23,14 @@ def wants_html() -> bool:
     return request.accept_mimetypes.best_match(_OFFERS) == "text/html"
 
 
+#: Endpoints shown inside other sites' frames: their errors are small chrome-less pages.
+FRAMED_ENDPOINTS = frozenset({"embed.lesson"})
+
+
 def html_error_page(status: int, title: str, detail: str) -> Response | None:
     """The error as an HTML page, or None to let problem+json answer."""
     if not wants_html():
         return None
-    body = render_template("error.html", status=status, title=title, detail=detail)
+    template = "embed_error.html" if request.endpoint in FRAMED_ENDPOINTS else "error.html"
+    body = render_template(template, status=status, title=title, detail=detail)
     return Response(body, status=status, mimetype="text/html")

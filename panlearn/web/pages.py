@@ -97,9 +97,9 @@ def lesson(lesson_id: int, upload_error: str | None = None) -> str:
     before, after = neighbours(found)
     fragment = rendering.lesson_html(found, viewer)
     published = is_public(version)
+    page_url = url_for("pages.lesson", lesson_id=found.id, _external=True)
     oembed_url = None
     if published:
-        page_url = url_for("pages.lesson", lesson_id=found.id, _external=True)
         oembed_url = url_for("embed.oembed", url=page_url, format="json", _external=True)
     exercise = found.exercise if found.kind == LessonKind.EXERCISE else None
     # The data credit names the viewer's own files (all choices for anonymous viewers).
@@ -113,7 +113,7 @@ def lesson(lesson_id: int, upload_error: str | None = None) -> str:
         data_credits=data_credits,
         fragment=fragment, own_heading=not rendering.has_top_heading(fragment),
         exercise=exercise,
-        published=published, oembed_url=oembed_url,
+        published=published, oembed_url=oembed_url, page_url=page_url,
         embed_url=url_for("embed.lesson", lesson_id=found.id, _external=True),
         upload_form=SubmissionForm(), upload_error=upload_error, viewer=viewer,
     )

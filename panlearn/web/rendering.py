@@ -110,7 +110,8 @@ def slides_html(lesson: Lesson, viewer: User | None) -> str:
         _student_notebook(lesson, viewer), render_cache_dir(),
         reveal_url_prefix=url_for("vendor.npm_package", package="reveal.js",
                                   filename=REVEAL_PROBE).removesuffix("/" + REVEAL_PROBE),
-        title=lesson.title, stylesheets=stylesheets, scripts=maths_js,
+        title=lesson.title, stylesheets=stylesheets,
+        scripts=[*maths_js, url_for("static", filename="js/page.js")],
         sha256=lesson.notebook_hash,
     )
 

@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, render_template, request
 from marshmallow import ValidationError
 
 from panlearn.api.identity import current_user
+from panlearn.api.search import current_synonyms
 from panlearn.errors import InvalidInputError
 from panlearn.schemas import SearchArgsSchema
 from panlearn.search import search
@@ -33,7 +34,7 @@ def search_page() -> tuple[str, int] | str:
     q = args.pop("q")
     try:
         result = search(current_app.extensions["panlearn.search"].index, q,
-                        viewer=viewer_for(current_user()), **args)
+                        viewer=viewer_for(current_user()), synonyms=current_synonyms(), **args)
     except InvalidInputError as error:
         return render_template("search.html", args={"q": q, **args}, result=None,
                                error=error.detail), 400

@@ -12,7 +12,11 @@ only. KaTeX and reveal.js set styles through the CSSOM, which CSP does not
 restrict.
 
 Framing is refused (`frame-ancestors 'none'`) except for the views that are
-meant to be embedded, which call `allow_framing`.
+meant to be embedded, which call `allow_framing`. A page that a browser is
+loading into a frame (`Sec-Fetch-Dest: iframe`) and that refuses framing is
+answered with a small frameable page instead (`framing_refusal`): it says why
+the page is not shown and links to the embeddable address, rather than leaving
+the lecturer who pasted a lesson URL into an iframe with a browser error.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, render_template, request, url_for
 from flask_wtf.csrf import CSRFProtect
 
 from panlearn.models import CourseVersion, VersionStatus
@@ -124,8 +128,37 @@ def content_security_policy(*, frame_ancestors: str, script_sources: Iterable[st
     ])
 
 
+#: `Sec-Fetch-Dest` values of a document loaded into another page.
+_FRAMED_DESTINATIONS = frozenset({"iframe", "frame"})
+
+
+def framing_refusal(response: Response) -> Response | None:
+    """A frameable page explaining the refusal, for a framed page that refuses framing.
+
+    Only successful HTML answers to GET are replaced (a redirect, an error or
+    JSON keeps its meaning). The page holds no data of the viewer: the framed
+    address, and for a lesson its `/embed/…` address.
+    """
+    if (request.method != "GET"
+            or request.headers.get("Sec-Fetch-Dest") not in _FRAMED_DESTINATIONS
+            or g.get("pl_frame_ancestors", "'none'") != "'none'"
+            or response.status_code != 200 or response.mimetype != "text/html"):
+        return None
+    embed_url = None
+    if request.endpoint == "pages.lesson" and request.view_args:
+        embed_url = url_for("embed.lesson", lesson_id=request.view_args["lesson_id"],
+                            _external=True)
+    body = render_template("framing_refused.html", page_url=request.url, embed_url=embed_url)
+    refusal = Response(body, mimetype="text/html")
+    g.pl_frame_ancestors = "*"
+    return refusal
+
+
 def add_security_headers(response: Response) -> Response:
     """Set CSP, nosniff, Referrer-Policy and framing rules (an after_request hook)."""
+    refusal = framing_refusal(response)
+    if refusal is not None:
+        response = refusal
     frame_ancestors = g.get("pl_frame_ancestors", "'none'")
     script_sources = list(g.get("pl_script_sources", []))
     style_inline = False

@@ -2,7 +2,9 @@
 
 Works without JavaScript: the form posts the notebook (CSRF-protected), the
 platform commits the submission and redirects to its page, which refreshes
-itself every second until the grading is done.
+itself every one or two seconds until the grading is done (with JavaScript it
+asks the API every second instead, and reloads once). A refused upload
+re-renders the exercise page scrolled to the form, with the reason beside it.
 """
 
 from __future__ import annotations
@@ -20,9 +22,23 @@ from panlearn.grading.submissions import (
     submission_limits,
     submit_notebook,
 )
+from panlearn.web import rendering
 from panlearn.web.forms import SubmissionForm
 
 bp = Blueprint("submissions_pages", __name__)
+
+#: Bounds of the result page's reload without JavaScript, in seconds. The queue's hint
+#: (`poll_after`) may say ten; a page left waiting that long after a one-second grading
+#: feels broken, and one page view a second or two per waiting student is cheap.
+PAGE_REFRESH_S = (1, 2)
+
+
+def page_refresh(hint: int | None) -> int | None:
+    """Seconds until the result page reloads itself (None once the result is in)."""
+    if hint is None:
+        return None
+    low, high = PAGE_REFRESH_S
+    return max(low, min(high, hint))
 
 
 @bp.route("/lessons/<int:lesson_id>/submissions", methods=["POST"])
@@ -56,7 +72,7 @@ def submit(lesson_id: int) -> Response | tuple[str, int] | tuple[str, int, dict[
 
 
 @bp.route("/submissions/<int:submission_id>")
-def show(submission_id: int) -> str:
+def show(submission_id: int) -> Response | str:
     """A submission's state and per-check feedback (its owner and the exercise's authors)."""
     viewer = current_user()
     if viewer is None:
@@ -64,4 +80,18 @@ def show(submission_id: int) -> str:
     submission = get_submission(db.session, submission_id, viewer)
     return render_template("submission.html", submission=submission,
                            run=latest_run(submission), lesson=submission.exercise.lesson,
-                           refresh_s=poll_after(db.session, submission))
+                           refresh_s=page_refresh(poll_after(db.session, submission)))
+
+
+@bp.route("/submissions/<int:submission_id>/notebook")
+def notebook(submission_id: int) -> Response | str:
+    """The executed notebook with each check's result, styled like a lesson, with maths."""
+    from panlearn.grading.feedback import feedback_html
+
+    viewer = current_user()
+    if viewer is None:
+        return redirect(url_for("signin.login", next=request.path), code=303)
+    submission = get_submission(db.session, submission_id, viewer)
+    fragment = feedback_html(submission, cache_dir=rendering.render_cache_dir())
+    return render_template("submission_notebook.html", submission=submission,
+                           lesson=submission.exercise.lesson, fragment=fragment)

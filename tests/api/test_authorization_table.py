@@ -62,6 +62,10 @@ TABLE: list[tuple[str, str, str | None, tuple[int, ...]]] = [
     ("GET", "/embed/lessons/{draft_lesson}", None, (404, 404, 404, 200, 200)),
     ("GET", "/lessons/{draft_lesson}/thumbnail.png", None, (404, 404, 404, 404, 404)),
     ("GET", "/submissions/{submission}", None, (303, 200, 404, 200, 200)),
+    # The table's submission has no executed notebook: 404 for all who may see it.
+    ("GET", "/submissions/{submission}/notebook", None, (303, 404, 404, 404, 404)),
+    # A credential's page: anyone with its address (the holder shares it).
+    ("GET", "/credentials/{credential}", None, OK),
     ("GET", "/search?q=drafty", None, OK),
     # The author's workspace: its organisation's authors and admins only; another
     # organisation's author sees its own (empty) workspace and none of psi's.

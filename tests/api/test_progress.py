@@ -254,6 +254,8 @@ def test_course_completion_issues_exactly_one_credential(app, client, catalogue)
     assert progress["completed_at"] is not None
     credential = progress["credential"]
     assert credential["url"] == f"/api/credentials/{credential['id']}"
+    assert credential["page_url"] == f"/credentials/{credential['id']}"
+    assert client.get(credential["page_url"]).status_code == 200  # the page for people
     assert credential["revoked"] is False
     # More events after completion: enrolling again, reading again, passing again.
     enrol(client, student)

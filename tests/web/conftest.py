@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,12 @@ def demo(app: Flask, tmp_path: Path) -> list[int]:
     write_course(tmp_path / "demo-src", "demo")
     import_folder(app, tmp_path / "demo-src")
     return lesson_ids(app, "demo")
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Headless Chromium that can only reach 127.0.0.1, logging console and network."""
+    from tests.web.browser import chromium
+
+    with chromium() as driver:
+        yield driver

@@ -9,23 +9,19 @@ error (a CSP violation is one). Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
-import json
-import shutil
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.conftest import REPO_ROOT
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ARTIFACTS = REPO_ROOT / "test-artifacts"
+from tests.web.browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    Server,
+    assert_clean,
+    static_page,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -34,93 +30,11 @@ pytestmark = [
 ]
 
 
-class Server:
-    """A WSGI app served by werkzeug on 127.0.0.1 in a thread."""
-
-    def __init__(self, wsgi_app: Any) -> None:
-        self._server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Server:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
 def framing_page(embeds: list[tuple[str, str]]) -> Any:
     """A WSGI app serving one HTML page with an iframe per (title, src)."""
     frames = "\n".join(f'<iframe src="{src}" title="{title}" width="800" height="420"></iframe>'
                        for title, src in embeds)
-    body = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Talk</title>"
-            f"<link rel='icon' href='data:,'></head><body><h1>A talk</h1>{frames}</body></html>")
-
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
-        return [body.encode()]
-
-    return app
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """Headless Chromium that can only reach 127.0.0.1, logging console and network."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    if not CHROMEDRIVER.exists() and shutil.which("chromedriver") is None:
-        pytest.fail("chromedriver missing: install the Debian package chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 "--window-size=1280,900",
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(20)
-    ARTIFACTS.mkdir(exist_ok=True)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def drain_logs(driver: Any) -> tuple[list[str], list[str]]:
-    """Console errors and requested URLs since the last call."""
-    errors = [entry["message"] for entry in driver.get_log("browser")
-              if entry["level"] == "SEVERE"]
-    urls = []
-    for entry in driver.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        if message["method"] == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
-    return errors, urls
-
-
-def assert_clean(driver: Any, what: str) -> list[str]:
-    """No console error and no request to anything but 127.0.0.1 since the last check."""
-    errors, urls = drain_logs(driver)
-    assert errors == [], f"console errors on {what}: {errors}"
-    outside = [url for url in urls
-               if urlsplit(url).scheme in {"http", "https", "ws", "wss"}
-               and urlsplit(url).hostname != "127.0.0.1"]
-    assert outside == [], f"{what} requested {outside}"
-    assert urls, f"no request logged for {what}"
-    return urls
-
-
-def wait_for(driver: Any, script: str, timeout: float = 10) -> Any:
-    """Wait until a JavaScript expression is truthy, and return its value."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout).until(lambda d: d.execute_script(f"return {script}"))
+    return static_page(f"<h1>A talk</h1>{frames}")
 
 
 IMAGES_LOADED = ("(() => { const images = [...document.querySelectorAll('.pl-notebook img')];"

@@ -112,3 +112,65 @@ def test_every_cell_of_the_shipped_course_can_be_embedded(client, app, nexus):
     for lesson in nexus:
         for cell in lesson_cells(app, lesson):
             assert client.get(f"/embed/lessons/{lesson}?cell={cell}").status_code == 200
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+FRAMED = {**BROWSER, "Sec-Fetch-Dest": "iframe", "Sec-Fetch-Mode": "navigate"}
+
+
+def test_output_part_keeps_figures_only_and_says_when_a_cell_has_none(client, figures):
+    html = client.get(f"/embed/lessons/{figures[0]}?cell=figure-cell&part=output").get_data(
+        as_text=True)
+    assert "data:image/png;base64," in html and "&lt;Figure size" not in html
+    assert 'class="embed embed-cell embed-output"' in html  # the figure fits the frame
+    markdown_cell = lesson_cells(client.application, figures[0])[0]
+    response = client.get(f"/embed/lessons/{figures[0]}?cell={markdown_cell}&part=output")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "No figure in this cell" in page
+    assert f'href="/embed/lessons/{figures[0]}?cell={markdown_cell}"' in page
+
+
+def test_an_unknown_cell_is_a_small_html_page_inside_the_frame(client, figures):
+    response = client.get(f"/embed/lessons/{figures[0]}?cell=nope", headers=FRAMED)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert "No cell &#39;nope&#39; in this notebook." in page and "site-header" not in page
+    assert "frame-ancestors *" in response.headers["Content-Security-Policy"]
+    # Programs still get problem+json.
+    assert client.get(f"/embed/lessons/{figures[0]}?cell=nope").mimetype == (
+        "application/problem+json")
+
+
+def test_oembed_can_be_read_by_other_sites_scripts(client, figures):
+    ok = client.get(f"/oembed?url=http://localhost/lessons/{figures[0]}&format=json",
+                    headers={"Origin": "https://slides.example.org"})
+    assert ok.headers["Access-Control-Allow-Origin"] == "*"
+    missing = client.get("/oembed?url=http://localhost/lessons/999&format=json")
+    assert missing.status_code == 404 and missing.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Origin" not in client.get(f"/lessons/{figures[0]}").headers
+
+
+def test_a_framed_page_explains_the_refusal_and_links_to_the_embed(app, client, figures):
+    from tests.builders import make_user
+    from tests.web.conftest import sign_in
+
+    make_user(app, "lecturer")
+    sign_in(client, "lecturer")
+    response = client.get(f"/lessons/{figures[0]}", headers=FRAMED)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "cannot be shown inside another page" in page
+    assert f'href="http://localhost/embed/lessons/{figures[0]}"' in page
+    assert "frame-ancestors *" in response.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in response.headers
+    assert "lecturer" not in page and "csrf" not in page.lower()  # nothing of the viewer
+    # Not framed: the page itself, which refuses framing.
+    normal = client.get(f"/lessons/{figures[0]}", headers=BROWSER)
+    assert "frame-ancestors 'none'" in normal.headers["Content-Security-Policy"]
+    assert 'class="pl-notebook' in normal.get_data(as_text=True)
+    # Other pages: the refusal without an embed address; embeds and slides frame as before.
+    login = client.get("/login", headers=FRAMED).get_data(as_text=True)
+    assert "cannot be shown" in login and "/embed/" not in login
+    embed = client.get(f"/embed/lessons/{figures[0]}", headers=FRAMED)
+    assert "cannot be shown" not in embed.get_data(as_text=True)
+    slides = client.get(f"/lessons/{figures[0]}/slides", headers=FRAMED)
+    assert "reveal" in slides.get_data(as_text=True)

@@ -17,7 +17,7 @@
       ],
       throwOnError: false
     };
-    var roots = document.querySelectorAll(".pl-notebook, .reveal .slides");
+    var roots = document.querySelectorAll(".pl-notebook");
     for (var i = 0; i < roots.length; i++) {
       window.renderMathInElement(roots[i], options);
     }

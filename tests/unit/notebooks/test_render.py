@@ -69,9 +69,9 @@ def test_code_is_highlighted_and_plots_are_inline(lesson_html):
 
 
 def test_long_outputs_fold_into_details_and_short_ones_do_not():
-    long_html = render_cell(_lesson(), "long", part="output")
+    long_html = render_cell(_lesson(), "long")
     assert "<details" in long_html and "(100 lines)" in long_html
-    assert "<details" not in render_cell(_lesson(), "short", part="output")
+    assert "<details" not in render_cell(_lesson(), "short")
     assert "<details" not in render_lesson(_lesson(), collapse_lines=500)
 
 
@@ -82,6 +82,20 @@ def test_render_cell_returns_one_cell_or_its_output():
     output = render_cell(_lesson(), "plot", part="output")
     assert "data:image/png" in output and "plot(q)" not in output
     assert render_cell(_lesson(), "intro", part="output") == ""
+
+
+def test_output_part_keeps_figures_and_rich_outputs_not_printed_text():
+    nb = notebook(v4.new_code_cell("show()", id="mixed", execution_count=1, outputs=[
+        stream("fitting… done\n"),
+        display({"image/png": PNG_1PX, "text/plain": "<Figure>"}),
+        display({"text/html": "<table><tr><td>peak</td></tr></table>", "text/plain": "df"}),
+        display({"text/plain": "a plain repr"}),
+    ]))
+    output = render_cell(nb, "mixed", part="output")
+    assert "data:image/png" in output and "<td>peak</td>" in output
+    assert "fitting" not in output and "a plain repr" not in output and "<Figure>" not in output
+    # A cell that only prints has no output to embed.
+    assert render_cell(_lesson(), "short", part="output") == ""
 
 
 @pytest.mark.parametrize("cell_id", ["nope", "../x", "plot-->"])
