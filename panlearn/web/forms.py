@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 
@@ -24,3 +24,15 @@ class SubmissionForm(FlaskForm):
     """Hand in a completed exercise notebook."""
 
     notebook = FileField("Your completed notebook (.ipynb)", validators=[FileRequired()])
+
+
+#: Lifetimes a personal API token may be given, in days.
+TOKEN_LIFETIMES = (("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year"))
+
+
+class TokenForm(FlaskForm):
+    """Create a personal API token (shown once)."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)],
+                       description="What it is for, e.g. “course import from CI”.")
+    days = SelectField("Valid for", choices=TOKEN_LIFETIMES, default="30")
