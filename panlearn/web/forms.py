@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 
@@ -27,7 +28,8 @@ class SubmissionForm(FlaskForm):
 
 
 #: Lifetimes a personal API token may be given, in days.
-TOKEN_LIFETIMES = (("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year"))
+TOKEN_LIFETIMES = [SelectChoice("7", "7 days"), SelectChoice("30", "30 days"),
+                   SelectChoice("90", "90 days"), SelectChoice("365", "1 year")]
 
 
 class TokenForm(FlaskForm):
