@@ -59,8 +59,10 @@ def _page(user: User, form: TokenForm, *, new_token: IssuedToken | None = None,
                              removable=identity.kind == IdentityKind.OIDC and ways_in > 1)
               for identity in user.identities]
     linked_providers = {identity.provider for identity in user.identities}
+    source = providers.get(user.role_source or "")
     return render_template(
         "account.html", user=user, identities=linked, has_password=has_password(user),
+        role_source=source.display_name if source else user.role_source,
         linkable=[p for p in providers.values() if p.name not in linked_providers],
         tokens=live_tokens(db.session, user), form=form, new_token=new_token,
         new_token_name=new_token_name)
