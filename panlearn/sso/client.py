@@ -167,6 +167,12 @@ class OidcClients:
             return None
         return str(result["url"])
 
+    def discover(self, name: str) -> Mapping[str, Any]:
+        """The provider's discovery document, checked; a `SignInError` says what is wrong."""
+        provider = self.provider(name)
+        with _translated(provider):
+            return self._metadata(provider)
+
     def form_origins(self) -> list[str]:
         """Origins our forms may lead to: each issuer, and its endpoints once discovered.
 

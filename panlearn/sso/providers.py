@@ -133,7 +133,6 @@ class ProviderSchema(Schema):
             raise ValidationError("must include openid", "scopes")
 
 
-
 def load_identity_file(path: Path, environ: Mapping[str, str]) -> list[ProviderConfig]:
     """Read and check the identity file; no file means no providers.
 
@@ -155,14 +154,16 @@ def load_identity_file(path: Path, environ: Mapping[str, str]) -> list[ProviderC
     problems: list[str] = []
     for index, entry in enumerate(entries):
         if isinstance(entry, dict) and "client_secret" in entry:
-            problems.append(f"providers[{index}].client_secret: secrets never go in this file; put it in "
-                            "an environment variable and name it in client_secret_env")
+            problems.append(f"providers[{index}].client_secret: secrets never go in this "
+                            "file; put it in an environment variable and name it in "
+                            "client_secret_env")
     try:
         loaded: list[dict[str, Any]] = ProviderSchema(many=True).load(
             [{k: v for k, v in e.items() if k != "client_secret"} if isinstance(e, dict) else e
              for e in entries])
     except ValidationError as error:
-        problems += [f"{key}: {message}" for key, message in flatten_messages(error.messages, "providers")]
+        problems += [f"{key}: {message}"
+                     for key, message in flatten_messages(error.messages, "providers")]
         loaded = []
     names = [entry["name"] for entry in loaded]
     problems += [f"name {name!r} is used twice" for name in sorted(set(names))

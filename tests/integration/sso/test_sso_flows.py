@@ -249,17 +249,17 @@ def test_a_denied_sign_in_at_the_provider_is_a_clear_page(app, site, provider, b
 
 def test_a_provider_that_is_down_gives_a_clear_page(app, site, provider, browser,
                                                     sign_in_log):
-    # Down after the user left for it: the code cannot be exchanged.
-    callback = authorise(browser, leave_for_provider(browser, site), "ada-sub")
-    provider.stop()
-    _refusal(browser.get(callback, allow_redirects=False), 504, "cannot be reached",
-             sign_in_log, "provider unreachable")
-    # Down from the start (a fresh process has not read its discovery document yet).
-    with app.app_context():
-        from panlearn.sso.client import oidc_clients
-        oidc_clients()._oauth.create_client(PROVIDER).server_metadata.clear()
+    provider.stop()  # before this process ever read its discovery document
     answer = browser.get(f"{site.url}/login/sso/{PROVIDER}", allow_redirects=False)
     _refusal(answer, 504, "cannot be reached", sign_in_log, "provider unreachable")
+
+
+def test_a_provider_that_goes_down_mid_sign_in_gives_a_clear_page(app, site, provider, browser,
+                                                                  sign_in_log):
+    callback = authorise(browser, leave_for_provider(browser, site), "ada-sub")
+    provider.stop()  # the code cannot be exchanged
+    _refusal(browser.get(callback, allow_redirects=False), 504, "cannot be reached",
+             sign_in_log, "provider unreachable")
 
 
 def test_an_unknown_provider_is_404(app, site, browser):
@@ -434,3 +434,20 @@ def test_with_local_login_off_only_the_providers_remain(app, site, provider, bro
         "username": "curie", "password": PASSWORD, "csrf_token": token},
         headers={"Accept": "text/html"}, allow_redirects=False)
     assert answer.status_code == 403 and "turned off" in answer.text
+
+
+def test_the_cli_tells_operators_what_to_register_and_checks_discovery(app, site, provider):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["sso", "providers", "--check"])
+    assert result.exit_code == 0, result.output
+    assert f"redirect URI:             {site.url}/login/sso/{PROVIDER}/callback" in result.output
+    assert f"post-logout redirect URI: {site.url}/logout" in result.output
+    assert "groups contains 'psi-training-authors' → author of psi" in result.output
+    assert "check: ok; end-session endpoint yes" in result.output
+
+
+def test_the_cli_check_fails_when_a_provider_is_unreachable(app, provider):
+    provider.stop()
+    result = app.test_cli_runner().invoke(args=["sso", "providers", "--check"])
+    assert result.exit_code == 1
+    assert "check: FAILED: provider unreachable" in result.output
