@@ -67,7 +67,7 @@ class LoginStateStore:
         session = self._session()
         now = utcnow()
         session.execute(delete(LoginState).where(LoginState.expires_at < now))
-        session.merge(LoginState(key=key[:200], value=value,
+        session.merge(LoginState(key=key, value=value,
                                  expires_at=now + timedelta(seconds=expires_in)))
         session.commit()
 

@@ -12,11 +12,21 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
 
 from panlearn.api.identity import SESSION_USER_KEY
 from panlearn.errors import PanlearnError
-from panlearn.extensions import db
+from panlearn.extensions import db, limiter
 from panlearn.models import User
 from panlearn.sso.client import oidc_clients
 from panlearn.sso.errors import SignInError
@@ -33,6 +43,12 @@ _NEXT_KEY = "sso_next"
 _LINK_KEY = "sso_link"
 
 
+#: Each start of a sign-in stores its state until it is used or expires: as many starts per
+#: client address as password attempts (PANLEARN_LOGIN_RATE).
+_starts = limiter.limit(lambda: current_app.config["PANLEARN"]["LOGIN_RATE"],
+                        key_func=get_remote_address, scope="sso-start")
+
+
 def _redirect_uri(provider: str) -> str:
     return external_url("sso.callback", provider=provider)
 
@@ -46,6 +62,7 @@ def _allow_provider_forms() -> None:
 
 
 @bp.route("/login/sso/<provider>")
+@_starts
 def start(provider: str) -> Response:
     """Go to the provider to sign in, then come back to `next`."""
     clients = oidc_clients()
@@ -56,6 +73,7 @@ def start(provider: str) -> Response:
 
 
 @bp.route("/account/identities/<provider>/link", methods=["POST"])
+@_starts
 def link(provider: str) -> Response:
     """Go to the provider to add that identity to the signed-in account (CSRF-checked form)."""
     clients = oidc_clients()

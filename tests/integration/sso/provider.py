@@ -21,6 +21,7 @@ import base64
 import hashlib
 import io
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,7 @@ class _Gate:
     challenges: dict[str, tuple[str, str]] = field(default_factory=dict)
     expired: set[str] = field(default_factory=set)
     wrong_nonce: str | None = None
+    delay_s: float = 0.0
     issue_to: RegisteredClient | None = None
     _swapped_from: dict[str, str] = field(default_factory=dict)
 
@@ -72,6 +74,8 @@ class _Gate:
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         form = dict(parse_qsl(body.decode(), keep_blank_values=True)) if body else {}
         self.requests.append(Seen(method, path, query, form))
+        if self.delay_s:
+            time.sleep(self.delay_s)
 
         if path == "/oauth2/authorize":
             if query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):
@@ -165,6 +169,10 @@ class Provider:
     def send_wrong_nonce(self, nonce: str | None = "not-the-nonce-of-this-sign-in") -> None:
         """Put another nonce into the id_tokens of the next sign-ins."""
         self._gate.wrong_nonce = nonce
+
+    def answer_after(self, seconds: float) -> None:
+        """Keep every request waiting this long before answering (a provider that hangs)."""
+        self._gate.delay_s = seconds
 
     def issue_to(self, client: RegisteredClient | None) -> None:
         """Issue codes and tokens to another client (id_tokens then name it as `aud`)."""

@@ -262,6 +262,36 @@ def test_a_provider_that_goes_down_mid_sign_in_gives_a_clear_page(app, site, pro
              sign_in_log, "provider unreachable")
 
 
+@pytest.mark.parametrize("app_settings", [{"OIDC_TIMEOUT_S": 0.5}])
+def test_a_provider_that_hangs_is_given_up_on_after_the_timeout(app, site, provider, browser,
+                                                                sign_in_log, app_settings):
+    provider.answer_after(3)
+    answer = browser.get(f"{site.url}/login/sso/{PROVIDER}", allow_redirects=False, timeout=10)
+    # The provider had not answered yet: panlearn gave up (its read timed out) and said so.
+    _refusal(answer, 504, "cannot be reached", sign_in_log, "ReadTimeout")
+
+
+def test_sign_in_starts_are_throttled_per_address(app, site, provider, browser):
+    statuses = [browser.get(f"{site.url}/login/sso/{PROVIDER}", allow_redirects=False,
+                            headers={"Accept": "text/html"}).status_code for _ in range(11)]
+    assert statuses == [302] * 10 + [429]
+
+
+def test_an_identity_linked_to_another_account_is_not_taken_over(app, site, provider):
+    with requests.Session() as first:
+        assert sign_in(first, site, provider, "ada-sub", ADA).status_code == 303
+    make_user(app, "curie")
+    with requests.Session() as browser:
+        _password_sign_in(browser, site, "curie")
+        page = browser.get(f"{site.url}/account").text
+        started = browser.post(f"{site.url}/account/identities/{PROVIDER}/link",
+                               data={"csrf_token": csrf_token(page)}, allow_redirects=False)
+        back = browser.get(authorise(browser, started.headers["Location"], "ada-sub"),
+                           allow_redirects=False)
+        assert back.status_code == 409 and "already linked" in back.text
+    assert [owner for *_, owner in identities(app)] == ["ada"]
+
+
 def test_an_unknown_provider_is_404(app, site, browser):
     answer = browser.get(f"{site.url}/login/sso/nobody", allow_redirects=False)
     assert answer.status_code == 404 and "No identity provider" in answer.text
