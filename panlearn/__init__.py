@@ -59,12 +59,34 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     init_metadata(app)
     init_lti(app)
+    _init_sso(app)
     # After flask-smorest, so our problem+json handlers replace its error handler.
     register_error_handlers(app)
     cli.init_app(app)
     _init_grading(app)
     init_imports(app)
     return app
+
+
+def _init_sso(app: Flask) -> None:
+    """The identity providers of the identity file, as OpenID Connect clients of this app."""
+    import logging
+
+    from panlearn.extensions import db
+    from panlearn.sso.client import LoginStateStore, OidcClients
+    from panlearn.sso.client import init_app as init_clients
+    from panlearn.sso.providers import load_identity_file
+
+    settings = app.config["PANLEARN"]
+    path = Path(settings["IDENTITY_FILE"] or Path(settings["CONTENT_DIR"]) / "identity.yml")
+    providers = load_identity_file(path, os.environ)
+    init_clients(app, OidcClients(app, providers, state=LoginStateStore(lambda: db.session),
+                                  timeout_s=settings["OIDC_TIMEOUT_S"],
+                                  clock_skew_s=settings["OIDC_CLOCK_SKEW_S"]))
+    if not providers and not settings["LOCAL_LOGIN"]:
+        logging.getLogger(__name__).warning(
+            "PANLEARN_LOCAL_LOGIN=false and no identity provider in %s: nobody can sign in",
+            path)
 
 
 def _init_grading(app: Flask) -> None:

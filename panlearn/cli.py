@@ -55,12 +55,15 @@ search_cli = AppGroup("search", help="Maintain the search index.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.STUDENT.value,
               show_default=True)
 @click.option("--org", "organisation", help="Slug of the user's organisation.")
+@click.option("--email", help="The person's e-mail address (identity providers trusted for "
+              "it may then link to this account).")
 @click.password_option("--password", help="Prompted for when not given.")
 @_user_errors
 def create_user_command(username: str, role: str, organisation: str | None,
-                        password: str) -> None:
+                        email: str | None, password: str) -> None:
     """Create an account."""
-    user = create_user(db.session, username, password, role=role, organisation_slug=organisation)
+    user = create_user(db.session, username, password, role=role, organisation_slug=organisation,
+                       email=email)
     click.echo(f"created {user.role.value} {user.username}"
                + (f" of {organisation}" if organisation else ""))
 
@@ -261,5 +264,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(grade_command)
     app.cli.add_command(worker_command)
     from panlearn.lti.cli import lti_cli
+    from panlearn.sso.cli import sso_cli
 
     app.cli.add_command(lti_cli)
+    app.cli.add_command(sso_cli)

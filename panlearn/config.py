@@ -69,6 +69,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ADMIN_EMAIL", None, "Contact address of this installation (OAI-PMH Identify); "
             "default `admin@<host>`."),
     Setting("OAI_PAGE_SIZE", 50, "Records per OAI-PMH page before a resumption token.", int),
+    Setting("LOCAL_LOGIN", True, "Sign-in with a panlearn username and password (the form, "
+            "and `POST /api/auth/token`); `false` leaves only the identity providers.", _bool),
+    Setting("IDENTITY_FILE", None, "The OpenID Connect providers people sign in with (YAML, "
+            "see docs/OPERATIONS.md); default `identity.yml` in PANLEARN_CONTENT_DIR, none if "
+            "absent."),
+    Setting("OIDC_CLOCK_SKEW_S", 60, "Seconds of clock difference allowed with identity "
+            "providers when checking an id_token's `exp` and `iat`.", int),
+    Setting("OIDC_TIMEOUT_S", 10.0, "Seconds to wait for an identity provider (discovery, "
+            "token, keys, userinfo) before the sign-in page says it is unreachable.", float),
     Setting("LOGIN_RATE", "10 per minute", "Login attempts allowed per client address."),
     Setting("LOGIN_LOCKOUT", "5 per 15 minutes", "Failed logins allowed per username before "
             "it is locked out for the rest of the window."),

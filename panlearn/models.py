@@ -127,11 +127,69 @@ class User(db.Model):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: A name for people, from an identity provider's claims (never used to sign in).
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    #: Lower-cased; set by an admin, or by a provider that verified it. Never an identity.
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    #: The identity provider whose claims gave the current role and organisation, or None
+    #: when they were set here; only that provider's mapping may take them away again.
+    role_source: Mapped[str | None] = mapped_column(String(64))
 
     organisation: Mapped[Organisation | None] = relationship(back_populates="users")
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
+    identities: Mapped[list[Identity]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="Identity.id"
+    )
+
+
+class IdentityKind(enum.StrEnum):
+    """How an identity first reached panlearn: an LMS launch, or OpenID Connect sign-in."""
+
+    LTI = "lti"
+    OIDC = "oidc"
+
+
+class Identity(db.Model):
+    """A person as another system knows them: an issuer and its subject (`sub`).
+
+    LMS launches (LTI 1.3) and OpenID Connect sign-ins both identify people by
+    issuer and `sub`, so both use this one table: whichever way (issuer, sub)
+    arrives, it finds the same account, and one account may have several
+    identities (its LMS, UmbrellaID, the facility's Keycloak). Never keyed by
+    e-mail.
+    """
+
+    __tablename__ = "user_identity"
+    __table_args__ = (UniqueConstraint("issuer", "sub"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(300))
+    sub: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[IdentityKind] = mapped_column(_enum(IdentityKind, "identity_kind"))
+    #: The provider's name in the identity file (OpenID Connect), for people to read.
+    provider: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(back_populates="identities")
+
+
+class LoginState(db.Model):
+    """What an OpenID Connect sign-in must remember between leaving and coming back.
+
+    Authlib keeps the `state`, `nonce`, PKCE verifier and redirect URI here
+    (its cache interface), and the browser's session only names them; reading
+    deletes the row, so a `state` works once even when an old cookie is replayed.
+    """
+
+    __tablename__ = "login_state"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class ApiToken(db.Model):
@@ -142,6 +200,8 @@ class ApiToken(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: What the owner called a personal token (None: issued by `POST /api/auth/token`).
+    name: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -660,21 +720,6 @@ class LtiDeployment(db.Model):
     deployment_id: Mapped[str] = mapped_column(String(255))
 
     platform: Mapped[LtiPlatform] = relationship(back_populates="deployments")
-
-
-class LtiUser(db.Model):
-    """The panlearn account of an LMS user, keyed by the issuer and the LTI `sub` claim."""
-
-    __tablename__ = "lti_user"
-    __table_args__ = (UniqueConstraint("issuer", "sub"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    issuer: Mapped[str] = mapped_column(String(300))
-    sub: Mapped[str] = mapped_column(String(255))
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-    user: Mapped[User] = relationship()
 
 
 class LtiNonce(db.Model):

@@ -7,7 +7,10 @@ through PANLEARN_SHARED_DATA, defaulting to the folder beside the checkout.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +41,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture
 def app(tmp_path: Path):
     """The real app on a fresh database (temp SQLite, or PANLEARN_TEST_DATABASE_URL)."""
+    with app_on_fresh_database(tmp_path) as made:
+        yield made
+
+
+@contextmanager
+def app_on_fresh_database(tmp_path: Path, **overrides: Any) -> Iterator[Any]:
+    """The test app with some settings changed (folders' own `app` fixtures use this)."""
     from flask_migrate import upgrade
 
     from panlearn import create_app
@@ -55,6 +65,7 @@ def app(tmp_path: Path):
         "GRADING_WORKERS": 0,
         "GRADING_VALIDATE": False,
         "DATA_DIRS": [str(_shared_data_dir() / "nexus")],
+        **overrides,
     })
     with app.app_context():
         _reset_database(db)

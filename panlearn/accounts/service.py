@@ -3,7 +3,8 @@
 Passwords are argon2-hashed (slow on purpose); tokens are long random strings
 of which only the sha256 is stored, so lookups stay fast and a database leak
 reveals nothing usable. Every failed login costs the same time, whether or
-not the user exists, so usernames cannot be probed by timing.
+not the user exists, so usernames cannot be probed by timing. Accounts made
+for an LMS or an identity provider have no password at all (`NO_PASSWORD`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from panlearn.models import ApiToken, Organisation, Role, User, utcnow
 TOKEN_PREFIX = "pl_"
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,80}$")
 MIN_PASSWORD_LENGTH = 8
+#: The password hash of accounts that sign in elsewhere (LMS, identity provider): argon2
+#: refuses to verify it, so no password ever matches.
+NO_PASSWORD = "!"
+_NOT_USERNAME = re.compile(r"[^A-Za-z0-9_.@-]+")
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so both paths take as long.
@@ -47,17 +52,25 @@ def hash_token(token: str) -> str:
 def create_user(
     session: Session,
     username: str,
-    password: str,
+    password: str | None,
     *,
     role: Role | str = Role.STUDENT,
     organisation_slug: str | None = None,
+    email: str | None = None,
+    display_name: str | None = None,
 ) -> User:
-    """Create an account; authors need an organisation to publish under."""
+    """Create an account; authors need an organisation to publish under.
+
+    `password=None` makes an account without a password, which signs in through
+    its LMS or identity provider only.
+    """
     errors: dict[str, list[str]] = {}
     if not USERNAME_RE.match(username):
         errors["username"] = ["2-80 characters: letters, digits and _ . @ -"]
-    if len(password) < MIN_PASSWORD_LENGTH:
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         errors["password"] = [f"at least {MIN_PASSWORD_LENGTH} characters"]
+    if email is not None and (len(email) > 254 or "@" not in email):
+        errors["email"] = ["an e-mail address"]
     try:
         role = Role(role)
     except ValueError:
@@ -77,13 +90,39 @@ def create_user(
         raise ConflictError(f"The username {username!r} is taken.")
     user = User(
         username=username,
-        password_hash=_hasher.hash(password),
+        password_hash=NO_PASSWORD if password is None else _hasher.hash(password),
         role=role,
         organisation=organisation,
+        email=email.lower() if email else None,
+        display_name=display_name,
     )
     session.add(user)
     session.commit()
     return user
+
+
+def available_username(session: Session, wanted: str) -> str:
+    """A free username made from `wanted` (a provider's preferred username, an address).
+
+    Characters a username may not hold become `-`; a taken name gets `-2`, `-3`, …
+    """
+    base = _NOT_USERNAME.sub("-", wanted).strip("-.")[:72] or "user"
+    if len(base) < 2:
+        base = f"user-{base}"
+    taken = set(session.scalars(select(User.username).where(
+        (User.username == base)
+        | User.username.startswith(base + "-", autoescape=True))))
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}-{number}" in taken:
+        number += 1
+    return f"{base}-{number}"
+
+
+def has_password(user: User) -> bool:
+    """Whether the account can sign in with a password at all."""
+    return user.password_hash != NO_PASSWORD
 
 
 def authenticate(session: Session, username: str, password: str) -> User:
@@ -98,13 +137,32 @@ def authenticate(session: Session, username: str, password: str) -> User:
     return user
 
 
-def issue_token(session: Session, user: User, *, ttl: timedelta) -> IssuedToken:
-    """Create a bearer token for `user`, valid for `ttl`."""
+def issue_token(session: Session, user: User, *, ttl: timedelta,
+                name: str | None = None) -> IssuedToken:
+    """Create a bearer token for `user`, valid for `ttl`; `name` marks a personal token."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = utcnow() + ttl
-    session.add(ApiToken(user=user, token_hash=hash_token(token), expires_at=expires_at))
+    session.add(ApiToken(user=user, token_hash=hash_token(token), expires_at=expires_at,
+                         name=name))
     session.commit()
     return IssuedToken(token=token, expires_at=expires_at)
+
+
+def live_tokens(session: Session, user: User) -> list[ApiToken]:
+    """The user's tokens that still work, newest first."""
+    return list(session.scalars(select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > utcnow()).order_by(ApiToken.id.desc())))
+
+
+def revoke_token_of(session: Session, user: User, token_id: int) -> None:
+    """Revoke one of the user's own tokens, by id (the account page's button)."""
+    record = session.get(ApiToken, token_id)
+    if record is None or record.user_id != user.id:
+        raise NotFoundError("You have no such token.")
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+        session.commit()
 
 
 def user_for_token(session: Session, token: str) -> User:

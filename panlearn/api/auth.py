@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from panlearn.accounts.service import authenticate, issue_token, revoke_token
 from panlearn.api.identity import bearer_token, current_user
 from panlearn.api.throttle import login_limits
-from panlearn.errors import UnauthorizedError
+from panlearn.errors import ForbiddenError, UnauthorizedError
 from panlearn.extensions import db
 from panlearn.schemas import TokenRequestSchema, TokenSchema
 
@@ -23,7 +23,15 @@ bp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Bearer tok
 @bp.arguments(TokenRequestSchema)
 @bp.response(201, TokenSchema)
 def create_token(credentials: dict[str, Any]) -> dict[str, Any]:
-    """Exchange a username and password for a bearer token (shown once)."""
+    """Exchange a username and password for a bearer token (shown once).
+
+    For accounts with a password only, and only while PANLEARN_LOCAL_LOGIN is on;
+    people who sign in through an identity provider make personal tokens on
+    their account page.
+    """
+    if not current_app.config["PANLEARN"]["LOCAL_LOGIN"]:
+        raise ForbiddenError("Signing in with a password is turned off here; make a personal "
+                             "API token on your account page (/account).")
     user = authenticate(db.session, credentials["username"], credentials["password"])
     ttl = timedelta(hours=current_app.config["PANLEARN"]["TOKEN_TTL_HOURS"])
     issued = issue_token(db.session, user, ttl=ttl)

@@ -19,7 +19,6 @@ from flask import (
     Flask,
     Response,
     current_app,
-    g,
     jsonify,
     redirect,
     render_template,
@@ -47,7 +46,12 @@ from panlearn.lti.deep_linking import (
 from panlearn.lti.keys import ToolKey, tool_jwks, tool_key
 from panlearn.lti.launch import begin_login, complete_launch
 from panlearn.lti.nonces import DatabaseSessionService
-from panlearn.web.security import allow_framing, allow_script, register_csrf_exempt
+from panlearn.web.security import (
+    allow_form_action,
+    allow_framing,
+    allow_script,
+    register_csrf_exempt,
+)
 
 bp = Blueprint("lti", __name__, template_folder="templates")
 
@@ -55,8 +59,6 @@ bp = Blueprint("lti", __name__, template_folder="templates")
 AUTO_SUBMIT_SCRIPT = "document.getElementById('lti-return').submit();"
 _AUTO_SUBMIT_HASH = "'sha256-" + base64.b64encode(
     hashlib.sha256(AUTO_SUBMIT_SCRIPT.encode()).digest()).decode() + "'"
-#: `g` key: an origin the current page's forms may post to (the LMS's return URL).
-_FORM_ACTION = "lti_form_action"
 
 
 def _key() -> ToolKey:
@@ -132,7 +134,8 @@ def deep_link() -> str:
                                              _external=True))
     allow_framing([_origin(return_url)])
     allow_script(_AUTO_SUBMIT_HASH)
-    g.setdefault(_FORM_ACTION, _origin(return_url))
+    # The page's whole point is a form posted to the platform.
+    allow_form_action([_origin(return_url)])
     return render_template("lti/return.html", return_url=return_url, jwt=jwt,
                            script=AUTO_SUBMIT_SCRIPT)
 
@@ -142,23 +145,6 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "'self'"
 
 
-def _allow_form_action(response: Response) -> Response:
-    """Let the deep-linking return page post its form to the LMS.
-
-    The site's policy says `form-action 'self'`; this page's whole point is a
-    form posted to the platform, so its origin is added for this response only.
-    """
-    origin = g.get(_FORM_ACTION)
-    policy = response.headers.get("Content-Security-Policy")
-    if origin and policy:
-        response.headers["Content-Security-Policy"] = policy.replace(
-            "form-action 'self'", f"form-action 'self' {origin}")
-    return response
-
-
 def init_app(app: Flask) -> None:
     """Register the tool's routes, exempt from CSRF (the id_token authenticates them)."""
     register_csrf_exempt(app, bp)
-    # Flask runs after-request functions last-registered-first: put this one at the
-    # front of the list so it runs after web.security has written the policy.
-    app.after_request_funcs.setdefault(None, []).insert(0, _allow_form_action)

@@ -16,6 +16,7 @@ from flask import Flask, g, request
 from panlearn.errors import HTML_ERRORS_EXTENSION, PanlearnError
 from panlearn.models import User
 from panlearn.web import (
+    account,
     assets,
     author,
     author_analytics,
@@ -29,6 +30,7 @@ from panlearn.web import (
     search_page,
     security,
     signin,
+    sso,
     submissions,
     vendor,
 )
@@ -59,8 +61,8 @@ def page_viewer() -> User | None:
 def init_app(app: Flask) -> None:
     """Register the pages, CSRF protection, security headers and HTML error pages."""
     security.init_csrf(app)
-    for module in (vendor, pages, embed, signin, submissions, search_page, progress_pages,
-                   author, author_imports, author_analytics, credential_pages):
+    for module in (vendor, pages, embed, signin, sso, account, submissions, search_page,
+                   progress_pages, author, author_imports, author_analytics, credential_pages):
         app.register_blueprint(module.bp)
     app.after_request(security.add_security_headers)
     app.extensions[HTML_ERRORS_EXTENSION] = errors.html_error_page

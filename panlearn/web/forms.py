@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -40,3 +41,16 @@ class ImportForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A confirmed change (publish, withdraw): only the CSRF token."""
+
+
+#: Lifetimes a personal API token may be given, in days.
+TOKEN_LIFETIMES = [SelectChoice("7", "7 days"), SelectChoice("30", "30 days"),
+                   SelectChoice("90", "90 days"), SelectChoice("365", "1 year")]
+
+
+class TokenForm(FlaskForm):
+    """Create a personal API token (shown once)."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)],
+                       description="What it is for, e.g. “course import from CI”.")
+    days = SelectField("Valid for", choices=TOKEN_LIFETIMES, default="30")

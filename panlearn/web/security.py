@@ -88,6 +88,17 @@ def allow_script(source: str) -> None:
     g.setdefault("pl_script_sources", []).append(source)
 
 
+def allow_form_action(origins: Iterable[str]) -> None:
+    """Let the current page's forms lead to these origins (`form-action`).
+
+    Browsers check a form's whole redirect chain against the page's policy, so a
+    form whose answer redirects to another site (an LMS's return URL, an
+    identity provider's sign-out) needs that site's origin here.
+    """
+    sources = g.setdefault("pl_form_action", [])
+    sources.extend(origin for origin in origins if origin not in sources)
+
+
 def is_public(version: CourseVersion) -> bool:
     """Readable by anyone: published, or archived (kept for learners enrolled in it)."""
     return version.status != VersionStatus.DRAFT
@@ -111,9 +122,11 @@ def _script_hashes(body: bytes) -> list[str]:
 
 
 def content_security_policy(*, frame_ancestors: str, script_sources: Iterable[str] = (),
-                            style_inline: bool = False) -> str:
+                            style_inline: bool = False,
+                            form_action: Iterable[str] = ()) -> str:
     """The policy of one response."""
     script = " ".join(["'self'", *script_sources])
+    forms = " ".join(["'self'", *form_action])
     style = "'self' 'unsafe-inline'" if style_inline else "'self'"
     return "; ".join([
         "default-src 'self'",
@@ -123,7 +136,7 @@ def content_security_policy(*, frame_ancestors: str, script_sources: Iterable[st
         "style-src-attr 'unsafe-inline'",
         "object-src 'none'",
         "base-uri 'none'",
-        "form-action 'self'",
+        f"form-action {forms}",
         f"frame-ancestors {frame_ancestors}",
     ])
 
@@ -168,7 +181,7 @@ def add_security_headers(response: Response) -> Response:
         style_inline = True
     response.headers["Content-Security-Policy"] = content_security_policy(
         frame_ancestors=frame_ancestors, script_sources=script_sources,
-        style_inline=style_inline)
+        style_inline=style_inline, form_action=g.get("pl_form_action", ()))
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     # For browsers without frame-ancestors; embeds rely on the CSP alone.

@@ -79,6 +79,9 @@ TABLE: list[tuple[str, str, str | None, tuple[int, ...]]] = [
      "&message=AssertionError:%20answer%20is%20wrong", None, (303, 403, 404, 200, 200)),
     ("GET", "/author/imports/{job}", None, (303, 403, 404, 200, 200)),
     ("GET", "/author/imports/{job}/report", None, (303, 403, 404, 200, 200)),
+    ("GET", "/account", None, (303, 200, 200, 200, 200)),
+    ("GET", "/login/sso/nobody", None, (404,) * 5),
+    ("GET", "/login/sso/nobody/callback", None, (404,) * 5),
     ("GET", "/healthz", None, OK),
     ("GET", "/readyz", None, OK),
     ("GET", "/metrics", None, OK),
@@ -108,6 +111,13 @@ UNCLASSIFIED_BY_DESIGN = {
     "/lessons/<int:lesson_id>/submissions": "page form (CSRF): tests/web/test_submit_page.py",
     "/lessons/<int:lesson_id>/read": "page form (CSRF): tests/web/test_submit_page.py",
     "/courses/<slug>/enrol": "page form (CSRF): tests/web/test_submit_page.py",
+    "/account/tokens": "page form (CSRF), own account only: tests/integration/sso",
+    "/account/tokens/<int:token_id>/revoke": "page form (CSRF), own tokens only: "
+                                             "tests/integration/sso",
+    "/account/identities/<int:identity_id>/unlink": "page form (CSRF), own identities only: "
+                                                    "tests/integration/sso",
+    "/account/identities/<provider>/link": "page form (CSRF), links to the signed-in account: "
+                                           "tests/integration/sso",
     "/oembed": "public oEmbed of published lessons: tests/web/test_embed.py",
     "/sitemap.xml": "published content only: tests/api/test_catalogue_metadata.py",
     "/oai": "published content only: tests/api/test_catalogue_metadata.py",
@@ -229,7 +239,7 @@ def test_no_route_escapes_the_table(app):
                  "{submission}": "<int:submission_id>", "{credential}": "<credential_id>",
                  "published": "<slug>", "drafty": "<slug>", "ess-course": "<slug>",
                  "psi-sinq-dmc-gasb-2005": "<path:pid>", "/psi": "/<slug>",
-                 "workspace": "<slug>", "{job}": "<int:job_id>"}
+                 "workspace": "<slug>", "{job}": "<int:job_id>", "nobody": "<provider>"}
     patterns = set()
     for path in covered:
         for placeholder, converter in normalise.items():

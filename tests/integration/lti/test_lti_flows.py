@@ -19,8 +19,9 @@ from panlearn.lti.keys import KEY_FILE
 from panlearn.models import (
     Exercise,
     GradingRun,
+    Identity,
+    IdentityKind,
     LtiLineItem,
-    LtiUser,
     Submission,
     SubmissionState,
 )
@@ -63,8 +64,9 @@ def test_resource_link_launch_signs_the_learner_in_and_opens_the_lesson(
     page = browser.get(tool["base"] + response.headers["Location"])
     assert page.status_code == 200
     with app.app_context():
-        link = db.session.scalar(select(LtiUser))
-        assert (link.issuer, link.sub) == (platform.issuer, "student-42")
+        link = db.session.scalar(select(Identity))
+        assert (link.issuer, link.sub, link.kind) == (platform.issuer, "student-42",
+                                                      IdentityKind.LTI)
         assert link.user.role.value == "student"
         username = link.user.username
     assert username in page.text  # signed in as the LMS user's account
@@ -73,7 +75,7 @@ def test_resource_link_launch_signs_the_learner_in_and_opens_the_lesson(
         tool["exercise"])}))
     response, _ = launch(browser, tool, platform, hint, target)
     assert response.headers["Location"] == f"/lessons/{tool['exercise']}"  # custom wins
-    assert count(app, LtiUser) == 1
+    assert count(app, Identity) == 1
 
 
 def test_exercise_launch_remembers_the_line_item_and_grading_posts_the_best_score(
@@ -217,7 +219,7 @@ def test_broken_id_tokens_are_refused(app, tool, platform, browser, tamper, reas
     response, _ = launch(browser, tool, platform, hint, target)
     assert response.status_code == 401, response.text
     assert reason in response.text
-    assert count(app, LtiUser) == 0
+    assert count(app, Identity) == 0
     assert "session" not in browser.cookies.get_dict(), browser.cookies.get_dict()
 
 
