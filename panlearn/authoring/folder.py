@@ -31,6 +31,7 @@ from panlearn.errors import InvalidInputError
 from panlearn.grading.errors import ExerciseSpecError
 from panlearn.grading.spec import load_exercise_spec
 from panlearn.notebooks.canonical import canonical_json, notebook_sha256, read_notebook_bytes
+from panlearn.quizzes.blocks import read_questions
 
 MANIFEST = "course.yml"
 
@@ -140,6 +141,7 @@ def _load_modules(folder: Path, entries: list[dict[str, Any]], problems: list[Pr
                   registry: Registry | None) -> list[ModuleSource]:
     modules: list[ModuleSource] = []
     lesson_slugs: dict[str, str] = {}
+    question_ids: dict[str, str] = {}
     root = folder.resolve()
     for m, entry in enumerate(entries):
         lessons: list[LessonSource] = []
@@ -154,6 +156,15 @@ def _load_modules(folder: Path, entries: list[dict[str, Any]], problems: list[Pr
                                         field=f"{where}.slug"))
                 continue
             lesson_slugs[lesson.slug] = where
+            for question in lesson.questions:
+                # Ids are unique in the course: analytics and Moodle exports name them alone.
+                if question.id in question_ids:
+                    problems.append(Problem(
+                        str(root.name + "/" + lesson.source_path),
+                        f"duplicate question id {question.id!r} in the course "
+                        f"(also in {question_ids[question.id]})", field=f"quiz[{question.id}].id"))
+                else:
+                    question_ids[question.id] = lesson.source_path
             lessons.append(lesson)
         modules.append(ModuleSource(title=entry["title"], summary=entry["summary"],
                                     lessons=lessons))
@@ -185,6 +196,9 @@ def _load_lesson(root: Path, entry: dict[str, Any], where: str, problems: list[P
     checks, datasets, nb_problems = _exercise_parts(notebook)
     display = str(path.relative_to(root.parent))
     problems.extend(Problem(display, message, field=name) for name, message in nb_problems)
+    located, quiz_problems = read_questions(notebook)
+    problems.extend(Problem(display, message, field=name)
+                    for name, messages in quiz_problems.items() for message in messages)
     if registry is not None and datasets:
         try:
             validate_dataset_specs(datasets, registry=registry)
@@ -210,7 +224,7 @@ def _load_lesson(root: Path, entry: dict[str, Any], where: str, problems: list[P
     return LessonSource(slug=slug, title=title, kind=kind, source_path=relative,
                         notebook=notebook, notebook_bytes=canonical_json(notebook),
                         notebook_hash=notebook_sha256(notebook), checks=checks,
-                        datasets=datasets)
+                        datasets=datasets, questions=[item.question for item in located])
 
 
 def _exercise_parts(notebook: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]],

@@ -34,6 +34,7 @@ from nbformat import NotebookNode
 
 from panlearn.errors import InvalidInputError
 from panlearn.notebooks.canonical import normalize_notebook
+from panlearn.quizzes.blocks import strip_answer_keys
 
 #: nbgrader's default code stub (ClearSolutions.code_stub for Python).
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -247,6 +248,7 @@ def make_student_version(nb: Mapping[str, Any]) -> NotebookNode:
         _student_cell(cell, index)
     student.metadata.pop("celltoolbar", None)  # nbgrader's authoring toolbar
     _strip_secret_keys(student.metadata)
+    strip_answer_keys(student)  # ```quiz blocks keep their question and options only
     return student
 
 

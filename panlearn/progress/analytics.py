@@ -5,11 +5,15 @@ version). Lesson and exercise figures are for one version (the newest
 published by default, `version` to pick another), because each version has
 its own lessons and exercises. Per-check pass rates count each submission's
 latest graded run, like the exercise's own pass rates; failure messages are
-grouped by their first line, which is where checks put the reason.
+grouped by their first line, which is where checks put the reason. Quiz
+questions give each learner's first answer (before any feedback: what they
+thought), counted per option and per whole answer, and how many got it right
+at once or in the end.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -25,7 +29,10 @@ from panlearn.models import (
     Credential,
     Enrolment,
     GradingRun,
+    Lesson,
     LessonCompletion,
+    QuizAttempt,
+    QuizQuestion,
     Submission,
     SubmissionState,
     User,
@@ -36,6 +43,8 @@ from panlearn.progress.enrolment import newest_published
 #: How many of the commonest failure messages are listed, per exercise and overall.
 TOP_FAILURES = 5
 MESSAGE_CHARS = 200
+#: How many of the commonest first answers are listed per question.
+TOP_ANSWERS = 10
 
 
 def first_line(output: str) -> str:
@@ -83,7 +92,7 @@ def course_analytics(session: Session, course: Course, viewer: User | None, *,
             "completed": sum(e.completed_at is not None for e in by_version[v.id]),
         } for v in course.versions],
         **(_version_figures(session, version, by_version[version.id]) if version else
-           {"lessons": [], "exercises": [], "common_failures": []}),
+           {"lessons": [], "exercises": [], "questions": [], "common_failures": []}),
     }
 
 
@@ -124,6 +133,7 @@ def _version_figures(session: Session, version: CourseVersion,
     return {
         "lessons": lesson_rows,
         "exercises": exercises,
+        "questions": _question_figures(session, lessons),
         "common_failures": [{"exercise_id": exercise_id, "grade_id": grade_id,
                              "message": message, "count": count}
                             for (exercise_id, grade_id, message), count
@@ -174,3 +184,59 @@ def _exercise_figures(session: Session, exercise_id: int, pass_mark: float
         "common_failures": [{"grade_id": grade_id, "message": message, "count": count}
                             for (grade_id, message), count in _commonest(failures, TOP_FAILURES)],
     }, failures
+
+
+def _question_figures(session: Session, lessons: list[Lesson]) -> list[dict[str, Any]]:
+    """Per question of the version: learners, attempts, success, first-answer distribution."""
+    from panlearn.quizzes.grading import grade
+    from panlearn.quizzes.questions import parse_question
+
+    rows: list[QuizQuestion] = [row for lesson in lessons for row in lesson.questions]
+    by_question: dict[int, dict[int, list[tuple[Any, bool]]]] = defaultdict(dict)
+    if rows:
+        for question_id, user_id, answer, correct in session.execute(
+                select(QuizAttempt.question_id, QuizAttempt.user_id, QuizAttempt.answer,
+                       QuizAttempt.correct)
+                .where(QuizAttempt.question_id.in_([row.id for row in rows]))
+                .order_by(QuizAttempt.question_id, QuizAttempt.user_id, QuizAttempt.number)):
+            by_question[question_id].setdefault(user_id, []).append((answer, correct))
+    figures = []
+    for row in rows:
+        question = parse_question(row.spec)
+        learners = by_question[row.id]
+        firsts = [attempts[0] for attempts in learners.values()]
+        attempts = sum(len(items) for items in learners.values())
+        whole: Counter[str] = Counter(json.dumps(answer) for answer, _ in firsts)
+        options = []
+        if question.options:
+            picked: Counter[int] = Counter()
+            for answer, _ in firsts:
+                picked.update(answer if isinstance(answer, list) else [answer])
+            options = [{"answer": index, "label": option.text, "correct": option.correct,
+                        "count": picked[index]} for index, option in enumerate(question.options)]
+        answers = []
+        for encoded, count in _commonest(whole, TOP_ANSWERS):
+            answer = json.loads(encoded)
+            answers.append({"answer": answer, "label": _label(question, answer),
+                            "correct": grade(question, answer).correct, "count": count})
+        figures.append({
+            "lesson_id": row.lesson_id, "question_id": row.key, "type": row.type,
+            "points": row.points, "learners": len(learners), "attempts": attempts,
+            "correct_first": sum(correct for _, correct in firsts),
+            "correct_eventually": sum(any(c for _, c in items) for items in learners.values()),
+            "first_attempt_rate": _rate(sum(correct for _, correct in firsts), len(firsts)),
+            "mean_attempts": round(attempts / len(learners), 4) if learners else None,
+            "options": options, "answers": answers,
+        })
+    return figures
+
+
+def _label(question: Any, answer: Any) -> str:
+    """An answer as an author reads it: the options' texts, or the number or text itself."""
+    if question.type == "choice":
+        return question.options[answer].text
+    if question.type == "multi":
+        return "; ".join(question.options[index].text for index in answer) or "(nothing picked)"
+    if question.type == "numeric":
+        return f"{answer:g}"
+    return str(answer)

@@ -21,6 +21,7 @@ from panlearn.web import (
     errors,
     pages,
     progress_pages,
+    quizzes,
     rendering,
     search_page,
     security,
@@ -55,7 +56,8 @@ def page_viewer() -> User | None:
 def init_app(app: Flask) -> None:
     """Register the pages, CSRF protection, security headers and HTML error pages."""
     security.init_csrf(app)
-    for module in (vendor, pages, embed, signin, submissions, search_page, progress_pages):
+    for module in (vendor, pages, embed, signin, submissions, search_page, progress_pages,
+                   quizzes):
         app.register_blueprint(module.bp)
     app.after_request(security.add_security_headers)
     app.extensions[HTML_ERRORS_EXTENSION] = errors.html_error_page
