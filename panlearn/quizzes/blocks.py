@@ -19,7 +19,13 @@ from typing import Any
 
 import yaml
 
-from panlearn.quizzes.questions import ID_RE, Question, QuestionError, parse_question
+from panlearn.quizzes.questions import (
+    ID_RE,
+    PUBLIC_FIELDS,
+    Question,
+    QuestionError,
+    parse_question,
+)
 
 _OPEN = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
 #: What a block that could not be read becomes in the student version.
@@ -181,9 +187,35 @@ def quiz_cell_source(question: Question) -> str:
 
 def _public_body(body: str) -> str:
     try:
-        return dump_question(parse_question(yaml.safe_load(body)).public())
-    except (yaml.YAMLError, QuestionError):
+        data = yaml.safe_load(body)
+    except yaml.YAMLError:
         return UNREADABLE
+    try:
+        return dump_question(parse_question(data).public())
+    except QuestionError:
+        # Not a whole question: already a public view (stripping twice), or broken.
+        # Copy only public fields, so nothing else can come through either way.
+        public = _public_fields(data)
+        return dump_question(public) if public else UNREADABLE
+
+
+def _public_fields(data: Any) -> dict[str, Any] | None:
+    """The whitelisted fields of a question mapping that is not a valid question."""
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str) \
+            or not ID_RE.match(data["id"]) or not isinstance(data.get("question"), str):
+        return None
+    public: dict[str, Any] = {}
+    for name in PUBLIC_FIELDS:  # in the order of `Question.public()`
+        value = data.get(name)
+        if isinstance(value, str | int | float) and not isinstance(value, bool) \
+                or name == "partial" and value is True:
+            public[name] = value
+        options = data.get("options")
+        if name == "points" and isinstance(options, list):
+            public["options"] = [{"text": str(item["text"])} for item in options
+                                 if isinstance(item, dict)
+                                 and isinstance(item.get("text"), str | int | float)]
+    return public
 
 
 def strip_quiz_source(source: str) -> str:

@@ -25,6 +25,7 @@ MAX_TEXT_ANSWER = 500
 #: Fields of the public view (what a learner may see before answering): a whitelist,
 #: so a field added later stays out of the student version until it is listed here.
 PUBLIC_FIELDS = ("id", "type", "question", "points", "units", "partial", "attempts", "penalty")
+# (`options` too, each with its `text` only.)
 
 
 class QuestionError(ValueError):
