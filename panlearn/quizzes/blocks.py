@@ -245,3 +245,25 @@ def strip_answer_keys(nb: Any) -> None:
             stripped = strip_quiz_source(source)
             if stripped != source:
                 cell["source"] = stripped
+
+
+def append_questions(nb: Any, questions: list[Question]) -> list[str]:
+    """Add one markdown cell per question to a notebook; returns the ids given.
+
+    An id already used in the notebook gets a numeric suffix, so the notebook
+    stays valid.
+    """
+    from nbformat.v4 import new_markdown_cell
+
+    taken = {item.question.id for item in read_questions(nb)[0]}
+    given = []
+    for question in questions:
+        ident, number = question.id, 2
+        while ident in taken:
+            ident, number = f"{question.id}-{number}", number + 1
+        taken.add(ident)
+        if ident != question.id:
+            question = parse_question({**question.to_dict(), "id": ident})
+        nb.cells.append(new_markdown_cell(quiz_cell_source(question)))
+        given.append(ident)
+    return given

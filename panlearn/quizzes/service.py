@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from panlearn.catalogue import get_lesson
 from panlearn.credentials.service import IssuerConfig
 from panlearn.errors import ConflictError, NotFoundError, UnauthorizedError
-from panlearn.models import Lesson, QuizAttempt, QuizQuestion, User, utcnow
+from panlearn.models import Course, Lesson, QuizAttempt, QuizQuestion, User, utcnow
 from panlearn.progress.completion import record_quiz_progress
 from panlearn.quizzes.grading import Verdict, awarded_points, grade, normalise_answer
+from panlearn.quizzes.moodle import ExportedQuestion
 from panlearn.quizzes.questions import Question, parse_question
 
 log = logging.getLogger(__name__)
@@ -175,3 +176,19 @@ def public_questions(states: Iterable[QuestionState]) -> list[dict[str, Any]]:
         })
         items.append(item)
     return items
+
+
+def course_questions(session: Session, slug: str,
+                     version_number: int | None = None) -> list[ExportedQuestion]:
+    """Every question of a course version (the newest by default), by lesson, for export."""
+    course = session.scalar(select(Course).where(Course.slug == slug))
+    if course is None or not course.versions:
+        raise NotFoundError(f"No course {slug!r}.")
+    versions = {version.number: version for version in course.versions}
+    if version_number is not None and version_number not in versions:
+        raise NotFoundError(f"No version {version_number} of {slug!r}.")
+    version = versions[version_number] if version_number is not None else course.versions[-1]
+    return [ExportedQuestion(category=f"{version.title}/{lesson.title}",
+                             question=question_of(row))
+            for module in version.modules for lesson in module.lessons
+            for row in lesson.questions]
