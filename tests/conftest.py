@@ -54,7 +54,7 @@ def app(tmp_path: Path):
         # that need them, so the rest stay fast.
         "GRADING_WORKERS": 0,
         "GRADING_VALIDATE": False,
-        "DATA_DIRS": [str(_shared_data_dir() / "nexus")],
+        "DATA_DIRS": [str(_shared_data_dir() / "nexus"), str(_shared_data_dir() / "panosc")],
     })
     with app.app_context():
         _reset_database(db)
