@@ -61,7 +61,7 @@ def test_a_student_answers_with_the_form_and_sees_feedback_at_the_question(clien
     _post(client, lesson, "embargo", answer="1")
     right = _section(client.get(f"/lessons/{lesson}").get_data(as_text=True), "embargo")
     assert "Correct" in right and "SECRET-OPTION-FEEDBACK" in right
-    assert "SECRET-EXPLANATION" in right and "Check answer" not in right  # no attempt left
+    assert "SECRET-EXPLANATION" in right and "Check answer" not in right  # finished
     assert _post(client, lesson, "embargo", answer="1").status_code == 409
 
 

@@ -26,6 +26,10 @@
             var fresh = page.getElementById(section.id);
             if (!fresh) { throw new Error("question not in the answer"); }
             section.replaceWith(fresh);
+            // The lesson's score under the questions changes with every answer too.
+            var summary = document.querySelector(".pl-quiz-summary");
+            var freshSummary = page.querySelector(".pl-quiz-summary");
+            if (summary && freshSummary) { summary.replaceWith(freshSummary); }
             var form2 = fresh.querySelector("form[data-quiz-form]");
             if (form2) { enhance(form2); }
             typeset(fresh);
