@@ -83,7 +83,10 @@ def _number(value: Any) -> float:
             raise _bad("Answer with a number, like 3.52 or 1.2e-3.") from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _bad("Answer with a number.")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond any float
+        raise _bad("Answer with a finite number.") from None
     if not math.isfinite(value):
         raise _bad("Answer with a finite number.")
     return value

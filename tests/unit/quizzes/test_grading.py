@@ -96,6 +96,7 @@ def test_a_pattern_that_backtracks_exponentially_elsewhere_answers_at_once():
     (q(type="multi", options=[{"text": "a", "correct": True}, {"text": "b"}]), [0, 5]),
     (q(type="numeric", answer=1), "1 Å"), (q(type="numeric", answer=1), float("nan")),
     (q(type="numeric", answer=1), True), (q(type="numeric", answer=1), [1]),
+    (q(type="numeric", answer=1), 10**400), (q(type="numeric", answer=1), "1e999"),
     (q(type="text", answers=["a"]), 1), (q(type="text", answers=["a"]), "   "),
 ])
 def test_malformed_answers_are_invalid_input_not_wrong_answers(question, answer):
