@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import nbformat
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
@@ -41,6 +42,9 @@ from panlearn.grading.submissions import exercise_spec, source_notebook
 from panlearn.models import Course, Exercise, Role
 from panlearn.notebooks.canonical import read_notebook_bytes
 from panlearn.organisations import load_organisations_file, sync_organisations
+from panlearn.quizzes.blocks import append_questions
+from panlearn.quizzes.moodle import export_moodle_xml, import_moodle_xml
+from panlearn.quizzes.service import course_questions
 from panlearn.search.sync import SearchContext, course_documents
 
 console = Console(stderr=True)
@@ -48,6 +52,54 @@ users_cli = AppGroup("users", help="Manage accounts.")
 orgs_cli = AppGroup("orgs", help="Manage publishing organisations.")
 datasets_cli = AppGroup("datasets", help="Find, fetch and verify open PaN datasets.")
 search_cli = AppGroup("search", help="Maintain the search index.")
+
+
+@courses_cli.command("export-quiz")
+@click.argument("course")
+@click.option("--format", "fmt", type=click.Choice(["moodle-xml"]), default="moodle-xml",
+              show_default=True, help="The question-bank format.")
+@click.option("--version", "version_number", type=int, help="A version number (default: the "
+              "newest).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@_user_errors
+def export_quiz_command(course: str, fmt: str, version_number: int | None,
+                        output: Path | None) -> None:
+    """Write a course's quiz questions as a Moodle XML question bank."""
+    questions = course_questions(db.session, course, version_number)
+    content, warnings = export_moodle_xml(questions)
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    if output is None:
+        sys.stdout.buffer.write(content)
+    else:
+        output.write_bytes(content)
+        console.print(f"{len(questions) - _left_out(warnings)} question(s) written to {output}")
+
+
+def _left_out(warnings: list[str]) -> int:
+    return sum(": left out:" in warning for warning in warnings)
+
+
+@courses_cli.command("import-quiz")
+@click.argument("bank", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--into", "target", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The notebook to add the questions to (created if missing).")
+@_user_errors
+def import_quiz_command(bank: Path, target: Path) -> None:
+    """Turn a Moodle XML question bank into ```quiz cells of a notebook."""
+    imported = import_moodle_xml(bank.read_bytes())
+    for warning in imported.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    if target.exists():
+        notebook = read_notebook_bytes(target.read_bytes())
+    else:
+        title = imported.categories[0].rsplit("/", 1)[-1] if imported.categories else bank.stem
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {title}")])
+    ids = append_questions(notebook, imported.questions)
+    nbformat.write(notebook, str(target))
+    console.print(f"{len(ids)} question(s) added to {target}: {', '.join(ids) or 'none'}",
+                  highlight=False)
 
 
 @users_cli.command("create")

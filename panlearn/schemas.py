@@ -468,6 +468,18 @@ class ExerciseProgressSchema(Schema):
     passed = fields.Boolean()
 
 
+class QuizProgressSchema(Schema):
+    """A lesson with quiz questions and the learner's best points on them."""
+
+    lesson_id = fields.Integer()
+    title = fields.String()
+    questions = fields.Integer()
+    answered = fields.Integer(metadata={"description": "Questions answered at least once."})
+    points = fields.Float(metadata={"description": "The questions' points in all."})
+    best_points = fields.Float()
+    passed = fields.Boolean(metadata={"description": "Best points reach the pass mark."})
+
+
 class CredentialLinkSchema(Schema):
     """Where a completion credential is downloaded and verified."""
 
@@ -498,6 +510,7 @@ class CourseProgressSchema(Schema):
     lessons_total = fields.Integer()
     lessons = fields.List(fields.Nested(LessonProgressSchema))
     exercises = fields.List(fields.Nested(ExerciseProgressSchema))
+    quizzes = fields.List(fields.Nested(QuizProgressSchema))
     completed_at = fields.DateTime(allow_none=True)
     credential = fields.Nested(CredentialLinkSchema, allow_none=True)
 
@@ -601,6 +614,37 @@ class VersionStatsSchema(Schema):
     completed = fields.Integer()
 
 
+class AnswerCountSchema(Schema):
+    """How many learners gave one answer on their first attempt."""
+
+    answer = fields.Raw(metadata={"description": "An option index, a list of indices, a "
+                                                 "number or a text, as answered."})
+    label = fields.String(metadata={"description": "The option's text, or the answer as text."})
+    correct = fields.Boolean()
+    count = fields.Integer()
+
+
+class QuestionStatsSchema(Schema):
+    """Figures of one quiz question: attempts, success, and the answers learners gave."""
+
+    lesson_id = fields.Integer()
+    question_id = fields.String()
+    type = fields.String()
+    points = fields.Float()
+    learners = fields.Integer()
+    attempts = fields.Integer()
+    correct_first = fields.Integer(metadata={"description": "Learners right at the first "
+                                                            "attempt."})
+    correct_eventually = fields.Integer()
+    first_attempt_rate = fields.Float(allow_none=True)
+    mean_attempts = fields.Float(allow_none=True)
+    options = fields.List(fields.Nested(AnswerCountSchema), metadata={
+        "description": "choice and multi: for each option, how many learners picked it on "
+                       "their first attempt."})
+    answers = fields.List(fields.Nested(AnswerCountSchema), metadata={
+        "description": "Every question: the commonest first answers (whole answers)."})
+
+
 class CourseAnalyticsSchema(Schema):
     """A course's figures for its organisation's authors and admins."""
 
@@ -615,6 +659,7 @@ class CourseAnalyticsSchema(Schema):
     versions = fields.List(fields.Nested(VersionStatsSchema))
     lessons = fields.List(fields.Nested(LessonStatsSchema))
     exercises = fields.List(fields.Nested(ExerciseStatsSchema))
+    questions = fields.List(fields.Nested(QuestionStatsSchema))
     common_failures = fields.List(fields.Nested(CourseFailureMessageSchema))
 
 
@@ -674,3 +719,61 @@ class VerificationSchema(Schema):
     issued_at = fields.DateTime(allow_none=True)
     revoked_at = fields.DateTime(allow_none=True)
     revocation_reason = fields.String(allow_none=True)
+
+
+class QuizAnswerSchema(Schema):
+    """An answer to a quiz question."""
+
+    answer = fields.Raw(required=True, metadata={"description": (
+        "choice: the 0-based option index; multi: a list of indices; numeric: a number; "
+        "text: a string.")})
+
+
+class QuizAttemptSchema(Schema):
+    """The graded answer, at once."""
+
+    question_id = fields.String()
+    attempt = fields.Integer(metadata={"description": "Your attempt's number, from 1."})
+    correct = fields.Boolean()
+    points = fields.Float(metadata={"description": "Points scored, after any penalty."})
+    max_points = fields.Float()
+    feedback = fields.String(allow_none=True, metadata={"description": "Markdown."})
+    explanation = fields.String(allow_none=True, metadata={
+        "description": "Markdown; given once the question is finished (full marks, or no "
+                       "attempt left)."})
+    attempts_left = fields.Integer(allow_none=True, metadata={"description": "None: "
+                                                                             "unlimited."})
+    lesson_completed = fields.Boolean()
+
+
+class QuizOptionSchema(Schema):
+    """An option as a learner sees it."""
+
+    text = fields.String()
+
+
+class QuizQuestionSchema(Schema):
+    """A question as a learner sees it (no answer key), with the caller's attempts."""
+
+    id = fields.String()
+    type = fields.String()
+    question = fields.String(metadata={"description": "Markdown with maths."})
+    points = fields.Float()
+    options = fields.List(fields.Nested(QuizOptionSchema))
+    units = fields.String()
+    partial = fields.Boolean()
+    attempts = fields.Integer(metadata={"description": "Attempts allowed, when limited."})
+    penalty = fields.Float()
+    attempts_used = fields.Integer()
+    attempts_left = fields.Integer(allow_none=True)
+    best_points = fields.Float(allow_none=True)
+    finished = fields.Boolean()
+    explanation = fields.String(allow_none=True)
+
+
+class LessonQuizSchema(Schema):
+    """A lesson's questions."""
+
+    lesson_id = fields.Integer()
+    pass_mark = fields.Float()
+    items = fields.List(fields.Nested(QuizQuestionSchema))

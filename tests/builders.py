@@ -57,6 +57,60 @@ def exercise_notebook(points: float = 2) -> Any:
     return new_notebook(cells=[new_markdown_cell("# An exercise"), solution, check])
 
 
+#: One question of each type, answer keys and all (see `quiz_notebook`).
+QUIZ_BLOCKS = {
+    "embargo": """id: embargo
+type: choice
+question: How long may data stay under **embargo** by default?
+options:
+  - text: Never
+    feedback: Most policies allow an embargo.
+  - text: Three years
+    correct: true
+    feedback: SECRET-OPTION-FEEDBACK
+  - text: Forever
+explanation: SECRET-EXPLANATION the embargo lets the team publish first.
+""",
+    "wavelength-fields": """id: wavelength-fields
+type: multi
+partial: true
+points: 2
+question: Which fields of `dmc01.h5` hold the wavelength?
+options:
+  - text: /entry1/data1/lambda
+    correct: true
+  - text: /entry1/DMC/Monochromator/lambda
+    correct: true
+  - text: /entry1/sample/sample_temperature
+    feedback: That is a temperature.
+""",
+    "d-spacing": """id: d-spacing
+type: numeric
+question: What is the d-spacing for $2\\theta = 42.7°$ at $\\lambda = 2.5666$ Å?
+answer: 3.5254
+tolerance: 0.005
+units: Å
+feedback_incorrect: Use $d = \\lambda / (2 \\sin\\theta)$ with θ half of 2θ.
+""",
+    "entry-class": """id: entry-class
+type: text
+question: Which NX_class does the top group of a NeXus file have?
+answers: [NXentry]
+ignore_case: true
+attempts: 2
+""",
+}
+
+
+def quiz_notebook(blocks: dict[str, str] | None = None, title: str = "Quizzed") -> Any:
+    """A reading notebook with one ```quiz block per markdown cell."""
+    blocks = QUIZ_BLOCKS if blocks is None else blocks
+    cells = [new_markdown_cell(f"# {title}\n\nThe seed talk says FAIR.")]
+    cells += [new_markdown_cell(f"Question text before.\n\n```quiz\n{body}```\n\nAfter.")
+              for body in blocks.values()]
+    return new_notebook(cells=cells)
+
+
 def manifest(slug: str = "demo", org: str = "psi", **overrides: Any) -> dict[str, Any]:
     """A valid course.yml as a dict."""
     data: dict[str, Any] = {

@@ -64,7 +64,7 @@ def app_on_fresh_database(tmp_path: Path, **overrides: Any) -> Iterator[Any]:
         # that need them, so the rest stay fast.
         "GRADING_WORKERS": 0,
         "GRADING_VALIDATE": False,
-        "DATA_DIRS": [str(_shared_data_dir() / "nexus")],
+        "DATA_DIRS": [str(_shared_data_dir() / "nexus"), str(_shared_data_dir() / "panosc")],
         **overrides,
     })
     with app.app_context():

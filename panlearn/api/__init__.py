@@ -15,6 +15,7 @@ def register_api(api: Api) -> None:
         lessons,
         organisations,
         progress,
+        quizzes,
         search,
         submissions,
     )
@@ -23,5 +24,5 @@ def register_api(api: Api) -> None:
         "bearer", {"type": "http", "scheme": "bearer", "description": "POST /api/auth/token"}
     )
     for module in (auth, courses, datasets, lessons, organisations, search, submissions,
-                   progress, credentials):
+                   progress, credentials, quizzes):
         api.register_blueprint(module.bp)

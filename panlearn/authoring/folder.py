@@ -38,8 +38,10 @@ from panlearn.datasets.resolve import validate_dataset_specs
 from panlearn.errors import InvalidInputError
 from panlearn.grading.errors import ExerciseSpecError
 from panlearn.grading.spec import is_parameters_cell, load_exercise_spec
+from panlearn.notebooks import nbgrader
 from panlearn.notebooks.canonical import canonical_json, notebook_sha256, read_notebook_bytes
 from panlearn.notebooks.student import make_student_version
+from panlearn.quizzes.blocks import read_questions
 
 MANIFEST = "course.yml"
 #: Column sizes of what a lesson stores (models.Lesson, models.Course).
@@ -198,6 +200,7 @@ def _load_modules(folder: Path, display: str, entries: list[dict[str, Any]],
                   problems: list[Problem], registry: Registry | None) -> list[ModuleSource]:
     modules: list[ModuleSource] = []
     lesson_slugs: dict[str, str] = {}
+    question_ids: dict[str, str] = {}
     root = folder.resolve()
     for m, entry in enumerate(entries):
         lessons: list[LessonSource] = []
@@ -212,6 +215,15 @@ def _load_modules(folder: Path, display: str, entries: list[dict[str, Any]],
                                         field=f"{where}.slug"))
                 continue
             lesson_slugs[lesson.slug] = where
+            for question in lesson.questions:
+                # Ids are unique in the course: analytics and Moodle exports name them alone.
+                if question.id in question_ids:
+                    problems.append(Problem(
+                        str(root.name + "/" + lesson.source_path),
+                        f"duplicate question id {question.id!r} in the course "
+                        f"(also in {question_ids[question.id]})", field=f"quiz[{question.id}].id"))
+                else:
+                    question_ids[question.id] = lesson.source_path
             lessons.append(lesson)
         modules.append(ModuleSource(title=entry["title"], summary=entry["summary"],
                                     lessons=lessons))
@@ -251,6 +263,9 @@ def _load_lesson(root: Path, display: str, entry: dict[str, Any], where: str,
     before = len(problems)
     checks, datasets, nb_problems = _exercise_parts(notebook)
     problems.extend(Problem(shown, message, field=name) for name, message in nb_problems)
+    located, quiz_problems = read_questions(notebook)
+    problems.extend(Problem(shown, message, field=name)
+                    for name, messages in quiz_problems.items() for message in messages)
     if registry is not None and datasets:
         try:
             validate_dataset_specs(datasets, registry=registry)
@@ -279,7 +294,7 @@ def _load_lesson(root: Path, display: str, entry: dict[str, Any], where: str,
                         source_path=relative, notebook=notebook,
                         notebook_bytes=canonical_json(notebook),
                         notebook_hash=notebook_sha256(notebook), checks=checks,
-                        datasets=datasets)
+                        datasets=datasets, questions=[item.question for item in located])
 
 
 def _cell_of(error: InvalidInputError) -> int | None:
@@ -346,28 +361,16 @@ def _execution_problems(notebook: Any, shown: str) -> list[Problem]:
 
 def _exercise_parts(notebook: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
                                             list[tuple[str, str]]]:
-    """Check cells and dataset references, with the problems of each."""
-    checks: list[dict[str, Any]] = []
-    problems: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for index, cell in enumerate(notebook.cells):
-        meta = cell.get("metadata", {}).get("nbgrader") or {}
-        if not meta.get("grade"):
-            continue
-        grade_id = meta.get("grade_id")
-        name = f"cells[{index}].metadata.nbgrader"
-        if not grade_id:
-            problems.append((name, "a check cell needs a grade_id"))
-            continue
-        if grade_id in seen:
-            problems.append((name, f"duplicate grade_id {grade_id!r}"))
-        seen.add(grade_id)
-        points = meta.get("points")
-        if not isinstance(points, int | float) or isinstance(points, bool) or points <= 0:
-            problems.append((name, f"check {grade_id!r} needs positive points, got {points!r}"))
-            continue
-        checks.append({"grade_id": grade_id, "points": float(points),
-                       "cell_id": cell.get("id")})
+    """Check cells (nbgrader's contract, `notebooks.nbgrader`) and dataset references.
+
+    Region-marker problems are left to `_student_version_problems`, which
+    sees every cell, not only graded ones.
+    """
+    contract = nbgrader.read_contract(notebook)
+    problems = [(field, message) for field, message in contract.problems
+                if "BEGIN" not in message and "END" not in message and "Nested" not in message]
+    checks = [{"grade_id": check.grade_id, "points": check.points, "cell_id": check.cell_id}
+              for check in contract.checks]
     datasets = (notebook.metadata.get("panlearn") or {}).get("datasets") or []
     if not isinstance(datasets, list):
         problems.append(("metadata.panlearn.datasets", "must be a list"))

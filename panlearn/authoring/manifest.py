@@ -18,6 +18,7 @@ from license_expression import Licensing, get_spdx_licensing
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from panlearn.models import DEFAULT_PASS_MARK
+from panlearn.quizzes.questions import Question
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 ORCID_RE = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$")
@@ -75,6 +76,10 @@ class ManifestSchema(Schema):
     # Fraction of an exercise's points a learner must reach for it to count as done.
     pass_mark = fields.Float(load_default=DEFAULT_PASS_MARK,
                              validate=validate.Range(min=0, max=1, min_inclusive=False))
+    # Attempts a learner has at each quiz question (a question's own `attempts` wins);
+    # unlimited when absent.
+    quiz_attempts = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                   validate=validate.Range(min=1))
     modules = fields.List(fields.Nested(ModuleEntrySchema), required=True,
                           validate=validate.Length(min=1, error="a course needs a module"))
 
@@ -145,6 +150,8 @@ class LessonSource:
     notebook_hash: str
     checks: list[dict[str, Any]] = field(default_factory=list)
     datasets: list[dict[str, Any]] = field(default_factory=list)
+    #: The ```quiz questions of the notebook, in order (answer keys included).
+    questions: list[Question] = field(default_factory=list)
     #: Set by import-time validation: checks that must run in the student's kernel.
     in_kernel_checks: list[str] | None = None
     #: Set by import-time validation when checks read ``reference.<name>``: per choice of

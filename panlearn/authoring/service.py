@@ -33,6 +33,7 @@ from panlearn.models import (
     Module,
     NotebookBlob,
     Organisation,
+    QuizQuestion,
     User,
     VersionStatus,
     utcnow,
@@ -188,6 +189,12 @@ def _new_version(session: Session, course: Course, source: CourseSource,
                 for checksums, answers in lesson_source.reference_answers:
                     add_reference_answers(session, lesson_source.notebook_hash, checksums,
                                           answers)
+            lesson.questions = [
+                QuizQuestion(key=question.id, position=position, type=question.type,
+                             points=question.points,
+                             max_attempts=question.attempts or m.get("quiz_attempts"),
+                             spec=question.to_dict())
+                for position, question in enumerate(lesson_source.questions, start=1)]
             module.lessons.append(lesson)
     return version
 

@@ -31,7 +31,11 @@ import filelock
 import requests
 
 from panlearn.datasets.download import ProgressCallback, download_file
-from panlearn.datasets.errors import FetchInProgressError, FileTooLargeError
+from panlearn.datasets.errors import (
+    DownloadUnavailableError,
+    FetchInProgressError,
+    FileTooLargeError,
+)
 from panlearn.datasets.http import DEFAULT_USER_AGENT, make_session
 from panlearn.datasets.registry import RegistryDataset, RegistryFile
 
@@ -186,6 +190,10 @@ class FileCache:
     ) -> Path:
         partial = self.partials / f"{item.sha256}.part"
         if not self._copy_from_mirror(dataset, item, partial, progress):
+            if item.extract is not None:
+                raise DownloadUnavailableError(
+                    f"{dataset.name}/{item.name} is an extract of {item.url} ({item.extract}); "
+                    "it cannot be downloaded: put a copy in a folder of PANLEARN_DATA_DIRS")
             download_file(
                 item.url,
                 partial,

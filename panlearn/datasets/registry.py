@@ -67,6 +67,10 @@ class RegistryFile:
     size: int
     sha256: str
     description: str | None = None
+    #: Set when the bytes are an extract of the document at `url` (a JSON block of a
+    #: Markdown page, say): how it was made. Such a file cannot be downloaded, only found
+    #: in a local mirror (PANLEARN_DATA_DIRS) and verified by its sha256.
+    extract: str | None = None
 
 
 @dataclass(frozen=True)
@@ -247,6 +251,8 @@ class FileSchema(Schema):
         validate=validate.Regexp(_SHA256, error="must be 64 lowercase hex digits"),
     )
     description = fields.String(load_default=None, allow_none=True)
+    extract = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(min=1))
 
 
 class DatasetSchema(Schema):
@@ -370,7 +376,8 @@ def _dataset(raw: dict[str, Any]) -> RegistryDataset:
         attribution=raw["attribution"],
         techniques=tuple(TechniqueRef(t["id"], t["label"]) for t in raw["techniques"]),
         files=tuple(
-            RegistryFile(f["name"], f["url"], f["size"], f["sha256"], f.get("description"))
+            RegistryFile(f["name"], f["url"], f["size"], f["sha256"], f.get("description"),
+                         f.get("extract"))
             for f in raw["files"]
         ),
         instrument=raw.get("instrument"),

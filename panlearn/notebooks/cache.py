@@ -25,7 +25,7 @@ from panlearn.notebooks.sanitise import SANITISER_VERSION
 
 #: Bump when a template or the rendering pipeline changes in a way the library
 #: versions and template bytes below do not capture.
-TEMPLATE_VERSION = "1"
+TEMPLATE_VERSION = "2"
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 

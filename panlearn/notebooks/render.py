@@ -25,6 +25,7 @@ import os
 import re
 import threading
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Literal
 
 from nbconvert.exporters import HTMLExporter
@@ -36,6 +37,7 @@ from panlearn.notebooks.cache import TEMPLATES_DIR, cached, variant_name
 from panlearn.notebooks.canonical import CELL_ID_PATTERN, normalize_notebook
 from panlearn.notebooks.sanitise import image_data_url, sanitise_html, svg_data_url
 from panlearn.notebooks.student import make_student_version, needs_student_version
+from panlearn.quizzes.blocks import has_quizzes, split_markdown
 
 #: Text outputs longer than this many lines fold into a <details> element.
 DEFAULT_COLLAPSE_LINES = 40
@@ -69,6 +71,8 @@ def _filters() -> dict[str, Any]:
         "pl_image_url": image_data_url,
         "pl_cell_id": _safe_cell_id,
         "pl_is_data_key": _is_data_key,
+        # Text and ```quiz blocks of a markdown cell: the page puts each question in place.
+        "pl_quiz_segments": lambda source: list(split_markdown(str(source))),
     }
 
 
@@ -137,11 +141,11 @@ def _add_text_fallbacks(node: NotebookNode) -> None:
 def prepare_for_display(nb: Mapping[str, Any], *, solutions: bool = False) -> NotebookNode:
     """Return the notebook a reader may see.
 
-    Normalised, the student version if it could reveal answers, and a text
-    stand-in for outputs the page cannot show.
+    Normalised, the student version if it could reveal answers (solutions, hidden
+    checks, quiz answer keys), and a text stand-in for outputs the page cannot show.
     """
     node = normalize_notebook(nb)
-    if not solutions and needs_student_version(node):
+    if not solutions and (needs_student_version(node) or has_quizzes(node)):
         node = make_student_version(node)
     _add_text_fallbacks(node)
     return node
@@ -252,6 +256,26 @@ def _all_between(html: str, start: str, end: str) -> list[str]:
         found.append(html[begin + len(start):stop].strip())
         position = stop + len(end)
     return found
+
+
+_ONE_PARAGRAPH = re.compile(r"^<p>((?:(?!<p[ >]).)*)</p>$", re.DOTALL)
+
+
+@lru_cache(maxsize=4096)
+def render_markdown(text: str, *, inline: bool = False) -> str:
+    """Markdown (maths left as TeX for KaTeX) as sanitised HTML, like a notebook's cells.
+
+    For short texts shown on pages outside a notebook rendering (quiz questions,
+    options, feedback). `inline` unwraps a lone paragraph (an option's label).
+    """
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    html = sanitise_html(markdown2html_mistune(text)).strip()
+    if inline:
+        single = _ONE_PARAGRAPH.match(html)
+        if single:
+            return single.group(1)
+    return html
 
 
 def highlight_css(style: str = "default", selector: str = ".pl-notebook .highlight") -> str:

@@ -29,6 +29,7 @@ from nbformat import NotebookNode
 from panlearn.notebooks import nbgrader
 from panlearn.notebooks.canonical import normalize_notebook
 from panlearn.notebooks.nbgrader import CODE_STUB, TEXT_STUB, MarkerError
+from panlearn.quizzes.blocks import strip_answer_keys
 
 __all__ = ["CODE_STUB", "TEXT_STUB", "MarkerError", "is_exercise", "make_student_version",
            "needs_student_version"]
@@ -97,4 +98,5 @@ def make_student_version(nb: Mapping[str, Any]) -> NotebookNode:
         _student_cell(cell, index)
     student.metadata.pop("celltoolbar", None)  # nbgrader's authoring toolbar
     _strip_secret_keys(student.metadata)
+    strip_answer_keys(student)  # ```quiz blocks keep their question and options only
     return student

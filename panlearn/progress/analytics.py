@@ -10,11 +10,14 @@ checks put the reason. The distribution of scores counts each learner's best
 score. Authors' try-outs (`Submission.preview`) are counted apart and never
 in learners' figures. No learner is ever named; `failure_examples` shows
 what some learners answered when a check failed with a given message,
-labelled "Learner A", "Learner B"….
+labelled "Learner A", "Learner B"…. Quiz questions give each learner's first answer (before any feedback: what they
+thought), counted per option and per whole answer, and how many got it right
+at once or in the end.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date, timedelta
@@ -35,14 +38,17 @@ from panlearn.models import (
     Enrolment,
     Exercise,
     GradingRun,
+    Lesson,
     LessonCompletion,
     NotebookBlob,
+    QuizAttempt,
+    QuizQuestion,
     Submission,
     SubmissionState,
     User,
     utcnow,
 )
-from panlearn.notebooks.student import list_solution_cells
+from panlearn.notebooks.nbgrader import read_contract
 from panlearn.progress.completion import passes, score_fraction, version_lessons
 from panlearn.progress.enrolment import newest_published
 
@@ -53,6 +59,8 @@ MESSAGE_CHARS = 200
 SCORE_BINS = 10
 #: Anonymised examples shown for one failure message.
 EXAMPLES = 5
+#: How many of the commonest first answers are listed per question.
+TOP_ANSWERS = 10
 
 
 def first_line(output: str) -> str:
@@ -101,7 +109,7 @@ def course_analytics(session: Session, course: Course, viewer: User | None, *,
             "completed": sum(e.completed_at is not None for e in by_version[v.id]),
         } for v in course.versions],
         **(_version_figures(session, version, by_version[version.id]) if version else
-           {"lessons": [], "exercises": [], "common_failures": []}),
+           {"lessons": [], "exercises": [], "questions": [], "common_failures": []}),
     }
 
 
@@ -169,6 +177,7 @@ def _version_figures(session: Session, version: CourseVersion,
     return {
         "lessons": lesson_rows,
         "exercises": exercises,
+        "questions": _question_figures(session, lessons),
         "common_failures": [{"exercise_id": exercise_id, "grade_id": grade_id,
                              "message": message, "count": count}
                             for (exercise_id, grade_id, message), count
@@ -258,7 +267,7 @@ def failure_examples(session: Session, course: Course, viewer: User | None, exer
         .where(CheckResult.run_id.in_(_latest_graded_runs(exercise_id)),
                CheckResult.grade_id == grade_id, CheckResult.status != "passed")
         .order_by(Submission.created_at.desc()))
-    answer_cells = [cell.cell_id for cell in list_solution_cells(source_notebook(exercise))]
+    answer_cells = [cell.cell_id for cell in read_contract(source_notebook(exercise)).solutions]
     labels: dict[int, str] = {}
     examples: list[dict[str, Any]] = []
     for output, user_id, created_at, notebook_hash in rows:
@@ -282,3 +291,59 @@ def _cells_of(blob: NotebookBlob | None) -> dict[str, Any]:
     except Exception:  # a stored blob was accepted once; never let one break the page
         return {}
     return {cell.get("id"): cell for cell in (notebook.cells if notebook else [])}
+
+
+def _question_figures(session: Session, lessons: list[Lesson]) -> list[dict[str, Any]]:
+    """Per question of the version: learners, attempts, success, first-answer distribution."""
+    from panlearn.quizzes.grading import grade
+    from panlearn.quizzes.questions import parse_question
+
+    rows: list[QuizQuestion] = [row for lesson in lessons for row in lesson.questions]
+    by_question: dict[int, dict[int, list[tuple[Any, bool]]]] = defaultdict(dict)
+    if rows:
+        for question_id, user_id, answer, correct in session.execute(
+                select(QuizAttempt.question_id, QuizAttempt.user_id, QuizAttempt.answer,
+                       QuizAttempt.correct)
+                .where(QuizAttempt.question_id.in_([row.id for row in rows]))
+                .order_by(QuizAttempt.question_id, QuizAttempt.user_id, QuizAttempt.number)):
+            by_question[question_id].setdefault(user_id, []).append((answer, correct))
+    figures = []
+    for row in rows:
+        question = parse_question(row.spec)
+        learners = by_question[row.id]
+        firsts = [attempts[0] for attempts in learners.values()]
+        attempts = sum(len(items) for items in learners.values())
+        whole: Counter[str] = Counter(json.dumps(answer) for answer, _ in firsts)
+        options = []
+        if question.options:
+            picked: Counter[int] = Counter()
+            for answer, _ in firsts:
+                picked.update(answer if isinstance(answer, list) else [answer])
+            options = [{"answer": index, "label": option.text, "correct": option.correct,
+                        "count": picked[index]} for index, option in enumerate(question.options)]
+        answers = []
+        for encoded, count in _commonest(whole, TOP_ANSWERS):
+            answer = json.loads(encoded)
+            answers.append({"answer": answer, "label": _label(question, answer),
+                            "correct": grade(question, answer).correct, "count": count})
+        figures.append({
+            "lesson_id": row.lesson_id, "question_id": row.key, "type": row.type,
+            "points": row.points, "learners": len(learners), "attempts": attempts,
+            "correct_first": sum(correct for _, correct in firsts),
+            "correct_eventually": sum(any(c for _, c in items) for items in learners.values()),
+            "first_attempt_rate": _rate(sum(correct for _, correct in firsts), len(firsts)),
+            "mean_attempts": round(attempts / len(learners), 4) if learners else None,
+            "options": options, "answers": answers,
+        })
+    return figures
+
+
+def _label(question: Any, answer: Any) -> str:
+    """An answer as an author reads it: the options' texts, or the number or text itself."""
+    if question.type == "choice":
+        return question.options[answer].text
+    if question.type == "multi":
+        return "; ".join(question.options[index].text for index in answer) or "(nothing picked)"
+    if question.type == "numeric":
+        return f"{answer:g}"
+    return str(answer)

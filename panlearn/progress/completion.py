@@ -2,7 +2,9 @@
 
 A reading lesson is completed when the learner marks it read; an exercise when
 their best graded score reaches the course version's pass mark (recorded as
-each submission is graded). A course is completed when every lesson of the
+each submission is graded). A lesson with quiz questions is completed when
+the learner's best points on its questions reach the pass mark (and, for an
+exercise with questions, when both its parts do). A course is completed when every lesson of the
 version the learner is enrolled in is completed; that moment issues their
 credential. Completion is never taken back: a later, worse submission does
 not undo a pass.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +29,8 @@ from panlearn.models import (
     Lesson,
     LessonCompletion,
     LessonKind,
+    QuizAttempt,
+    QuizQuestion,
     Submission,
     SubmissionState,
     User,
@@ -127,6 +131,9 @@ def complete_reading(session: Session, lesson_id: int, viewer: User | None, *,
     if lesson.kind != LessonKind.READING:
         raise ConflictError("An exercise is completed when a graded submission reaches the "
                             "course's pass mark, not by marking it.")
+    if lesson.questions:
+        raise ConflictError("This lesson is completed when your points on its questions reach "
+                            "the course's pass mark, not by marking it read.")
     completion = completions_for(session, viewer.id, [lesson.id]).get(lesson.id)
     if completion is None:
         completion = LessonCompletion(user_id=viewer.id, lesson_id=lesson.id,
@@ -159,6 +166,9 @@ def record_graded_submission(session: Session, submission_id: int, *,
     fraction = score_fraction(submission.score, submission.max_score)
     if not passes(fraction, version.pass_mark):
         return False
+    if lesson.questions and not passes(quiz_fraction(session, submission.user_id, lesson),
+                                       version.pass_mark):
+        return False  # the lesson's questions are still to be answered
     completion = completions_for(session, submission.user_id, [lesson.id]).get(lesson.id)
     if completion is None:
         if not _inserted(session, LessonCompletion(
@@ -197,3 +207,63 @@ def best_scores(session: Session, user_id: int, exercise_ids: Iterable[int]
         else:
             best[exercise_id] = (previous[0], previous[1], count)
     return best
+
+
+def best_quiz_points(session: Session, user_id: int,
+                     question_ids: Iterable[int]) -> dict[int, tuple[float, int]]:
+    """Per question: (best points scored, attempts made) of one learner."""
+    ids = list(question_ids)
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(QuizAttempt.question_id, func.max(QuizAttempt.points), func.count(QuizAttempt.id))
+        .where(QuizAttempt.user_id == user_id, QuizAttempt.question_id.in_(ids))
+        .group_by(QuizAttempt.question_id))
+    return {question_id: (float(points), count) for question_id, points, count in rows}
+
+
+def quiz_fraction(session: Session, user_id: int, lesson: Lesson) -> float | None:
+    """The learner's best points on a lesson's questions, as a fraction of their points."""
+    questions: list[QuizQuestion] = list(lesson.questions)
+    if not questions:
+        return None
+    best = best_quiz_points(session, user_id, (q.id for q in questions))
+    total = sum(q.points for q in questions)
+    scored = sum(best.get(q.id, (0.0, 0))[0] for q in questions)
+    return score_fraction(scored, total)
+
+
+def record_quiz_progress(session: Session, lesson: Lesson, user_id: int, *,
+                         issuer: IssuerConfig | None) -> bool:
+    """Complete a lesson whose question points reach the pass mark; True if it is completed.
+
+    Called after an attempt is flushed; commits. An exercise with questions
+    completes when its best graded submission passes too.
+    """
+    version = lesson.module.course_version
+    fraction = quiz_fraction(session, user_id, lesson)
+    completion = completions_for(session, user_id, [lesson.id]).get(lesson.id)
+    if not passes(fraction, version.pass_mark):
+        session.commit()
+        return completion is not None
+    if lesson.exercise is not None:
+        best = best_scores(session, user_id, [lesson.exercise.id]).get(lesson.exercise.id)
+        if not passes(best[0] if best else None, version.pass_mark):
+            session.commit()
+            return completion is not None
+    if completion is None:
+        if not _inserted(session, LessonCompletion(
+                user_id=user_id, lesson_id=lesson.id, kind=CompletionKind.PASSED,
+                score_fraction=fraction)):
+            return record_quiz_progress(session, lesson, user_id, issuer=issuer)
+    elif completion.score_fraction is not None and fraction is not None \
+            and fraction > completion.score_fraction and lesson.exercise is None:
+        completion.score_fraction = fraction  # keep the best score on record
+    enrolment = enrolment_of(session, user_id, version.course_id)
+    if enrolment is not None and enrolment.course_version_id != version.id:
+        enrolment = None
+    if enrolment is not None:
+        update_course_completion(session, enrolment)
+    session.commit()
+    finish(session, enrolment, issuer)
+    return True

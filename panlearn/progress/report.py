@@ -8,11 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from panlearn.errors import UnauthorizedError
-from panlearn.models import Credential, Enrolment, User
+from panlearn.models import Credential, Enrolment, Lesson, User
 from panlearn.progress.completion import (
+    best_quiz_points,
     best_scores,
     completions_for,
     passes,
+    score_fraction,
     version_lessons,
 )
 from panlearn.progress.enrolment import newest_published
@@ -25,6 +27,9 @@ def course_progress(session: Session, enrolment: Enrolment) -> dict[str, Any]:
     done = completions_for(session, enrolment.user_id, (lesson.id for lesson in lessons))
     exercises = [lesson.exercise for lesson in lessons if lesson.exercise is not None]
     best = best_scores(session, enrolment.user_id, (exercise.id for exercise in exercises))
+    quizzed = [lesson for lesson in lessons if lesson.questions]
+    best_points = best_quiz_points(session, enrolment.user_id,
+                                   (q.id for lesson in quizzed for q in lesson.questions))
     newest = newest_published(enrolment.course)
     credential = session.scalar(select(Credential).where(
         Credential.user_id == enrolment.user_id, Credential.course_version_id == version.id))
@@ -57,6 +62,7 @@ def course_progress(session: Session, enrolment: Enrolment) -> dict[str, Any]:
             "passed": exercise.lesson_id in done or passes(
                 best[exercise.id][0] if exercise.id in best else None, version.pass_mark),
         } for exercise in exercises],
+        "quizzes": [_quiz_progress(lesson, best_points, version.pass_mark) for lesson in quizzed],
         "completed_at": enrolment.completed_at,
         "credential": None if credential is None else {
             "id": credential.id, "url": f"/api/credentials/{credential.id}",
@@ -65,6 +71,16 @@ def course_progress(session: Session, enrolment: Enrolment) -> dict[str, Any]:
             "issued_at": credential.issued_at, "revoked": credential.revoked_at is not None,
         },
     }
+
+
+def _quiz_progress(lesson: Lesson, best: dict[int, tuple[float, int]],
+                   pass_mark: float) -> dict[str, Any]:
+    total = sum(q.points for q in lesson.questions)
+    scored = sum(best.get(q.id, (0.0, 0))[0] for q in lesson.questions)
+    return {"lesson_id": lesson.id, "title": lesson.title, "questions": len(lesson.questions),
+            "answered": sum(q.id in best for q in lesson.questions), "points": total,
+            "best_points": round(scored, 6),
+            "passed": passes(score_fraction(scored, total), pass_mark)}
 
 
 def learner_progress(session: Session, viewer: User | None) -> list[dict[str, Any]]:

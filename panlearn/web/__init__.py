@@ -26,6 +26,7 @@ from panlearn.web import (
     errors,
     pages,
     progress_pages,
+    quizzes,
     rendering,
     search_page,
     security,
@@ -62,7 +63,8 @@ def init_app(app: Flask) -> None:
     """Register the pages, CSRF protection, security headers and HTML error pages."""
     security.init_csrf(app)
     for module in (vendor, pages, embed, signin, sso, account, submissions, search_page,
-                   progress_pages, author, author_imports, author_analytics, credential_pages):
+                   progress_pages, author, author_imports, author_analytics, credential_pages,
+                   quizzes):
         app.register_blueprint(module.bp)
     app.after_request(security.add_security_headers)
     app.extensions[HTML_ERRORS_EXTENSION] = errors.html_error_page

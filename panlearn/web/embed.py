@@ -23,6 +23,7 @@ from panlearn.extensions import db
 from panlearn.models import Lesson
 from panlearn.web import rendering
 from panlearn.web.args import EmbedArgsSchema, OEmbedArgsSchema, parse
+from panlearn.web.quizzes import with_questions
 from panlearn.web.security import allow_framing, embed_frame_sources, is_public
 
 bp = Blueprint("embed", __name__)
@@ -51,11 +52,13 @@ def lesson(lesson_id: int) -> str:
             cell_url = url_for("embed.lesson", lesson_id=found.id, cell=args["cell"])
     else:
         fragment = rendering.lesson_html(found, viewer)
+    own_heading = "cell" not in args and not rendering.has_top_heading(fragment)
+    fragment = with_questions(fragment, found, viewer, interactive=False)
     return render_template(
         "embed.html", lesson=found, fragment=fragment, whole="cell" not in args,
         part=args["part"] if "cell" in args else None, cell_id=args.get("cell"),
         cell_url=cell_url,
-        own_heading="cell" not in args and not rendering.has_top_heading(fragment),
+        own_heading=own_heading,
         page_url=url_for("pages.lesson", lesson_id=found.id, _external=True),
     )
 

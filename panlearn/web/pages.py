@@ -34,6 +34,7 @@ from panlearn.progress.report import course_progress
 from panlearn.web import rendering
 from panlearn.web.args import CatalogueArgsSchema, CoursePageArgsSchema, parse
 from panlearn.web.forms import SubmissionForm
+from panlearn.web.quizzes import quiz_summary, with_questions
 from panlearn.web.security import (
     allow_framing,
     allow_script,
@@ -86,16 +87,19 @@ def course(slug: str) -> str:
 
 
 @bp.route("/lessons/<int:lesson_id>")
-def lesson(lesson_id: int, upload_error: str | None = None) -> str:
-    """A lesson page: the rendered notebook, previous/next, and for exercises the notebook.
+def lesson(lesson_id: int, upload_error: str | None = None,
+           quiz_errors: dict[str, str] | None = None) -> str:
+    """A lesson page: the rendered notebook with its questions, previous/next, exercises.
 
-    `upload_error` re-renders the page with what was wrong with a submitted notebook.
+    `upload_error` re-renders the page with what was wrong with a submitted notebook,
+    `quiz_errors` with what was wrong with an answer (by question id).
     """
     viewer = current_user()
     found = get_lesson(db.session, lesson_id, viewer)
     version = found.module.course_version
     before, after = neighbours(found)
-    fragment = rendering.lesson_html(found, viewer)
+    rendered = rendering.lesson_html(found, viewer)
+    fragment = with_questions(rendered, found, viewer, interactive=True, errors=quiz_errors)
     published = is_public(version)
     page_url = url_for("pages.lesson", lesson_id=found.id, _external=True)
     oembed_url = None
@@ -111,7 +115,8 @@ def lesson(lesson_id: int, upload_error: str | None = None) -> str:
     return render_template(
         "lesson.html", lesson=found, version=version, before=before, after=after,
         data_credits=data_credits,
-        fragment=fragment, own_heading=not rendering.has_top_heading(fragment),
+        fragment=fragment, own_heading=not rendering.has_top_heading(rendered),
+        quiz=quiz_summary(db.session, found, viewer) if found.questions else None,
         exercise=exercise,
         published=published, oembed_url=oembed_url, page_url=page_url,
         embed_url=url_for("embed.lesson", lesson_id=found.id, _external=True),
@@ -127,7 +132,7 @@ def slides(lesson_id: int) -> Response:
     version = found.module.course_version
     allow_framing(embed_frame_sources(is_public(version)))
     allow_script(SLIDES_INIT_SCRIPT_CSP_SOURCE)
-    html = rendering.slides_html(found, viewer)
+    html = with_questions(rendering.slides_html(found, viewer), found, viewer, interactive=False)
     if not is_public(version):
         html = rendering.with_preview_marker(html, f"Preview · draft version {version.number}")
     return Response(html, mimetype="text/html")

@@ -106,6 +106,8 @@ def slides_html(lesson: Lesson, viewer: User | None) -> str:
     maths_css, maths_js = maths_assets()
     stylesheets = [*maths_css, url_for("pages.highlight_css"),
                    url_for("static", filename="css/slides.css")]
+    if lesson.questions:
+        stylesheets.append(url_for("static", filename="css/quiz.css"))
     return render_slides(
         _student_notebook(lesson, viewer), render_cache_dir(),
         reveal_url_prefix=url_for("vendor.npm_package", package="reveal.js",

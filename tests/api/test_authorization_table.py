@@ -20,6 +20,7 @@ from panlearn.models import ImportJob, ImportJobState, User
 from panlearn.notebooks.student import make_student_version
 from tests.api.conftest import bump_title
 from tests.api.test_progress import complete_course
+from tests.api.test_quizzes import import_quiz_course
 from tests.builders import exercise_notebook, write_course, zip_folder
 from tests.web.conftest import csrf_token
 
@@ -51,6 +52,8 @@ TABLE: list[tuple[str, str, str | None, tuple[int, ...]]] = [
     ("GET", "/api/organisations/psi/keys", None, OK),
     ("GET", "/api/search?q=drafty", None, OK),
     ("GET", "/api/datasets/psi-sinq-dmc-gasb-2005/files", None, OK),
+    ("GET", "/api/quizzes/{quiz_lesson}", None, OK),
+    ("GET", "/api/quizzes/{draft_lesson}", None, (404, 404, 404, 200, 200)),
     ("GET", "/", None, OK),
     ("GET", "/courses/published", None, OK),
     ("GET", "/courses/drafty", None, (404, 404, 404, 200, 200)),
@@ -89,6 +92,8 @@ TABLE: list[tuple[str, str, str | None, tuple[int, ...]]] = [
     ("POST", "/api/lessons/{lesson}/complete", None, (401, 200, 200, 200, 200)),
     ("POST", "/api/courses/published/enrol", None, (401, 200, 200, 200, 200)),
     ("POST", "/api/exercises/{exercise}/submissions", "notebook", (401, 202, 202, 202, 202)),
+    ("POST", "/api/quizzes/{quiz_lesson}/embargo/answers", "quiz-answer",
+     (401, 201, 201, 201, 201)),
     ("PATCH", "/api/courses/drafty", "patch", (401, 403, 403, 200, 200)),
     ("POST", "/api/courses/drafty/publish", None, (401, 403, 403, 200, 200)),
     ("POST", "/api/credentials/{credential}/revoke", "revoke", (401, 403, 404, 200, 200)),
@@ -118,6 +123,8 @@ UNCLASSIFIED_BY_DESIGN = {
                                                     "tests/integration/sso",
     "/account/identities/<provider>/link": "page form (CSRF), links to the signed-in account: "
                                            "tests/integration/sso",
+    "/lessons/<int:lesson_id>/quizzes/<question_id>":
+        "page form (CSRF): tests/web/test_quiz_pages.py",
     "/oembed": "public oEmbed of published lessons: tests/web/test_embed.py",
     "/sitemap.xml": "published content only: tests/api/test_catalogue_metadata.py",
     "/oai": "published content only: tests/api/test_catalogue_metadata.py",
@@ -138,7 +145,7 @@ UNCLASSIFIED_BY_DESIGN = {
 
 
 @pytest.fixture
-def ids(app, client, catalogue):
+def ids(app, client, catalogue, tmp_path):
     """Concrete ids for the table's placeholders."""
     def lessons(slug, headers):
         body = client.get(f"/api/courses/{slug}", headers=headers).get_json()
@@ -152,8 +159,10 @@ def ids(app, client, catalogue):
                             headers=catalogue["student"]).get_json()["items"][0]["id"]
     credential = progress["credential"]["id"]
     document = client.get(f"/api/credentials/{credential}", headers=catalogue["student"])
+    import_quiz_course(app, tmp_path / "quiz-src")
     return {
         "job": _import_job(app),
+        "quiz_lesson": lessons("quizzed", {})[0]["id"],
         "lesson": reading["id"], "exercise_lesson": exercise["id"],
         "exercise": exercise["exercise_id"], "submission": submission,
         "draft_lesson": lessons("drafty", catalogue["author"])[0]["id"],
@@ -197,6 +206,8 @@ def _request(client, method, path, body, headers, ids, tmp_path, role):
                       content_type="application/json")
     elif body == "patch":
         kwargs["json"] = {"summary": "Edited."}
+    elif body == "quiz-answer":
+        kwargs["json"] = {"answer": 1}
     elif body == "revoke":
         kwargs["json"] = {"reason": "test"}
     elif body == "credential":
@@ -237,6 +248,7 @@ def test_no_route_escapes_the_table(app):
     normalise = {"{lesson}": "<int:lesson_id>", "{draft_lesson}": "<int:lesson_id>",
                  "{exercise_lesson}": "<int:lesson_id>", "{exercise}": "<int:exercise_id>",
                  "{submission}": "<int:submission_id>", "{credential}": "<credential_id>",
+                 "{quiz_lesson}": "<int:lesson_id>", "/embargo/": "/<question_id>/",
                  "published": "<slug>", "drafty": "<slug>", "ess-course": "<slug>",
                  "psi-sinq-dmc-gasb-2005": "<path:pid>", "/psi": "/<slug>",
                  "workspace": "<slug>", "{job}": "<int:job_id>", "nobody": "<provider>"}

@@ -3,7 +3,9 @@
 An exercise carries unique markers in every place an answer can hide: code
 and markdown solution regions, a solution cell without markers, hidden tests,
 a mark scheme, the outputs of solution and check cells (text and a figure),
-and answer keys in cell metadata. Every page, embed (whole and per cell, cell
+answer keys in cell metadata, and the answer keys of ```quiz questions (the
+correct options, option feedback, explanations, numeric answers and
+tolerances, accepted texts and patterns). Every page, embed (whole and per cell, cell
 and output), slide deck, oEmbed answer, thumbnail and API response is fetched
 as an anonymous visitor, as a signed-in student (cookie) and as a student
 with a bearer token, and none may contain any marker. The author's source
@@ -40,7 +42,47 @@ MARKERS = {
     "check output": "CHECK_OUTPUT_q7Zk",
     "answer key in metadata": "ANSWER_KEY_q7Zk",
     "solution figure": base64.b64encode(SECRET_PNG).decode()[:40],
+    "quiz option feedback": "QUIZ_OPTION_FEEDBACK_q7Zk",
+    "quiz explanation": "QUIZ_EXPLANATION_q7Zk",
+    "quiz feedback": "QUIZ_FEEDBACK_q7Zk",
+    "quiz numeric answer": "7.3141592",
+    "quiz tolerance": "0.0271828",
+    "quiz accepted text": "QUIZACCEPTED_q7Zk",
+    "quiz correct flag": "correct: true",
 }
+
+QUIZZES = f"""Answer these.
+
+```quiz
+id: secret-choice
+type: choice
+question: Which one?
+options:
+  - text: This one
+    correct: true
+    feedback: {MARKERS['quiz option feedback']}
+  - text: That one
+explanation: {MARKERS['quiz explanation']}
+```
+
+```quiz
+id: secret-number
+type: numeric
+question: How much?
+answer: {MARKERS['quiz numeric answer']}
+tolerance: {MARKERS['quiz tolerance']}
+units: Å
+feedback_incorrect: {MARKERS['quiz feedback']}
+```
+
+````quiz
+id: secret-text
+type: text
+question: Which word?
+answers: ['{MARKERS['quiz accepted text']}', '^QUIZ.*q7Zk$']
+regex: true
+````
+"""
 
 
 def secret_exercise():
@@ -80,7 +122,9 @@ def secret_exercise():
         f"Marking.\n\n### BEGIN MARK SCHEME\n{MARKERS['mark scheme']}\n### END MARK SCHEME"))
     scheme.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "scheme",
                                    "points": 1, "locked": True, "schema_version": 3}
-    return new_notebook(cells=[intro, solution, whole, prose, check, scheme, slide(figure_cell())])
+    quizzes = slide(new_markdown_cell(QUIZZES))
+    return new_notebook(cells=[intro, solution, whole, prose, check, scheme, quizzes,
+                               slide(figure_cell())])
 
 
 def figure_cell():
@@ -155,3 +199,5 @@ def test_no_route_shows_a_solution_or_hidden_check(app, client, secret, viewer):
     student = client.get(f"/api/lessons/{secret[1]}/notebook", headers=headers).get_data(
         as_text=True)
     assert "YOUR CODE HERE" in student and "check-answer" in student
+    # The questions are there, with their options and units, for the learner to answer.
+    assert "secret-choice" in student and "This one" in student and "units: Å" in student

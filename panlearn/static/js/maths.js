@@ -4,7 +4,7 @@
    Without this script the maths stays readable as TeX source. */
 (function () {
   "use strict";
-  function typeset() {
+  function typeset(root) {
     if (typeof window.renderMathInElement !== "function") {
       return;
     }
@@ -17,11 +17,14 @@
       ],
       throwOnError: false
     };
-    var roots = document.querySelectorAll(".pl-notebook");
+    var roots = root && root.nodeType === 1 ? [root]
+      : document.querySelectorAll(".pl-notebook, .reveal .slides");
     for (var i = 0; i < roots.length; i++) {
       window.renderMathInElement(roots[i], options);
     }
   }
+  // For content swapped in later (quiz feedback): typeset that element only.
+  window.panlearnTypeset = typeset;
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", typeset);
   } else {

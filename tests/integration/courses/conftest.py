@@ -79,7 +79,7 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> DatasetsContext:
     return DatasetsContext(DatasetsConfig.from_settings({
         "INSTANCE_DIR": str(instance),
         "CONTENT_DIR": str(REPO_ROOT / "content"),
-        "DATA_DIRS": [str(_shared_data_dir() / "nexus")],
+        "DATA_DIRS": [str(_shared_data_dir() / "nexus"), str(_shared_data_dir() / "panosc")],
     }))
 
 

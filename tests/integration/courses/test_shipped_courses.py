@@ -152,3 +152,42 @@ def test_every_exercise_has_a_declared_plausible_mistake():
     covered = {(course, mistake.lesson_file) for course, mistake in MISTAKES}
     missing = [e.id for e in EXERCISES if (e.course, e.path.name) not in covered]
     assert not missing, f"declare a plausible mistake in mistakes_<course>.py for {missing}"
+
+
+def test_every_shipped_question_takes_its_own_answer_and_never_shows_it_to_students():
+    """Quizzes of the shipped courses: keys grade full marks; student versions hold no key."""
+    from panlearn.notebooks.student import make_student_version
+    from panlearn.quizzes.blocks import find_blocks, read_questions
+    from panlearn.quizzes.grading import grade
+
+    counted = 0
+    for lesson in shipped_lessons():
+        found, problems = read_questions(lesson.notebook())
+        assert problems == {}, lesson.id
+        student = make_student_version(lesson.notebook())
+        public = "".join(block.body for cell in student.cells if cell.cell_type == "markdown"
+                         for block in find_blocks(cell.source))
+        for item in found:
+            question = item.question
+            key = {"choice": lambda q: q.correct_indices()[0],
+                   "multi": lambda q: list(q.correct_indices()),
+                   "numeric": lambda q: q.answer,
+                   "text": lambda q: None if q.regex else q.answers[0]}[question.type](question)
+            if key is not None:
+                assert grade(question, key).correct, (lesson.id, question.id)
+            assert "correct:" not in public and "explanation:" not in public, lesson.id
+            counted += 1
+    assert counted >= 20
+
+
+def test_the_onboarding_course_has_quizzes_in_every_reading_and_cites_its_source():
+    from panlearn.quizzes.blocks import read_questions
+
+    readings = [lesson for lesson in shipped_lessons("reading")
+                if lesson.course == "fair-data-at-pan-facilities"]
+    assert len(readings) == 4
+    for lesson in readings:
+        notebook = lesson.notebook()
+        assert len(read_questions(notebook)[0]) >= 4, lesson.id
+        text = "".join(cell.source for cell in notebook.cells)
+        assert "LEAPS plenary, 21 October 2021" in text, f"{lesson.id} does not cite the talk"

@@ -249,3 +249,23 @@ def test_cached_files_are_readable_by_other_users(tmp_path, shared_data_dir):
         assert mode & stat.S_IROTH, part
         if part.is_dir():
             assert mode & stat.S_IXOTH, part
+
+
+def test_an_extract_comes_only_from_a_verified_mirror_and_is_never_downloaded(
+        make_file_cache, server, shared_data_dir, tmp_path):
+    """The recorded PaNOSC responses: JSON blocks of upstream Markdown pages, pinned by sha256."""
+    name = "federated_documents_query_temperature_beam.json"
+    content = (shared_data_dir / "panosc" / name).read_bytes()
+    registry = Registry.from_data({"datasets": [{
+        "name": "recorded", "title": "Recorded", "facility": "ESS", "licence": "NOASSERTION",
+        "attribution": "x", "techniques": [{"id": "PaNET01012", "label": "x"}],
+        "files": [{"name": name, "url": server.file_url(name), "size": len(content),
+                   "sha256": hashlib.sha256(content).hexdigest(),
+                   "extract": "the JSON block of the page, re-serialised"}]}]})
+    dataset = next(iter(registry))
+    assert dataset.files[0].extract == "the JSON block of the page, re-serialised"
+    with pytest.raises(DownloadUnavailableError, match="PANLEARN_DATA_DIRS"):
+        make_file_cache(mirrors=[tmp_path]).fetch(dataset, name)
+    path = make_file_cache(mirrors=[shared_data_dir / "panosc"]).fetch(dataset, name)
+    assert path.read_bytes() == content
+    assert server.hits("/files/") == []
