@@ -24,9 +24,7 @@ from sqlalchemy import select
 from panlearn.extensions import db
 from panlearn.models import Submission
 from tests.builders import PASSWORD, make_org, make_user, reading_notebook, write_course, zip_folder
-from tests.web.test_browser import ARTIFACTS, Server, assert_clean, browser, wait_for
-
-__all__ = ["browser"]  # the fixture, imported for this module's tests
+from tests.web.browser import ARTIFACTS, Server, assert_clean, wait_for
 
 pytestmark = [
     pytest.mark.slow,
