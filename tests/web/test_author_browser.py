@@ -164,7 +164,7 @@ def test_an_author_imports_previews_publishes_and_reads_analytics(app, browser, 
         browser.find_element("css selector", "form.upload button").click()
         wait_for(browser, "location.pathname.startsWith('/submissions/')")
         with app.app_context():
-            submission_id = db.session.scalar(select(Submission.id))
+            assert db.session.scalar(select(Submission.id)) is not None
         from panlearn.grading.runtime import build_context, grade_one
 
         context = build_context(app, warm_kernels=0)
