@@ -280,6 +280,20 @@ def _vm_size(pid: int) -> int:
     return 0
 
 
+#: Most modules one zygote imports (an environment's zygote grows up to this).
+MAX_ZYGOTE_MODULES = 48
+
+
+def environment_of(preload: Iterable[str]) -> tuple[str, ...]:
+    """The environment a preload list belongs to: its third-party top-level packages.
+
+    Standard-library modules import fast and never make an environment of their
+    own; ``scipy.optimize`` and ``scipy.signal`` are both ``scipy``.
+    """
+    tops = {name.split(".", 1)[0] for name in preload}
+    return tuple(sorted(top for top in tops if top not in sys.stdlib_module_names))
+
+
 class ZygoteLauncher(Launcher):
     """Sandboxes forked from a warm zygote per exercise environment."""
 
@@ -292,28 +306,44 @@ class ZygoteLauncher(Launcher):
         self._closed = False
 
     def zygote(self, preload: tuple[str, ...]) -> Zygote:
-        """The zygote of this environment, started on first use; the least used go first."""
-        key = tuple(sorted(set(preload)))
+        """The zygote of ``preload``'s environment, started on first use; the least used go first.
+
+        An environment is the third-party packages an exercise imports (see
+        `environment_of`), so exercises using different parts of scipy share a
+        zygote. When an exercise wants a module its environment's zygote has
+        not imported, a zygote importing both replaces it: each environment
+        converges on one zygote that has what all its exercises import.
+        Sandboxes already forked live on in their own namespaces.
+        """
+        key = environment_of(preload)
+        wanted = tuple(dict.fromkeys(preload))
         with self._lock:
             if self._closed:
                 raise SandboxUnavailableError("the sandbox launcher is closed")
             found = self._zygotes.get(key)
             if found is not None and found.is_alive():
                 self._zygotes.move_to_end(key)
-                return found
-            if found is not None:
+                if set(wanted) <= set(found.preload) or len(found.preload) >= MAX_ZYGOTE_MODULES:
+                    return found
+                wanted = tuple(dict.fromkeys((*found.preload, *wanted)))
+            elif found is not None:
                 del self._zygotes[key]
                 found.close()
-        zygote = Zygote(self.settings, key)
+        zygote = Zygote(self.settings, wanted[:MAX_ZYGOTE_MODULES])
         retired: list[Zygote] = []
         with self._lock:
+            current = self._zygotes.get(key)
             if self._closed:
                 retired.append(zygote)
-            elif key in self._zygotes:  # another thread started it meanwhile
+            elif current is not None and current.is_alive() and set(zygote.preload) <= set(
+                    current.preload):  # another thread started one as good meanwhile
                 retired.append(zygote)
-                zygote = self._zygotes[key]
+                zygote = current
             else:
+                if current is not None:
+                    retired.append(current)
                 self._zygotes[key] = zygote
+                self._zygotes.move_to_end(key)
             while len(self._zygotes) > self.settings.zygotes:
                 retired.append(self._zygotes.popitem(last=False)[1])
         for old in retired:
@@ -391,10 +421,9 @@ class ZygoteLauncher(Launcher):
                      ) -> KernelSandbox:
         """Fork a kernel sandbox from the environment's zygote."""
         connection = new_connection(f"{KERNEL_DIR}/ipc")
-        zygote_preload = tuple(preload)
-        pid, channel, death, cgroup, _ = self._fork(
-            "kernel", zygote_preload, files, {"kernel": self._kernel_spec(connection, ())})
-        return KernelSandbox(connection=connection, preload=zygote_preload, channel=channel,
+        pid, channel, death, cgroup, zygote = self._fork(
+            "kernel", tuple(preload), files, {"kernel": self._kernel_spec(connection, ())})
+        return KernelSandbox(connection=connection, preload=zygote.preload, channel=channel,
                              data_paths={name: f"{inside.DATA_DIR}/{name}" for name in files or {}},
                              launcher=self.name, root_pid=pid, death_fd=death, cgroup=cgroup,
                              memory_mb=self.settings.memory_mb, pids_max=self.settings.nproc)
@@ -402,11 +431,11 @@ class ZygoteLauncher(Launcher):
     def start_checks(self, preload: tuple[str, ...], files: Mapping[str, Path] | None = None
                      ) -> CheckSandbox:
         """Fork a check sandbox that waits for its job on its channel."""
-        pid, channel, death, cgroup, _ = self._fork("checks", tuple(preload), files, {})
+        pid, channel, death, cgroup, zygote = self._fork("checks", tuple(preload), files, {})
         return CheckSandbox(write_fd=channel, read_fd=channel, launcher=self.name, root_pid=pid,
                             data_paths={name: f"{inside.DATA_DIR}/{name}" for name in files or {}},
                             death_fd=death, cgroup=cgroup, memory_mb=self.settings.memory_mb,
-                            pids_max=self.settings.nproc, preload=tuple(preload))
+                            pids_max=self.settings.nproc, preload=zygote.preload)
 
     def probe(self) -> dict[str, Any]:
         """Start one sandbox end to end (isolation, an IPython kernel app): what it saw."""

@@ -1,0 +1,92 @@
+"""The zygote launcher's environments: one zygote per set of third-party packages, grown
+to import what each of its exercises asks, and sandboxes that outlive a retired zygote."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from panlearn.grading.launchers import ZygoteLauncher, environment_of
+from panlearn.grading.settings import GradingSettings
+
+pytestmark = pytest.mark.slow
+
+BASE = ("numpy", "h5py")
+
+
+def test_an_environment_is_its_third_party_top_level_packages() -> None:
+    assert environment_of(("numpy", "h5py", "scipy.optimize")) == ("h5py", "numpy", "scipy")
+    assert environment_of(("numpy", "scipy.signal", "h5py")) == ("h5py", "numpy", "scipy")
+    # The standard library never makes an environment of its own.
+    assert environment_of(("numpy", "h5py", "json", "urllib.request")) == ("h5py", "numpy")
+    assert environment_of(()) == ()
+
+
+@pytest.fixture
+def launcher(grading_settings: GradingSettings) -> Iterator[ZygoteLauncher]:
+    with_zygote = replace(grading_settings, sandbox="zygote", zygotes=2)
+    zygotes = ZygoteLauncher(with_zygote)
+    try:
+        yield zygotes
+    finally:
+        zygotes.close()
+
+
+def run(kernel_launcher: ZygoteLauncher, preload: tuple[str, ...], code: str) -> str:
+    """Start a kernel forked for ``preload`` and return what ``code`` prints in it."""
+    from jupyter_client.blocking import BlockingKernelClient
+
+    kernel = kernel_launcher.start_kernel(preload)
+    try:
+        kernel.wait_ready(60)
+        client = BlockingKernelClient()
+        client.load_connection_info(kernel.client_connection())
+        client.start_channels()
+        try:
+            client.wait_for_ready(30)
+            out: list[str] = []
+            client.execute_interactive(code, timeout=30, output_hook=lambda msg: out.append(
+                msg["content"].get("text", "")) if msg["msg_type"] == "stream" else None)
+            return "".join(out).strip()
+        finally:
+            client.stop_channels()
+    finally:
+        kernel.kill()
+
+
+def test_exercises_of_one_environment_share_a_zygote_that_grows(
+    launcher: ZygoteLauncher,
+) -> None:
+    first = launcher.zygote((*BASE, "colorsys"))
+    assert launcher.zygote(BASE) is first  # a subset: the same zygote
+    grown = launcher.zygote((*BASE, "fractions"))
+    assert grown is not first and not first.is_alive()
+    assert grown.preload == (*BASE, "colorsys", "fractions")
+    assert launcher.zygotes() == [grown]
+    assert run(launcher, BASE, "import sys; print('colorsys' in sys.modules,"
+               " 'fractions' in sys.modules)") == "True True"
+
+
+def test_a_sandbox_outlives_the_zygote_it_was_forked_from(launcher: ZygoteLauncher) -> None:
+    from jupyter_client.blocking import BlockingKernelClient
+
+    kernel = launcher.start_kernel(BASE)
+    try:
+        kernel.wait_ready(60)
+        launcher.zygote((*BASE, "colorsys"))  # replaces the zygote the kernel came from
+        launcher.zygote(("matplotlib",))
+        launcher.zygote(("scipy",))  # and evicts it: two zygotes at most here
+        assert len(launcher.zygotes()) == 2
+        client = BlockingKernelClient()
+        client.load_connection_info(kernel.client_connection())
+        client.start_channels()
+        try:
+            client.wait_for_ready(30)
+            reply = client.execute_interactive("x = 6 * 7", timeout=30)
+            assert reply["content"]["status"] == "ok"
+        finally:
+            client.stop_channels()
+    finally:
+        kernel.kill()
