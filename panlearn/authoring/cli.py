@@ -20,6 +20,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from rich.console import Console
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from panlearn.authoring.checks import Grading, data_at_hand
 from panlearn.authoring.folder import CourseFolderError
@@ -33,7 +34,9 @@ from panlearn.datasets.registry import Registry
 from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import PanlearnError
 from panlearn.extensions import db
+from panlearn.grading.errors import ExerciseSpecError
 from panlearn.grading.runtime import grading_settings
+from panlearn.grading.spec import load_exercise_spec
 
 courses_cli = AppGroup("courses", help="Validate, import and execute course folders.")
 console = Console(stderr=True, soft_wrap=True)  # a problem, one a line, never cut
@@ -55,8 +58,19 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 for name, messages in error.errors.items():
                     console.print(f"  {name}: {messages}", markup=False)
             sys.exit(1)
+        except (OperationalError, ProgrammingError) as error:
+            if not _missing_table(error):
+                raise
+            console.print("[red]The database has no tables yet:[/red] run `flask --app app "
+                          "setup` (or `flask --app app db upgrade`) first.", highlight=False)
+            sys.exit(1)
 
     return wrapper
+
+
+def _missing_table(error: Exception) -> bool:
+    text = str(error).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
 def _datasets() -> DatasetsContext:
@@ -103,8 +117,10 @@ def print_problems(problems: list[Problem]) -> None:
 
 @courses_cli.command("validate")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--names", is_flag=True, help="Also list, for each check, the names it takes "
+              "from the student (answers) and from the reference run (context).")
 @user_errors
-def validate_command(path: Path) -> None:
+def validate_command(path: Path, names: bool) -> None:
     """Check a course folder (or a folder of them) as an import would, importing nothing.
 
     Lists every problem at once; grades each exercise whose data is on this
@@ -114,9 +130,32 @@ def validate_command(path: Path) -> None:
     report = validate_courses(db.session, sources, problems=problems,
                               grading=_grading(offline_ok=True), report=_printing_report())
     _summary(sources, report)
+    if names:
+        _print_check_names(sources)
     if report.problems:
         print_problems(report.problems)
         sys.exit(1)
+
+
+def _print_check_names(sources: list[CourseSource]) -> None:
+    """What each check reads from the student and what from the reference run.
+
+    An author reads this to see that a check recomputing its expected value
+    from data takes that data from the reference run, not from the student.
+    """
+    for source in sources:
+        for module in source.modules:
+            for lesson in module.lessons:
+                if lesson.kind != "exercise":
+                    continue
+                try:
+                    lines = load_exercise_spec(lesson.notebook).describe_names()
+                except ExerciseSpecError:
+                    continue  # listed with the problems
+                console.print(f"{source.slug}/{lesson.source_path}", markup=False,
+                              highlight=False)
+                for line in lines:
+                    console.print(f"  {line}", markup=False, highlight=False)
 
 
 def _summary(sources: list[CourseSource], report: ImportReport) -> None:

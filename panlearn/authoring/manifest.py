@@ -131,9 +131,12 @@ def match_organisation(written: str, known: Mapping[str, str]) -> tuple[str | No
     message = f"unknown organisation {written!r}"
     if suggestion is not None:
         message += f"; did you mean {suggestion!r} ({known[suggestion]})?"
-    else:
+    elif known:
         message += " (the slug of an organisation on this platform, e.g. " + \
             ", ".join(repr(slug) for slug in sorted(known)[:4]) + ")"
+    else:
+        message += " (this platform has no organisations yet: `flask --app app orgs load` " \
+            "loads them)"
     return None, message
 
 

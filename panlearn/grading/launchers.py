@@ -228,8 +228,9 @@ class Zygote:
         message = ours.recv(1 << 20) if ready else b""
         info = json.loads(message) if message else {}
         if not info.get("ready"):
+            tail = self.log_tail()  # before close() removes the log
             self.close()
-            raise SandboxUnavailableError(f"the zygote did not start: {self.log_tail()}")
+            raise SandboxUnavailableError(f"the zygote did not start: {tail or 'no output'}")
         self.pid = int(info["pid"])
         self.info = info
         self.vm_size = _vm_size(self.pid)
@@ -665,7 +666,12 @@ def make_launcher(settings: GradingSettings) -> Launcher:
     if mode in ("auto", "zygote"):
         zygotes = ZygoteLauncher(settings)
         try:
-            zygotes.probe()
+            try:
+                zygotes.probe()
+            except (SandboxUnavailableError, KernelStartError, OSError) as first:
+                # Once more before settling for the slower sandbox for the worker's life.
+                log.warning("grading: the zygote probe failed (%s); trying once more", first)
+                zygotes.probe()
             launcher = zygotes
         except (SandboxUnavailableError, KernelStartError, OSError) as error:
             zygotes.close()

@@ -194,3 +194,26 @@ def test_grading_problems_are_reported_by_validate_as_by_import(app, client, run
                           content_type="multipart/form-data", data=_archive(folder))
     assert refused.status_code == 400 and says in refused.get_data(as_text=True)
     assert _no_course(app)
+
+
+def test_validate_names_what_each_check_takes_from_the_student(runner, author, tmp_path):
+    folder = write_course(tmp_path)
+    exercise = exercise_notebook()
+    data = new_code_cell("counts = [1, 5, 2]")
+    exercise.cells.insert(1, data)
+    exercise.cells[2].source = "### BEGIN SOLUTION\nanswer = max(counts)\n### END SOLUTION"
+    exercise.cells[3].source = "assert answer == max(counts)"
+    nbformat.write(exercise, folder / "02-exercise.ipynb")
+    result = runner.invoke(args=["courses", "validate", "--names", str(folder)])
+    assert "demo/02-exercise.ipynb" in result.output, result.output
+    assert "check-answer (isolated): answers: answer; context: counts" in result.output
+
+
+def test_validate_on_a_database_without_tables_says_what_to_run(app, runner, tmp_path):
+    folder = write_course(tmp_path)
+    with app.app_context():
+        db.drop_all()
+    result = runner.invoke(args=["courses", "validate", str(folder)])
+    assert result.exit_code == 1
+    assert "The database has no tables yet" in result.output, result.output
+    assert "Traceback" not in result.output
