@@ -139,7 +139,7 @@ for top in ("/tmp", "/data", os.getcwd(), os.path.expanduser("~")):
             except OSError:
                 pass
 print("found:", found)
-""".format(hex="use np.argmax on the counts".encode().hex())
+""".format(hex=b"use np.argmax on the counts".hex())
 
 
 def test_hidden_checks_never_reach_the_kernel(site):
