@@ -149,6 +149,7 @@ UNCLASSIFIED_BY_DESIGN = {
     "/favicon.ico": "an icon",
     "/static/<path:filename>": "static files",
     "/static/vendor/<package>/<path:filename>": "front-end libraries",
+    "/static/vendor/bundle/<name>": "front-end libraries bundled at install (CodeMirror)",
     "/static/vendor/swagger-ui/<path:filename>": "front-end libraries",
 }
 
