@@ -23,8 +23,11 @@ from tests.web.browser import (
     CHROMIUM,
     Server,
     assert_clean,
+    axe_available,
     chromium,
     horizontal_overflow,
+    run_axe,
+    serious,
     set_width,
     static_page,
     wait_for,
@@ -145,6 +148,8 @@ def test_check_my_work_shows_each_checks_result_beside_its_cell_and_the_score(si
     assert "/submissions/" in result
     browser.save_screenshot(str(ARTIFACTS / "live-checked.png"))
     assert_clean(browser, "check my work")
+    if axe_available():  # the results shown in the page meet WCAG 2.1 AA too
+        assert serious(run_axe(browser)) == []
     print(f"Check my work → inline results in {shown_s:.2f} s")
 
 

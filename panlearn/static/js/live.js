@@ -123,7 +123,8 @@
         extensions: [
           CM.keymap.of(keys),
           CM.highlightSpecialChars(), CM.history(), CM.drawSelection(), CM.indentOnInput(),
-          CM.syntaxHighlighting(CM.defaultHighlightStyle, {fallback: true}),
+          // Token classes (tok-keyword …) coloured by live.css, with contrast checked.
+          CM.syntaxHighlighting(CM.classHighlighter), CM.EditorView.lineWrapping,
           CM.bracketMatching(), CM.closeBrackets(), CM.python(), CM.indentUnit.of("    "),
           CM.keymap.of([].concat(CM.closeBracketsKeymap, CM.defaultKeymap, CM.historyKeymap,
                                  [CM.indentWithTab])),

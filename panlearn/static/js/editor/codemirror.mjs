@@ -13,3 +13,4 @@ export {
   syntaxHighlighting, defaultHighlightStyle, indentOnInput, bracketMatching, indentUnit,
 } from "@codemirror/language";
 export { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
+export { classHighlighter } from "@lezer/highlight";
