@@ -3,10 +3,10 @@
 `flask --app app worker` starts a Celery worker on `PANLEARN_BROKER_URL`.
 Each worker process builds the Flask app and its warm kernel pool once, then
 runs `grade_one` for each task: the same claim → grade → record path as the
-local pool. A task is a wake-up, not an order: the database decides which
-submission is graded (`grading.queue`: turns between students, one running
-submission each), so the broker's first-in-first-out never lets one student's
-flood go first. A task that finds nothing it may take does nothing; one that
+local pool, for submissions and live runs alike. A task is a wake-up, not an
+order: the database decides which job is done (`grading.queue`: turns between
+students, one running job each), so the broker's first-in-first-out never lets
+one student's flood go first. A task that finds nothing it may take does nothing; one that
 graded something sends another while work is waiting (the student it just
 served may have more). Tasks are acknowledged late and the database claim
 makes them idempotent, so a redelivered or duplicated task grades nothing
