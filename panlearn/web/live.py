@@ -24,6 +24,7 @@ from markupsafe import Markup
 
 from panlearn.errors import UnauthorizedError
 from panlearn.grading.live import is_editable
+from panlearn.grading.reference import with_viewers_files
 from panlearn.grading.runs import may_run, run_limits, student_notebook
 from panlearn.models import Exercise, Lesson, User
 from panlearn.notebooks import nbgrader
@@ -51,9 +52,14 @@ def live_config(lesson: Lesson, viewer: User | None, *, exercise: Exercise | Non
     ``cell`` (an embed) only that cell is on the page.
     """
     notebook = student_notebook(lesson)
+    # The parameters cell names the viewer's own files, as their download does; the
+    # notebook's metadata (every file choice of every parameter) is not the page's business.
+    notebook = with_viewers_files(notebook, exercise, viewer.id if viewer else None)
     cells = [c for c in notebook.cells if cell is None or c.get("id") == cell]
     shown = copy.deepcopy(notebook)
     shown.cells = cells
+    shown.metadata = {key: value for key, value in notebook.metadata.items()
+                      if key in ("kernelspec", "language_info")}
     for item in shown.cells:
         if item.get("cell_type") == "code":
             item.outputs, item.execution_count = [], None
