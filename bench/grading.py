@@ -229,14 +229,40 @@ def wait_quiet(threshold: float = 0.06, window: float = 0.25, timeout: float = 3
     return time.monotonic() - start
 
 
-class CpuSampler:
-    """CPU seconds used by every process of the app's tree, sampled from /proc.
+def job_cgroups_cpu() -> float:
+    """CPU seconds charged to the graders' job cgroups so far (cgroup v1 cpuacct).
 
-    Sandboxes are killed rather than reaped by their parents, so their time
-    never shows up in anyone's ``cutime``: each process's own user+system time
-    is sampled every ``period`` and the last value seen is kept. What a process
-    used in its last ``period`` before it died is missed, so this is a lower
-    bound (a few percent).
+    Each worker's launcher makes its jobs' cgroups under a base of its own;
+    the base's counter keeps what its children used after they are removed.
+    """
+    total = 0
+    for usage in Path("/sys/fs/cgroup/cpuacct").glob("**/panlearn-grading-*/cpuacct.usage"):
+        try:
+            total += int(usage.read_text())
+        except (OSError, ValueError):
+            continue
+    return total / 1e9
+
+
+def in_a_job(p: psutil.Process) -> bool:
+    """A sandbox process (its CPU is counted by its job's cgroup, not by sampling)."""
+    try:
+        cmd, parent = " ".join(p.cmdline()), p.parent()
+        parent_cmd = " ".join(parent.cmdline()) if parent else ""
+    except psutil.Error:
+        return True
+    zygote = "panlearn.grading.zygote"
+    return (zygote in cmd and zygote in parent_cmd) or "panlearn.grading.inside" in cmd \
+        or p.name() in {"bwrap", "setpriv", "prlimit"}
+
+
+class CpuSampler:
+    """CPU seconds used by the app's tree: its long-lived processes, plus every job's cgroup.
+
+    The app, its workers and their zygotes are sampled from /proc every
+    ``period`` (the last value seen is kept); sandboxes live a fraction of a
+    second, so their time is read from their cgroups' CPU accounting instead,
+    which misses nothing.
     """
 
     def __init__(self, period: float = 0.05) -> None:
@@ -249,6 +275,8 @@ class CpuSampler:
     def _sample(self) -> dict[tuple[int, float], float]:
         out = {}
         for p in tree():
+            if in_a_job(p):
+                continue
             try:
                 with p.oneshot():
                     t = p.cpu_times()
@@ -262,6 +290,7 @@ class CpuSampler:
             self.seen.update(self._sample())
 
     def __enter__(self) -> CpuSampler:
+        self.jobs_before = job_cgroups_cpu()
         self.base = self._sample()
         self.seen.update(self.base)
         self._thread.start()
@@ -271,28 +300,32 @@ class CpuSampler:
         self._stop.set()
         self._thread.join()
         self.seen.update(self._sample())
+        self.jobs = job_cgroups_cpu() - self.jobs_before
 
     def used(self) -> float:
-        return sum(v - self.base.get(k, 0.0) for k, v in self.seen.items())
+        return self.jobs + sum(v - self.base.get(k, 0.0) for k, v in self.seen.items())
 
 
 def memory() -> dict[str, tuple[int, int, int]]:
-    """(processes, RSS, PSS) by role: app, workers, kernels, check runners."""
+    """(processes, RSS, PSS) by role: app, workers, zygotes, kernels and checks they forked."""
     roles: dict[str, list[int]] = {}
     for p in tree():
         try:
             cmd = " ".join(p.cmdline())
             info = p.memory_full_info()
+            parent = " ".join(p.parent().cmdline()) if p.parent() else ""
         except psutil.Error:
             continue
         if p.pid == os.getpid():
             role = "app (HTTP server)"
+        elif "panlearn.grading.zygote" in cmd:
+            # The zygote's children keep its command line: a fork is a sandbox.
+            role = ("zygotes" if "panlearn.grading.zygote" not in parent
+                    else "forked sandboxes (jobs)")
         elif p.name() in {"bwrap", "nice", "setpriv", "prlimit"}:
             role = "sandbox wrappers (bwrap)"
-        elif "ipykernel" in cmd or "kernelapp" in cmd:
-            role = "kernel sandboxes"
-        elif " -I -c " in cmd:
-            role = "check runner sandboxes"
+        elif "panlearn.grading.inside" in cmd:
+            role = "bubblewrap sandboxes (jobs)"
         elif "multiprocessing" in cmd:
             role = "grading workers"
         else:
@@ -450,7 +483,8 @@ def rss_report(expected_kernels: int) -> None:
     wait_quiet(timeout=60)
     deadline = time.monotonic() + 60
     roles = memory()
-    while roles.get("kernel sandboxes", (0, 0, 0))[0] < expected_kernels and (
+    jobs = ("forked sandboxes (jobs)", "bubblewrap sandboxes (jobs)")
+    while sum(roles.get(role, (0, 0, 0))[0] for role in jobs) < expected_kernels and (
         time.monotonic() < deadline
     ):
         time.sleep(0.5)

@@ -124,10 +124,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("GRADING_WORKERS", 2, "Grading worker processes the app starts (local pool; "
             "unused with PANLEARN_BROKER_URL).", int),
     Setting("GRADING_KERNELS", 2, "Warm sandboxed kernels each worker keeps ready.", int),
-    Setting("GRADING_PRELOAD", "numpy,h5py,scipy,matplotlib,matplotlib.pyplot", "Modules every "
-            "sandbox imports before it is handed out (comma-separated): once per zygote, or "
-            "once per kernel under bubblewrap; each exercise's own imports are preloaded on "
-            "top."),
+    Setting("GRADING_PRELOAD", "numpy,h5py", "Modules every sandbox imports before it is "
+            "handed out (comma-separated): once per zygote (an exercise environment), or once "
+            "per kernel under bubblewrap; each exercise's own imports are preloaded on top. "
+            "Light on purpose: a fork costs more the more its zygote has imported."),
     Setting("GRADING_CELL_TIMEOUT_S", 30.0, "Time limit of one cell of a submission, in "
             "seconds.", float),
     Setting("GRADING_TIMEOUT_S", 120.0, "Time limit of a whole grading run, in seconds.", float),

@@ -36,7 +36,7 @@ from panlearn.extensions import db
 from panlearn.grading.runtime import grading_settings
 
 courses_cli = AppGroup("courses", help="Validate, import and execute course folders.")
-console = Console(stderr=True, soft_wrap=True)
+console = Console(stderr=True, soft_wrap=True)  # a problem, one a line, never cut
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -140,7 +140,10 @@ class JobCgroup:
         return found
 
     def kill(self, timeout: float = 5.0) -> bool:
-        """SIGKILL every process in the cgroup (those forked meanwhile too); True when empty."""
+        """SIGKILL every process in the cgroup, again until it is empty or ``timeout`` passed.
+
+        True when empty; ``timeout=0`` signals once and does not wait.
+        """
         if self.version == 2 and (self.dirs["memory"] / "cgroup.kill").exists():
             try:
                 _write(self.dirs["memory"] / "cgroup.kill", "1")
@@ -156,7 +159,7 @@ class JobCgroup:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            if time.monotonic() > deadline:
+            if time.monotonic() >= deadline:
                 return False
             time.sleep(0.005)
 

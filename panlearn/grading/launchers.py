@@ -110,6 +110,10 @@ class Launcher:
         """Whether kernels started ahead of demand can be given their data files later."""
         return False
 
+    def checks_in_kernel_sandbox(self) -> bool:
+        """Whether a submission's checks run in its kernel's sandbox once the kernel is done."""
+        return False
+
     def data_location(self, path: Path) -> tuple[int, str] | None:
         """(data folder index, path inside it) of a file under a configured data folder."""
         resolved = Path(path).resolve()
@@ -323,6 +327,10 @@ class ZygoteLauncher(Launcher):
 
     def late_mounts(self) -> bool:
         """Kernels forked ahead of demand get their data files bound when they are taken."""
+        return True
+
+    def checks_in_kernel_sandbox(self) -> bool:
+        """The sandbox's PID 1 ends the kernel and forks the checks clean (no second sandbox)."""
         return True
 
     def _fork(self, kind: str, preload: tuple[str, ...], files: Mapping[str, Path] | None,

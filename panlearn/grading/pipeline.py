@@ -81,7 +81,7 @@ class GradingOutcome:
     max_score: float
     #: The executed notebook for feedback: visible check sources, result messages as outputs.
     executed_notebook: NotebookNode
-    #: Seconds per phase: prepare, wait_kernel, execute, extract, checks, total.
+    #: Seconds per phase: prepare, wait_kernel, execute, extract, wait_checks, checks, total.
     timings: dict[str, float]
     #: Run-level notes for the student (time limit, dead kernel, truncated output).
     notes: list[str] = field(default_factory=list)
@@ -111,6 +111,7 @@ class Run:
     started: float = field(default_factory=time.perf_counter)
     timings: dict[str, float] = field(default_factory=dict)
     kernel: KernelSandbox | None = None
+    #: A check sandbox being started alongside (launchers that cannot reuse the kernel's).
     checks_box: Future[CheckSandbox] | None = None
     record: RunRecord = field(default_factory=RunRecord)
     executed: NotebookNode | None = None
@@ -307,7 +308,7 @@ def _grade(source: NotebookNode, submitted_nb: NotebookNode | Mapping[str, Any] 
         try:
             execute(run)
             extract(run)
-            check(run)
+            check(run, pool)
             score(run)
             return feedback(run)
         finally:
@@ -338,13 +339,16 @@ def isolate(run: Run, pool: KernelPool, priority: int) -> None:
     """Take a sandboxed kernel that reads the job's files; start its check sandbox alongside.
 
     The kernel is the warm one that preloaded what this (trusted) exercise
-    imports, when one is; the check sandbox is made while the notebook runs.
+    imports, when one is. The zygote's sandboxes run the checks themselves
+    once the kernel is done; the others get a check sandbox made while the
+    notebook runs.
     """
     with run.timed("wait_kernel"):
         modules = imported_modules(run.spec.import_code)
         run.kernel = pool.acquire_kernel(priority, timeout=run.settings.total_timeout_s,
                                          modules=modules, files=run.files)
-        run.checks_box = _background.submit(pool.acquire_checks, modules, run.files)
+        if not pool.launcher.checks_in_kernel_sandbox():
+            run.checks_box = _background.submit(pool.acquire_checks, modules, run.files)
 
 
 def execute(run: Run) -> None:
@@ -388,7 +392,7 @@ def execute(run: Run) -> None:
 
 
 def extract(run: Run) -> None:
-    """Read each isolated check's values out of the sandbox, defensively, then stop the kernel.
+    """Read each isolated check's values out of the sandbox, defensively, then pause the kernel.
 
     The files were written by the student's process: every path component is
     opened without following links, sizes are capped, and only plain data
@@ -421,19 +425,32 @@ def extract(run: Run) -> None:
                     f"your notebook's answers could not be read ({exc})")
                 continue
             _take_values(run, check_spec, values)
-        kernel.stop()  # done with student code: free its memory before the checks run
+        if run.checks_box is not None:
+            kernel.pause()  # done with student code: nothing of it runs on; killed at `release`
 
 
-def check(run: Run) -> None:
-    """Run the checks that got their values in a check sandbox of their own."""
+def check(run: Run, pool: KernelPool) -> None:
+    """Run the checks that got their values, away from the student's code.
+
+    In the kernel's own sandbox once its processes are ended (the zygote's),
+    or in a check sandbox of their own (forked while the notebook ran, or now
+    when the kernel's sandbox is already gone: it hit a limit).
+    """
+    values = {g: v for g, v in run.values.items()
+              if not any(a.kind in {"unsupported", "invalid"} for a in v.values())
+              and g not in run.not_run}
+    if not values:
+        return
+    assert run.kernel is not None
+    with run.timed("wait_checks"):
+        if run.checks_box is not None:  # forked while the notebook ran
+            box = run.checks_box.result(timeout=run.settings.start_timeout_s)
+        elif run.kernel.is_alive():  # the kernel's sandbox, its kernel ended
+            box = run.kernel.checks(run.settings.start_timeout_s)
+        else:
+            box = pool.acquire_checks(imported_modules(run.spec.import_code), run.files)
+            run.checks_box = _finished(box)
     with run.timed("checks"):
-        assert run.checks_box is not None
-        box = run.checks_box.result(timeout=run.settings.start_timeout_s)
-        values = {g: v for g, v in run.values.items()
-                  if not any(a.kind in {"unsupported", "invalid"} for a in v.values())
-                  and g not in run.not_run}
-        if not values:
-            return
         header, blobs = check_job(run.spec, _paths_for(run, box), values, run.references,
                                   run.settings.cell_timeout_s)
         limit = run.settings.cell_timeout_s * len(header["checks"]) + 5
@@ -514,6 +531,13 @@ def discard(boxes: list[Any], starting: Future[CheckSandbox] | None = None,
 
 #: Starts check sandboxes while notebooks run (forks are quick; this only overlaps them).
 _background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="grading-bg")
+
+
+def _finished(box: CheckSandbox) -> Future[CheckSandbox]:
+    """A done future holding ``box`` (so `release` kills it like the others)."""
+    future: Future[CheckSandbox] = Future()
+    future.set_result(box)
+    return future
 
 
 @contextlib.contextmanager

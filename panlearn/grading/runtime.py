@@ -90,19 +90,33 @@ class LeaseKeeper:
 
 
 def build_context(app: Flask, *, warm_kernels: int | None = None) -> Any:
-    """A grading context for this process, with a warm kernel pool when asked for."""
+    """A grading context for this process: its sandbox pool (warm kernels when asked for).
+
+    A production grader that cannot enforce every per-submission limit (no
+    cgroup it may create, not root) refuses to start, unless told otherwise
+    (`PANLEARN_GRADING_WEAK_LIMITS`); the pool has logged which limits.
+    """
+    from panlearn.config import ConfigurationError
     from panlearn.grading.jobs import GradingContext
     from panlearn.grading.pool import KernelPool
 
-    settings = grading_settings(app.config["PANLEARN"])
-    size = app.config["PANLEARN"]["GRADING_KERNELS"] if warm_kernels is None else warm_kernels
+    values = app.config["PANLEARN"]
+    settings = grading_settings(values)
+    size = values["GRADING_KERNELS"] if warm_kernels is None else warm_kernels
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     for folder in settings.data_dirs:
         folder.mkdir(parents=True, exist_ok=True)
-    pool = KernelPool(settings, size=size) if size > 0 else None
+    pool = KernelPool(settings, size=size)
+    weak = pool.launcher.weak_limits
+    if weak and values["ENV"] == "production" and not values["GRADING_WEAK_LIMITS"]:
+        pool.close()
+        raise ConfigurationError(
+            "the grader cannot enforce " + "; ".join(weak) + ". Give it what it needs "
+            "(docs/OPERATIONS.md, 'Limits per submission'), or accept this with "
+            "PANLEARN_GRADING_WEAK_LIMITS=true")
     return GradingContext(settings=settings, datasets=app.extensions["panlearn.datasets"],
-                          pool=pool, attempts=app.config["PANLEARN"]["GRADING_ATTEMPTS"],
-                          live_timeout_s=app.config["PANLEARN"]["LIVE_TIMEOUT_S"])
+                          pool=pool, attempts=values["GRADING_ATTEMPTS"],
+                          live_timeout_s=values["LIVE_TIMEOUT_S"])
 
 
 def grade_one(app: Flask, context: Any,

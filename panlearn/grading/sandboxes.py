@@ -85,7 +85,12 @@ class Sandbox:
         return bool(ready)
 
     def stop(self) -> None:
-        """Kill the whole process tree now (the watchdog's move); resources stay for `kill`."""
+        """SIGKILL the whole process tree now, without waiting (the watchdog's move).
+
+        Killing PID 1 ends every process of the namespace; the cgroup's
+        processes are signalled too (bubblewrap's, or one that escaped a
+        process group). Resources stay for `kill`, which waits.
+        """
         self._stopped_by_us = True
         if self._pidfd is not None:
             try:
@@ -98,11 +103,34 @@ class Sandbox:
             except ProcessLookupError:
                 pass
         if self.cgroup is not None:
-            self.cgroup.kill(timeout=2.0)
+            self.cgroup.kill(timeout=0)
+
+    def pause(self) -> None:
+        """SIGSTOP the job's processes: none runs on, and none is torn down yet.
+
+        After the student's code is done the kernel's sandbox must do nothing
+        more; killing it right away costs the CPU its teardown takes, just when
+        the checks run, so it is stopped now and killed off the critical path.
+        """
+        pids = self.cgroup.pids() if self.cgroup is not None else set()
+        if not pids and self.popen is not None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        if not pids and self.popen is None:
+            self.stop()  # nothing to stop it by: end it
 
     def kill(self) -> None:
-        """Kill the tree and free everything: pidfd, pipe, cgroup, run folder."""
+        """Kill the tree, wait until it is gone, and free everything: pipe, cgroup, folder."""
         self.stop()
+        if self.cgroup is not None:
+            self.cgroup.kill(timeout=5.0)
         self.wait_dead(5.0)
         if self.popen is not None:
             try:
@@ -235,6 +263,25 @@ class KernelSandbox(Sandbox):
                                f"{reply.get('error', 'no answer')}")
         self.data_paths.update({name: f"/data/{name}" for name in files})
 
+    def checks(self, timeout: float) -> CheckSandbox:
+        """Turn this sandbox over to the submission's checks once its kernel is done.
+
+        Only the zygote's kernels can: their PID 1, which never ran job code,
+        ends every process of the job, gives the sandbox fresh scratch space and
+        forks a clean process for the checks (`zygote._checks_after_kernel`).
+        Saves starting a second sandbox for each submission.
+        """
+        if self._channel is None:
+            raise GradingError("this sandbox cannot run checks after its kernel")
+        send_frame(self._channel, json.dumps({"checks": True}).encode())
+        ready, _, _ = select.select([self._channel], [], [], timeout)
+        reply = json.loads(recv_frame(self._channel, 1 << 16) or b"{}") if ready else {}
+        if not reply.get("ready"):
+            raise GradingError("the sandbox did not turn to the checks")
+        return CheckSandbox(write_fd=self._channel, read_fd=self._channel, owner=self,
+                            data_paths=self.data_paths, launcher=self.launcher,
+                            root_pid=None, death_fd=-1, cgroup=None)
+
     def wait_ready(self, timeout: float) -> None:
         """Block until the kernel replies to ``kernel_info`` (its preload has run by then).
 
@@ -319,10 +366,12 @@ class CheckSandbox(Sandbox):
     kind = "checks"
 
     def __init__(self, *, write_fd: int, read_fd: int, data_paths: dict[str, str] | None = None,
-                 **kwargs: Any) -> None:
+                 owner: Sandbox | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         #: Data file names → where the checks read them.
         self.data_paths: dict[str, str] = dict(data_paths or {})
+        #: The sandbox these checks run in, when it is a kernel's (it owns every resource).
+        self.owner = owner
         self._write_fd: int | None = write_fd
         self._read_fd: int | None = read_fd
 
@@ -338,7 +387,7 @@ class CheckSandbox(Sandbox):
             return None
         ready, _, _ = select.select([self._read_fd], [], [], timeout)
         if not ready:
-            self.stop()
+            (self.owner or self).stop()
             return None
         try:
             frame = recv_frame(self._read_fd, 50_000_000)
@@ -346,6 +395,17 @@ class CheckSandbox(Sandbox):
         except (OSError, ValueError):
             results = None
         return results if isinstance(results, list) else None
+
+    def is_alive(self) -> bool:
+        """Whether the checks' sandbox still runs."""
+        return self.owner.is_alive() if self.owner is not None else super().is_alive()
+
+    def kill(self) -> None:
+        """Kill the sandbox and free it; one lent by a kernel is the kernel's to free."""
+        if self.owner is not None:
+            self.owner.kill()
+            return
+        super().kill()
 
     def _close_channel(self) -> None:
         for fd in {self._write_fd, self._read_fd} - {None}:

@@ -15,11 +15,12 @@ from typing import Literal
 
 SandboxMode = Literal["auto", "zygote", "bubblewrap", "none"]
 
-#: The environment every sandbox starts from: the scientific stack, imported once per
-#: zygote (forked children share it) and once per kernel under bubblewrap (where it
-#: costs ~1 s of CPU each: deployments on the fallback may prefer "numpy,h5py").
-#: What an exercise imports is preloaded on top (`KernelPool.acquire_kernel`).
-DEFAULT_PRELOAD = ("numpy", "h5py", "scipy", "matplotlib", "matplotlib.pyplot")
+#: What every sandbox's environment imports, on top of what its exercise imports. Kept
+#: light: a fork's cost grows with what the zygote has mapped (measured: ~5 ms per fork
+#: with numpy and h5py, ~13 ms with scipy and matplotlib.pyplot too; a job forks three
+#: times), so an exercise that imports scipy gets a zygote of its own that has it, and
+#: the others do not pay for it. Under bubblewrap every kernel imports it afresh.
+DEFAULT_PRELOAD = ("numpy", "h5py")
 
 
 def _default_work_dir() -> Path:

@@ -69,6 +69,50 @@ def _preload(names: list[str]) -> list[str]:
     return loaded
 
 
+def _rehearse() -> list[str]:
+    """Start one kernel app in a throwaway child; import what it imported on the way.
+
+    ipykernel and IPython import modules lazily while a kernel starts (a
+    debugger, completers, tornado queues …); each child would pay for them.
+    The rehearsal runs only the platform's own code (no job), before the
+    zygote isolates anything.
+    """
+    import tempfile
+
+    from panlearn.grading.answers import EXTRACT_MODULE, EXTRACT_MODULE_SOURCE
+    from panlearn.grading.sandboxes import new_connection
+
+    folder = tempfile.mkdtemp(prefix="panlearn-rehearsal-")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            before = set(sys.modules)
+            inside.kernel_app(new_connection(f"{folder}/ipc"), EXTRACT_MODULE,
+                              EXTRACT_MODULE_SOURCE, (), directory=folder)
+            learnt = sorted(name for name in set(sys.modules) - before
+                            if sys.modules.get(name) is not None and not name.startswith("_"))
+            os.write(write, json.dumps(learnt).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    data = b""
+    while chunk := os.read(read, 65536):
+        data += chunk
+    os.close(read)
+    os.waitpid(pid, 0)
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        return _preload(json.loads(data))
+    except ValueError:
+        return []
+
+
 # -- the staged root (once, in the zygote) -----------------------------------
 
 def _mkdirs(root: str, path: str) -> str:
@@ -217,8 +261,16 @@ def _fresh_state(env: dict[str, str]) -> None:
         numpy.random.seed()
 
 
-def _serve_mounts(channel: int, data_fds: list[int], job: int) -> None:
-    """PID 1 of a kernel sandbox: bind data files when the grader asks, reap, end with the job."""
+def _serve(channel: int, data_fds: list[int], job: int, request: dict[str, Any]) -> None:
+    """PID 1 of a kernel sandbox: data files when asked, the checks after the kernel, reaping.
+
+    ``{"mount": …}`` binds data files read-only at ``/data`` (a kernel forked
+    ahead of demand learns its job's files when a submission takes it).
+    ``{"checks": true}`` ends the kernel and everything it started, gives the
+    sandbox fresh scratch space, and forks a clean process from this one (which
+    never ran job code) to run the submission's checks on the channel; when it
+    is done, the sandbox ends. End of the channel ends the sandbox too.
+    """
     import select
 
     while True:
@@ -226,19 +278,55 @@ def _serve_mounts(channel: int, data_fds: list[int], job: int) -> None:
         if ready:
             try:
                 frame = inside.recv_frame(channel, 1 << 20)
+                message = json.loads(frame) if frame is not None else None
             except (OSError, ValueError):
-                frame = None
-            if frame is None:
+                message = None
+            if not isinstance(message, dict):
                 os._exit(0)  # the grader is done with this sandbox: end every process in it
+            if message.get("checks"):
+                _checks_after_kernel(channel, data_fds, request)
             reply: dict[str, Any] = {"ok": True}
             try:
                 files = [{"name": name, "rel": rel, "source": f"/proc/self/fd/{data_fds[index]}"}
-                         for name, index, rel in json.loads(frame)["mount"]]
+                         for name, index, rel in message["mount"]]
                 _give_files("", files, [])
             except (OSError, ValueError, KeyError, IndexError) as error:
                 reply = {"ok": False, "error": str(error)}
             inside.send_frame(channel, json.dumps(reply).encode())
         _reap_or_exit(job)
+
+
+def _checks_after_kernel(channel: int, data_fds: list[int], request: dict[str, Any]
+                         ) -> NoReturn:
+    """End the job's processes, reset its scratch space, run the checks in a fresh fork."""
+    # Every process of this namespace but PID 1. Atomic against forks: once kill() returns,
+    # none of them runs another instruction of the job's, so there is no need to wait for
+    # their teardown (it costs CPU just when the checks want it): they are reaped below.
+    os.kill(-1, signal.SIGKILL)
+    limits = request["limits"]
+    for mount in ("/tmp", "/run"):  # what the job wrote goes; nothing of it is read
+        linux.umount(mount)
+    linux.tmpfs("/tmp", size_bytes=limits["tmp_bytes"], mode=0o700, uid=INSIDE_UID)
+    linux.tmpfs("/run", size_bytes=1 << 20, mode=0o755, uid=INSIDE_UID)
+    checks = os.fork()
+    if checks == 0:
+        for fd in data_fds:
+            os.close(fd)
+        _fresh_state(request["env"])
+        os.chdir("/tmp")
+        _drop_everything(limits)
+        inside.send_frame(channel, json.dumps({"ready": True}).encode())
+        inside.run_checks(channel, channel)
+    os.close(channel)
+    while True:
+        try:
+            pid, _ = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            continue
+        if pid == checks:
+            os._exit(0)  # the checks are done: the sandbox ends, with anything they left
 
 
 def _reap_or_exit(job: int) -> None:
@@ -297,7 +385,7 @@ def sandbox_main(request: dict[str, Any], fds: list[int], plan: dict[str, Any]) 
     job = os.fork()
     if job:
         if kind == "kernel":
-            _serve_mounts(channel, data_fds, job)
+            _serve(channel, data_fds, job, request)
         os.close(channel)
         while True:
             _reap_or_exit(job)
@@ -367,6 +455,7 @@ def main() -> None:
     os.environ.update(config["zygote_env"])  # BLAS threads and MPLCONFIGDIR before the imports
     t0 = time.monotonic()
     loaded = _preload(list(config["preload"]) + list(KERNEL_MODULES))
+    loaded += _rehearse()
     if os.geteuid() == 0:
         linux.unshare(linux.CLONE_NEWNS)
     else:
@@ -374,6 +463,7 @@ def main() -> None:
         linux.unshare(linux.CLONE_NEWUSER | linux.CLONE_NEWNS)
         linux.map_user(uid, uid, gid)
     stage_root(config["plan"])
+    linux.seccomp_program()  # libseccomp loaded and its tables built once, not per job
     if os.geteuid() == 0 and config.get("zygote_uid") is not None:
         linux.become_zygote_user(int(config["zygote_uid"]))
     import gc

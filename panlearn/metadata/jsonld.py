@@ -79,7 +79,6 @@ def course_jsonld(version: CourseVersion, *, urls: CatalogueUrls | None = None,
         "educationalLevel": version.level,
         "isAccessibleForFree": True,
         "timeRequired": iso_duration(minutes),
-        "about": _about(version.techniques, registry),
         "provider": _organisation(course.organisation),
         "creator": [_person(author) for author in version.authors],
         "hasCourseInstance": {
@@ -94,6 +93,9 @@ def course_jsonld(version: CourseVersion, *, urls: CatalogueUrls | None = None,
     licence = licence_reference(version.licence)
     if licence is not None:
         document["license"] = licence
+    about = _about(version.techniques, registry)
+    if about:  # a course with no technique (onboarding) says nothing rather than []
+        document["about"] = about
     if version.objectives:
         document["teaches"] = list(version.objectives)
     if version.prerequisites:

@@ -10,9 +10,9 @@ checks put the reason. The distribution of scores counts each learner's best
 score. Authors' try-outs (`Submission.preview`) are counted apart and never
 in learners' figures. No learner is ever named; `failure_examples` shows
 what some learners answered when a check failed with a given message,
-labelled "Learner A", "Learner B"…. Quiz questions give each learner's first answer (before any feedback: what they
-thought), counted per option and per whole answer, and how many got it right
-at once or in the end.
+labelled "Learner A", "Learner B"…. Quiz questions give each learner's first
+answer (before any feedback: what they thought), counted per option and per
+whole answer, and how many got it right at once or in the end.
 """
 
 from __future__ import annotations

@@ -87,6 +87,9 @@ def test_jsonld_of_every_shipped_course_meets_the_bioschemas_course_profile(clie
             assert isinstance(document.get(name), str) and document[name].strip(), (slug, name)
         for name in COURSE_RECOMMENDED_PROVIDED:
             assert name in COURSE_RECOMMENDED
+            if name == "about" and slug == "fair-data-at-pan-facilities":
+                assert "about" not in document  # no technique: nothing to say, not []
+                continue
             assert document.get(name), (slug, name)
         assert document["url"] == f"http://localhost/courses/{slug}"
         assert re.match(r"^https://spdx\.org/licenses/[A-Za-z0-9.+-]+\.html$", document["license"])
@@ -97,7 +100,8 @@ def test_jsonld_of_every_shipped_course_meets_the_bioschemas_course_profile(clie
         assert document["inLanguage"] == "en"
         assert document["educationalLevel"] in {"beginner", "intermediate", "advanced"}
         assert all(isinstance(item, str) for item in document["teaches"])
-        assert all(term["@type"] == "DefinedTerm" and term["name"] for term in document["about"])
+        assert all(term["@type"] == "DefinedTerm" and term["name"]
+                   for term in document.get("about", []))
         lessons = document["hasPart"]
         assert lessons and [lesson["position"] for lesson in lessons] == list(
             range(1, len(lessons) + 1))

@@ -35,7 +35,8 @@ def test_technique_and_facility_queries_take_acronyms_and_short_names(client, sh
     assert courses(client, q="facility:PSI") == PSI_COURSES
     assert courses(client, q="facility:SINQ") == PSI_COURSES
     assert courses(client, q="facility:APS") == {"spectroscopy"}
-    assert courses(client, q="facility:ESRF") == set()  # an organisation without courses
+    assert courses(client, q="facility:ESRF") == {"fair-data-at-pan-facilities"}
+    assert courses(client, q="facility:ILL") == set()  # an organisation without courses
     assert courses(client, q="technique:SANS facility:PSI") == sans
 
 

@@ -24,9 +24,7 @@ from sqlalchemy import select
 from panlearn.extensions import db
 from panlearn.models import Submission
 from tests.builders import PASSWORD, make_org, make_user, reading_notebook, write_course, zip_folder
-from tests.web.test_browser import ARTIFACTS, Server, assert_clean, browser, wait_for
-
-__all__ = ["browser"]  # the fixture, imported for this module's tests
+from tests.web.browser import ARTIFACTS, Server, assert_clean, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -156,7 +154,8 @@ def test_an_author_imports_previews_publishes_and_reads_analytics(app, browser, 
         # A student submits the exercise from its page; it is graded for real.
         sign_in(browser, site.url, "student")
         browser.get(f"{site.url}/courses/demo")
-        browser.find_element("css selector", ".progress form button").click()
+        browser.find_element("css selector", ".progress-box form button").click()
+        wait_for(browser, "document.querySelector('.progress-box progress') !== null")
         browser.find_element("partial link text", "An exercise").click()
         wait_for(browser, "document.querySelector('form.upload') !== null")
         answer = tmp_path / "my-answer.ipynb"
@@ -165,13 +164,17 @@ def test_an_author_imports_previews_publishes_and_reads_analytics(app, browser, 
         browser.find_element("css selector", "form.upload button").click()
         wait_for(browser, "location.pathname.startsWith('/submissions/')")
         with app.app_context():
-            submission_id = db.session.scalar(select(Submission.id))
+            assert db.session.scalar(select(Submission.id)) is not None
         from panlearn.grading.runtime import build_context, grade_one
 
-        assert grade_one(app, build_context(app, warm_kernels=0), submission_id)
+        context = build_context(app, warm_kernels=0)
+        try:
+            assert grade_one(app, context)  # the only submission waiting: this one
+        finally:
+            context.pool.close()
         browser.refresh()
-        wait_for(browser, "document.body.innerText.includes('Graded:')", timeout=30)
-        assert "2 / 2" in browser.find_element("tag name", "main").text
+        wait_for(browser, "document.body.innerText.includes('All checks passed')", timeout=30)
+        assert "2 of 2 points" in browser.find_element("tag name", "main").text
         sign_out(browser)
 
         # The author's analytics: charts of learners and scores, the CSV.

@@ -10,16 +10,9 @@ from __future__ import annotations
 
 from tests.builders import PASSWORD, make_org, make_user
 from tests.conftest import REPO_ROOT
+from tests.web.browser import ARTIFACTS, Server, assert_clean, drain_logs, wait_for
 from tests.web.conftest import import_folder, lesson_ids
-from tests.web.test_browser import (  # noqa: F401  (the browser fixture)
-    ARTIFACTS,
-    Server,
-    assert_clean,
-    browser,
-    drain_logs,
-    pytestmark,
-    wait_for,
-)
+from tests.web.test_browser import pytestmark  # noqa: F401 - slow, needs Chromium
 
 ONBOARDING = REPO_ROOT / "courses" / "fair-data-at-pan-facilities"
 

@@ -40,9 +40,19 @@ def _post(app, headers, body) -> int:
 
 
 def _grading_children(worker) -> list[psutil.Process]:
-    """The pool processes of a Celery worker: those with sandboxed kernels under them."""
+    """The pool processes of a Celery worker: those with sandboxes under them.
+
+    A zygote's children keep its command line; bubblewrap sandboxes run bwrap.
+    """
+    def sandbox(process: psutil.Process) -> bool:
+        try:
+            return process.name() == "bwrap" or "panlearn.grading.zygote" in " ".join(
+                process.cmdline())
+        except psutil.Error:
+            return False
+
     return [child for child in python_children(worker)
-            if any(p.name() == "bwrap" for p in child.children(recursive=True))]
+            if any(sandbox(p) for p in child.children(recursive=True))]
 
 
 def test_celery_worker_killed_mid_grading_is_graded_exactly_once(celery_app, processes):

@@ -111,3 +111,25 @@ def test_while_a_submission_is_graded_replacements_wait_unless_none_is_warm(
         assert pool.wait_until_full(60)
         for kernel in (first, second):
             kernel.kill()
+
+
+def test_a_production_grader_refuses_to_start_without_per_submission_limits(
+    tmp_path: Path, shared_data_dir: Path
+) -> None:
+    """Without cgroups a submission's processes are limited one by one only: say so, loudly."""
+    from panlearn import create_app
+    from panlearn.config import ConfigurationError
+    from panlearn.grading.runtime import build_context
+
+    def app(**overrides):
+        return create_app({
+            "ENV": "production", "SECRET_KEY": "a test key, not a secret",
+            "INSTANCE_DIR": str(tmp_path / "instance"), "GRADING_CGROUP": "off",
+            "GRADING_PRELOAD": "numpy", "DATA_DIRS": [str(shared_data_dir / "nexus")],
+            **overrides})
+
+    with pytest.raises(ConfigurationError, match="memory and process count per submission"):
+        build_context(app(), warm_kernels=0)
+    context = build_context(app(GRADING_WEAK_LIMITS=True), warm_kernels=0)
+    assert context.pool.launcher.weak_limits
+    context.pool.close()

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.builders import make_org
-from tests.web.test_browser import (
+from tests.web.browser import (
     ARTIFACTS,
     CHROMEDRIVER,
     CHROMIUM,
