@@ -46,6 +46,8 @@ class LiveSite:
     exercise_id: int
     lesson_id: int
     tokens: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Where a browser test serves it (`tests.web.browser.Server`), when it does.
+    url: str = ""
 
     @property
     def runs_url(self) -> str:

@@ -86,25 +86,32 @@ def run_limits(settings: dict[str, Any]) -> RunLimits:
 
 # -- the request ----------------------------------------------------------------------
 
-_students: OrderedDict[str, Any] = OrderedDict()
+#: Parsed notebooks by (lesson notebook sha256, version): content-addressed, never stale.
+_notebooks: OrderedDict[tuple[str, str], Any] = OrderedDict()
 _lock = threading.Lock()
+
+
+def _notebook(lesson: Lesson, version: str) -> Any:
+    """The lesson's notebook, parsed once per process ("source" or "student"); do not change it."""
+    key = (lesson.notebook_hash, version)
+    with _lock:
+        found = _notebooks.get(key)
+        if found is not None:
+            _notebooks.move_to_end(key)
+            return found
+    found = nbformat.reads(lesson.notebook.content.decode("utf-8"), as_version=4)
+    if version == "student":
+        found = make_student_version(found)
+    with _lock:
+        _notebooks[key] = found
+        while len(_notebooks) > 128:
+            _notebooks.popitem(last=False)
+    return found
 
 
 def student_notebook(lesson: Lesson) -> Any:
     """The lesson's student version (cached by notebook hash; a fresh copy each time)."""
-    key = lesson.notebook_hash
-    with _lock:
-        found = _students.get(key)
-        if found is not None:
-            _students.move_to_end(key)
-    if found is None:
-        found = make_student_version(nbformat.reads(lesson.notebook.content.decode("utf-8"),
-                                                    as_version=4))
-        with _lock:
-            _students[key] = found
-            while len(_students) > 64:
-                _students.popitem(last=False)
-    return copy.deepcopy(found)
+    return copy.deepcopy(_notebook(lesson, "student"))
 
 
 def may_run(viewer: User | None, limits: RunLimits) -> None:
@@ -204,13 +211,8 @@ def lesson_datasets(lesson: Lesson) -> list[dict[str, Any]]:
     """The data files a lesson names: an exercise's, or a reading lesson's notebook metadata."""
     if lesson.exercise is not None:
         return list(lesson.exercise.datasets or [])
-    source = source_notebook_of(lesson)
+    source = _notebook(lesson, "source")
     return list((source.get("metadata", {}).get("panlearn") or {}).get("datasets") or [])
-
-
-def source_notebook_of(lesson: Lesson) -> Any:
-    """The author's notebook of any lesson (parsed; callers must not change it)."""
-    return nbformat.reads(lesson.notebook.content.decode("utf-8"), as_version=4)
 
 
 def lesson_modules(lesson: Lesson) -> tuple[str, ...]:
@@ -218,7 +220,7 @@ def lesson_modules(lesson: Lesson) -> tuple[str, ...]:
     if lesson.exercise is not None:
         return imported_modules(exercise_spec(lesson.exercise,
                                               source_notebook(lesson.exercise)).import_code)
-    return notebook_modules(source_notebook_of(lesson))
+    return notebook_modules(_notebook(lesson, "source"))
 
 
 def process_run(session: Session, run_id: int, context: Any, token: str) -> bool:

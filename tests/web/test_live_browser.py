@@ -46,7 +46,7 @@ WRONG_D = "d_spacing = wavelength / (2 * np.sin(peak_two_theta / 2))"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     with live_site(tmp_path_factory.mktemp("live-web")) as made, Server(made.app) as server:
-        made.url = server.url  # type: ignore[attr-defined]
+        made.url = server.url
         yield made
 
 

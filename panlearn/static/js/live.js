@@ -575,7 +575,7 @@
       }
       section.classList.add("live-cell", mayEdit ? "live-editable" : "live-readonly");
       var label = (mayEdit ? "Code cell " : "Read-only code cell ") + (order.length + 1)
-        + (mayEdit ? " (Shift+Enter runs it)" : "");
+        + " (Shift+Enter runs it; Escape then Tab leaves it)";
       var entry = {cell: cell, section: section};
       entry.editor = makeEditor(host, sourceOf(cell), {
         editable: mayEdit, label: label,
