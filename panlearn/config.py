@@ -158,6 +158,20 @@ SETTINGS: tuple[Setting, ...] = (
             "refused ones included (429 beyond, with Retry-After).", int),
     Setting("SUBMISSIONS_QUEUED_PER_STUDENT", 10, "Submissions one student may have waiting or "
             "being graded at once, across all exercises (429 beyond, with Retry-After).", int),
+    Setting("LIVE_TIMEOUT_S", 10.0, "Time limit of a live run from a lesson page (the cell "
+            "and the cells above it), in seconds; the page says \"stopped after N s\".", float),
+    Setting("LIVE_RUN_RATE", "30 per minute", "Live runs a user may start (per client address "
+            "for anonymous viewers); 429 beyond."),
+    Setting("LIVE_QUEUED_PER_STUDENT", 2, "Live runs one user may have waiting or running at "
+            "once (anonymous viewers share one allowance); 429 beyond.", int),
+    Setting("LIVE_DRAFT_RATE", "60 per minute", "Autosaves of exercise drafts a user may make; "
+            "429 beyond (the page retries)."),
+    Setting("LIVE_ANONYMOUS", False, "Let visitors who are not signed in run cells of published "
+            "lessons (a live embed in a lecturer's slides on another site, where the session "
+            "cookie is not sent); they share one student's turn in the queue.", _bool),
+    Setting("JUPYTERHUB_URL", None, "A JupyterHub (e.g. `https://hub.example.org`): exercise "
+            "pages of courses imported from git then link to it with nbgitpuller, for those "
+            "who prefer their own Jupyter."),
     Setting("BROKER_URL", None, "Celery broker (e.g. `redis://127.0.0.1:6379/0`); when set, "
             "grading runs on `flask worker` processes instead of the local pool."),
     Setting("DATA_DOWNLOAD_TIMEOUT", 60.0, "Seconds a data file download may stall before "

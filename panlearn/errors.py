@@ -89,6 +89,16 @@ class RateLimitedError(PanlearnError):
         self.retry_after = retry_after
 
 
+class BusyError(PanlearnError):
+    """The platform cannot serve this now (e.g. every grading worker is busy); try later."""
+
+    status, title, slug = 503, "Busy", "busy"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+        self.retry_after = retry_after
+
+
 class GradingError(PanlearnError):
     """The platform failed to grade (our fault, never the student's outcome)."""
 

@@ -581,6 +581,75 @@ class CheckResult(db.Model):
     run: Mapped[GradingRun] = relationship(back_populates="checks")
 
 
+class LiveRunState(enum.StrEnum):
+    """Where a run of some cells is: waiting and running as a submission; then done or failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class LiveRun(db.Model):
+    """Cells a learner asked to run from a lesson page, waiting for a grading worker.
+
+    Runs share the grading queue with submissions (`grading.queue`): claimed
+    the same way (`claim_token`, a lease, attempts), one running per
+    `owner`, turns between owners. `owner` is the user's id, or 0 for every
+    anonymous viewer together (`PANLEARN_LIVE_ANONYMOUS`), so a crowd without
+    accounts takes one student's share. `notebook` holds the cells to run
+    (composed from the student version and the learner's edits, never the
+    author's source) and `result` what they printed. Rows are kept a few
+    minutes after they finish (the queue's "least recently served" reads
+    them), then deleted by later runs (`grading.runs.request_run`).
+    """
+
+    __tablename__ = "live_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id", ondelete="CASCADE"),
+                                           index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    owner: Mapped[int] = mapped_column(Integer, index=True)
+    cell_id: Mapped[str] = mapped_column(String(64))
+    #: The cells whose outputs the learner asked for: "cell" (the one) or "all".
+    outputs_of: Mapped[str] = mapped_column(String(8), default="cell")
+    state: Mapped[LiveRunState] = mapped_column(
+        _enum(LiveRunState, "live_run_state"), default=LiveRunState.QUEUED, index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    notebook: Mapped[bytes] = mapped_column(LargeBinary)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    lesson: Mapped[Lesson] = relationship()
+
+
+class ExerciseDraft(db.Model):
+    """A learner's cells of an exercise as last autosaved from its page: one per learner.
+
+    Only the last save is kept (with its time); a reload, another browser or
+    another day restores it. Never graded: "Check my work" submits a copy.
+    """
+
+    __tablename__ = "exercise_draft"
+    __table_args__ = (UniqueConstraint("user_id", "exercise_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    exercise_id: Mapped[int] = mapped_column(ForeignKey("exercise.id", ondelete="CASCADE"),
+                                             index=True)
+    #: The notebook's canonical JSON (`notebooks.canonical.canonical_json`).
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class ImportJobState(enum.StrEnum):
     """Where an import from the author's workspace is; `done` holds its report's verdict."""
 

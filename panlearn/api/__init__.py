@@ -13,6 +13,7 @@ def register_api(api: Api) -> None:
         credentials,
         datasets,
         lessons,
+        live,
         organisations,
         progress,
         quizzes,
@@ -24,5 +25,5 @@ def register_api(api: Api) -> None:
         "bearer", {"type": "http", "scheme": "bearer", "description": "POST /api/auth/token"}
     )
     for module in (auth, courses, datasets, lessons, organisations, search, submissions,
-                   progress, credentials, quizzes):
+                   progress, credentials, quizzes, live):
         api.register_blueprint(module.bp)

@@ -28,7 +28,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from nbformat import NotebookNode
 from sqlalchemy import Select, bindparam, select, update
@@ -47,7 +47,17 @@ from panlearn.grading import pipeline
 from panlearn.grading.feedback import storable_notebook
 from panlearn.grading.pipeline import GradingOutcome, ReferenceAnswers, grade_notebook
 from panlearn.grading.pool import KernelPool
-from panlearn.grading.queue import NOW, in_turn, queue_order, student_busy, waiting
+from panlearn.grading.queue import (
+    NOW,
+    RUN,
+    SUBMISSION,
+    JobTable,
+    in_turn,
+    owner_of,
+    queue_order,
+    student_busy,
+    waiting,
+)
 from panlearn.grading.reference import (
     assignment_for,
     checksums_of,
@@ -62,6 +72,8 @@ from panlearn.lti.passback import post_score
 from panlearn.models import (
     CheckResult,
     GradingRun,
+    LiveRun,
+    LiveRunState,
     Submission,
     SubmissionState,
     store_notebook_blob,
@@ -82,6 +94,8 @@ class GradingContext:
     worker: str = f"{socket.gethostname()}:{os.getpid()}"
     #: Claims of one submission before it is settled as failed (PANLEARN_GRADING_ATTEMPTS).
     attempts: int = default("GRADING_ATTEMPTS")
+    #: Time limit of a live run (PANLEARN_LIVE_TIMEOUT_S).
+    live_timeout_s: float = default("LIVE_TIMEOUT_S")
 
     @property
     def lease(self) -> timedelta:
@@ -89,16 +103,31 @@ class GradingContext:
         return timedelta(seconds=self.settings.total_timeout_s + 60)
 
 
-#: The claim, built once (`queue.NOW` and the other values are bound when it runs).
-_CLAIM = (
-    update(Submission)
-    .where(Submission.id == bindparam("submission_id"), waiting(), ~student_busy(),
-           Submission.attempts < bindparam("attempts"))
-    .values(state=SubmissionState.RUNNING, claim_token=bindparam("token"),
-            lease_expires_at=bindparam("lease_expires_at"), started_at=NOW,
-            attempts=Submission.attempts + 1)
-    .execution_options(synchronize_session=False)
-)
+class Claim(NamedTuple):
+    """A job this worker holds: its id, the claim token, and its kind (submission or run)."""
+
+    id: int
+    token: str
+    kind: str = SUBMISSION
+
+
+_STATES = {Submission: (SubmissionState.RUNNING, SubmissionState.FAILED),
+           LiveRun: (LiveRunState.RUNNING, LiveRunState.FAILED)}
+_TABLES: dict[str, JobTable] = {SUBMISSION: Submission, RUN: LiveRun}
+
+
+@cache
+def _claim_statement(table: JobTable) -> Any:
+    """The claim, built once per kind (`queue.NOW` and the other values bound when it runs)."""
+    return (
+        update(table)
+        .where(table.id == bindparam("job_id"), waiting(table), ~student_busy(table),
+               table.attempts < bindparam("attempts"))
+        .values(state=_STATES[table][0], claim_token=bindparam("token"),
+                lease_expires_at=bindparam("lease_expires_at"), started_at=NOW,
+                attempts=table.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def claim(session: Session, submission_id: int, lease: timedelta, *,
@@ -106,30 +135,41 @@ def claim(session: Session, submission_id: int, lease: timedelta, *,
     """Claim one submission for grading; the token, or None if it is not claimable.
 
     Not claimable: already graded or failed, running under a live lease, its
-    student has another submission running, or it has had `attempts` claims.
+    student has another submission or run going, or it has had `attempts` claims.
     """
-    owner = session.scalar(select(Submission.user_id).where(Submission.id == submission_id))
+    return _claim(session, Submission, submission_id, lease, attempts=attempts)
+
+
+def claim_run(session: Session, run_id: int, lease: timedelta, *, attempts: int) -> str | None:
+    """Claim one live run, on the same terms as a submission (`claim`)."""
+    return _claim(session, LiveRun, run_id, lease, attempts=attempts)
+
+
+def _claim(session: Session, table: JobTable, job_id: int, lease: timedelta, *,
+           attempts: int) -> str | None:
+    owner = session.scalar(select(owner_of(table)).where(table.id == job_id))
     if owner is None:
         session.commit()
         return None
-    lock_student(session, owner)  # two workers never both see the student idle
+    if owner:  # anonymous viewers (0) have no row to lock
+        lock_student(session, owner)  # two workers never both see the student idle
     token = secrets.token_hex(16)
     now = utcnow()
-    result = session.execute(_CLAIM, {"now": now, "submission_id": submission_id,
-                                      "attempts": attempts, "token": token,
-                                      "lease_expires_at": now + lease})
+    result = session.execute(_claim_statement(table), {
+        "now": now, "job_id": job_id, "attempts": attempts, "token": token,
+        "lease_expires_at": now + lease})
     session.commit()
     return token if result.rowcount == 1 else None
 
 
-def claimable_ids(session: Session, limit: int = 20) -> list[int]:
-    """Submissions a worker may take now, in the queue's order (`queue`: turns by student)."""
-    return [submission_id for submission_id, _ in _claimable(session, limit)]
+def claimable(session: Session, limit: int = 20) -> list[tuple[str, int]]:
+    """(kind, id) of the jobs a worker may take now, in the queue's order (turns by owner)."""
+    return [(kind, job_id) for kind, job_id, _ in _claimable(session, limit)]
 
 
-def _claimable(session: Session, limit: int) -> list[tuple[int, int]]:
-    """(id, attempts so far) of the submissions a worker may take now, in order."""
-    rows = [(row.id, row.attempts) for row in session.execute(
+def _claimable(session: Session, limit: int) -> list[tuple[str, int, int]]:
+    """(kind, id, attempts so far) of the jobs a worker may take now, in order."""
+    rows = [(row.kind, row.id, row.attempts) for row in session.execute(
         _claimable_query(limit), {"now": utcnow()})]
     session.commit()
     return rows
@@ -138,46 +178,51 @@ def _claimable(session: Session, limit: int) -> list[tuple[int, int]]:
 @cache
 def _claimable_query(limit: int) -> Select[Any]:
     queue = in_turn(skip_busy=True)
-    return select(queue.c.id, queue.c.attempts).order_by(*queue_order(queue)).limit(limit)
+    return (select(queue.c.kind, queue.c.id, queue.c.attempts)
+            .order_by(*queue_order(queue)).limit(limit))
 
 
 def settle_exhausted(session: Session, attempts: int) -> int:
-    """Mark `failed` every waiting submission that has had its `attempts`; how many.
+    """Mark `failed` every waiting job that has had its `attempts`; how many.
 
-    Such a submission was claimed that often and no claim ended in a result:
-    its worker died each time, or recording the result failed.
+    Such a job was claimed that often and no claim ended in a result: its
+    worker died each time, or recording the result failed.
     """
     now = utcnow()
-    result = session.execute(
-        update(Submission)
-        .where(waiting(), Submission.attempts >= attempts)
-        .values(state=SubmissionState.FAILED, lease_expires_at=None, finished_at=now,
-                error=(f"The platform could not finish grading this submission in {attempts} "
-                       "attempts: each time, the grading stopped before a result was "
-                       "recorded. This is our fault, not yours; please submit again later."))
-        .execution_options(synchronize_session=False), {"now": now}
-    )
+    settled = 0
+    for table, (work, noun, again) in ((Submission, ("grading", "submission", "submit")),
+                                       (LiveRun, ("running", "run", "run it"))):
+        result = session.execute(
+            update(table)
+            .where(waiting(table), table.attempts >= attempts)
+            .values(state=_STATES[table][1], lease_expires_at=None, finished_at=now,
+                    error=(f"The platform could not finish {work} this {noun} in {attempts} "
+                           "attempts: each time, the work stopped before a result was "
+                           f"recorded. This is our fault, not yours; please {again} again "
+                           "later."))
+            .execution_options(synchronize_session=False), {"now": now}
+        )
+        settled += result.rowcount
+        if result.rowcount:
+            log.warning("%s %s(s) failed after %s attempts", result.rowcount, noun, attempts)
     session.commit()
-    if result.rowcount:
-        log.warning("%s submission(s) failed after %s attempts", result.rowcount, attempts)
-    return result.rowcount
+    return settled
 
 
-def claim_next(session: Session, lease: timedelta, *,
-               attempts: int) -> tuple[int, str] | None:
-    """Claim the submission whose turn it is, racing other workers safely.
+def claim_next(session: Session, lease: timedelta, *, attempts: int) -> Claim | None:
+    """Claim the job (submission or run) whose turn it is, racing other workers safely.
 
-    Submissions out of attempts are settled as failed on the way (a write only
-    when there are some).
+    Jobs out of attempts are settled as failed on the way (a write only when
+    there are some).
     """
     candidates = _claimable(session, 20)
-    if any(used >= attempts for _, used in candidates):
+    if any(used >= attempts for _, _, used in candidates):
         settle_exhausted(session, attempts)
         candidates = _claimable(session, 20)
-    for submission_id, _ in candidates:
-        token = claim(session, submission_id, lease, attempts=attempts)
+    for kind, job_id, _ in candidates:
+        token = _claim(session, _TABLES[kind], job_id, lease, attempts=attempts)
         if token is not None:
-            return submission_id, token
+            return Claim(job_id, token, kind)
     return None
 
 

@@ -174,7 +174,7 @@ def grade_notebook(
     """
     source = _as_notebook(source_nb)
     spec = spec or load_exercise_spec(source)
-    with _pool(settings, pool) as active:
+    with using_pool(settings, pool) as active:
         if spec.needs_reference and reference is None:
             def reference() -> ReferenceAnswers:
                 return compute_reference_answers(source, parameters=parameters,
@@ -202,7 +202,7 @@ def compute_reference_answers(
     """
     source = _as_notebook(source_nb)
     spec = spec or load_exercise_spec(source)
-    with _pool(settings, pool) as active:
+    with using_pool(settings, pool) as active:
         outcome = _grade(source, source, parameters=parameters, data_files=data_files,
                          settings=settings, pool=active, spec=spec,
                          priority=Priority.INTERACTIVE, reference=None, self_reference=True)
@@ -240,7 +240,7 @@ def validate_reference_solution(
     """
     source = _as_notebook(source_nb)
     spec = load_exercise_spec(source)
-    with _pool(settings, pool) as active:
+    with using_pool(settings, pool) as active:
 
         def run(spec: ExerciseSpec) -> GradingOutcome:
             return _grade(source, source, parameters=parameters, data_files=data_files,
@@ -328,7 +328,7 @@ def prepare(source: NotebookNode, submitted_nb: Any, *, parameters: Mapping[str,
     params = validate_parameters(spec, parameters)
     references = {} if self_reference else _checked_reference(spec, reference)
     prepared = prepare_submission(spec, source, submitted_nb, settings)
-    files = _named_files(data_files)
+    files = named_files(data_files)
     run = Run(spec=spec, settings=settings, prepared=prepared, parameters=params, files=files,
               references=references, self_reference=self_reference, started=t0)
     run.timings["prepare"] = time.perf_counter() - t0
@@ -371,12 +371,11 @@ def execute(run: Run) -> None:
             run.record.extractions[cell.id] = cell.source
         else:
             cell.source = check_spec.source
-    params = {name: kernel.data_paths.get(_file_name(run.files, value), value)
-              for name, value in run.parameters.items()}
-    watchdog = _Watchdog(kernel, deadline=run.started + settings.total_timeout_s)
+    params = kernel_parameters(run.parameters, run.files, kernel)
+    watchdog = Watchdog(kernel, deadline=run.started + settings.total_timeout_s)
     with run.timed("execute"), watchdog:
         try:
-            _execute(run_nb, params, settings, kernel, run.record)
+            execute_on_kernel(run_nb, params, settings, kernel, run.record)
         except Exception as exc:
             if run.record.nb is None:
                 raise GradingError(
@@ -389,7 +388,7 @@ def execute(run: Run) -> None:
     run.executed = executed
     run.replies = {i: run.record.replies[c.id] for i, c in enumerate(executed.cells)
                    if c.get("id") in run.record.replies}
-    run.stop_reason = _stop_reason(run, watchdog)
+    run.stop_reason = stop_reason(kernel, settings, run.record, watchdog)
 
 
 def extract(run: Run) -> None:
@@ -505,19 +504,27 @@ def feedback(run: Run) -> GradingOutcome:
 def release(run: Run, pool: KernelPool) -> None:
     """Kill the run's sandboxes off the critical path (their namespaces go with them)."""
     boxes: list[Any] = [run.kernel] if run.kernel is not None else []
-    future = run.checks_box
     run.kernel = None
+    discard(boxes, run.checks_box, run.settings.start_timeout_s)
 
-    def discard() -> None:
-        if future is not None:
+
+def discard(boxes: list[Any], starting: Future[CheckSandbox] | None = None,
+            start_timeout_s: float = 60.0) -> None:
+    """Kill used sandboxes (and one still ``starting``) in a thread of their own.
+
+    A ``killpg`` and reaping cost milliseconds of system time that the
+    student waiting for the result need not wait for.
+    """
+    def kill_all() -> None:
+        if starting is not None:
             try:
-                boxes.append(future.result(timeout=run.settings.start_timeout_s))
+                boxes.append(starting.result(timeout=start_timeout_s))
             except Exception:  # noqa: BLE001, S110 - it never started: nothing to kill
                 pass
         for box in boxes:
             box.kill()
 
-    threading.Thread(target=discard, daemon=True, name="sandbox-discard").start()
+    threading.Thread(target=kill_all, daemon=True, name="sandbox-discard").start()
 
 
 # -- helpers ---------------------------------------------------------------------
@@ -534,7 +541,7 @@ def _finished(box: CheckSandbox) -> Future[CheckSandbox]:
 
 
 @contextlib.contextmanager
-def _pool(settings: GradingSettings, pool: KernelPool | None) -> Iterator[KernelPool]:
+def using_pool(settings: GradingSettings, pool: KernelPool | None) -> Iterator[KernelPool]:
     """The caller's pool, or one made for this call (no warm sandboxes) and closed after."""
     if pool is not None:
         yield pool
@@ -547,7 +554,7 @@ def _as_notebook(nb: NotebookNode | Mapping[str, Any]) -> NotebookNode:
     return nb if isinstance(nb, NotebookNode) else nbformat.from_dict(copy.deepcopy(dict(nb)))
 
 
-def _named_files(data_files: DataFiles) -> dict[str, Path]:
+def named_files(data_files: DataFiles) -> dict[str, Path]:
     """Data files by the name the job sees them under (a list: by their file names)."""
     if isinstance(data_files, Mapping):
         return {str(name): Path(path) for name, path in data_files.items()}
@@ -558,6 +565,13 @@ def _named_files(data_files: DataFiles) -> dict[str, Path]:
             name = f"_{name}"
         named[name] = path
     return named
+
+
+def kernel_parameters(parameters: Mapping[str, Any], files: Mapping[str, Path],
+                      kernel: KernelSandbox) -> dict[str, Any]:
+    """The parameters as the kernel sees its data files (``/data/<name>``), others as given."""
+    return {name: kernel.data_paths.get(_file_name(files, value), value)
+            for name, value in parameters.items()}
 
 
 def _file_name(files: Mapping[str, Path], value: Any) -> str | None:
@@ -619,7 +633,7 @@ def _take_values(run: Run, check_spec: CheckSpec, values: dict[str, Answer]) -> 
                             **{n: context[n] for n in check_spec.context_names}}
 
 
-class _Watchdog:
+class Watchdog:
     """Kills the whole sandbox at the run's time limit, or when its memory limit bit.
 
     papermill only knows per-cell timeouts. And the kernel's OOM killer stops
@@ -636,7 +650,7 @@ class _Watchdog:
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True, name="grading-watchdog")
 
-    def __enter__(self) -> _Watchdog:
+    def __enter__(self) -> Watchdog:
         self._thread.start()
         return self
 
@@ -657,25 +671,25 @@ class _Watchdog:
             return
 
 
-def _stop_reason(run: Run, watchdog: _Watchdog) -> str | None:
-    kernel = run.kernel
-    assert kernel is not None
+def stop_reason(kernel: KernelSandbox, settings: GradingSettings, record: RunRecord,
+                watchdog: Watchdog) -> str | None:
+    """Why a run stopped before its end, in words for the student; None if it did not."""
     if watchdog.out_of_memory:
-        return (f"its processes together used more than the {run.settings.memory_mb:,} MB "
+        return (f"its processes together used more than the {settings.memory_mb:,} MB "
                 "memory limit, so the whole notebook was stopped")
     if watchdog.timed_out:
-        return (f"the whole notebook ran longer than the {run.settings.total_timeout_s:g} s "
+        return (f"the whole notebook ran longer than the {settings.total_timeout_s:g} s "
                 "time limit")
-    if run.record.unresponsive:
-        return (f"a cell ran longer than {run.settings.cell_timeout_s:g} s and ignored the "
+    if record.unresponsive:
+        return (f"a cell ran longer than {settings.cell_timeout_s:g} s and ignored the "
                 "interrupt, so the Python kernel was stopped")
-    if run.record.kernel_died:
+    if record.kernel_died:
         return f"the Python kernel stopped ({kernel.exit_reason()})"
     return None
 
 
-def _execute(nb: NotebookNode, params: dict[str, Any], settings: GradingSettings,
-             kernel: KernelSandbox, record: RunRecord) -> NotebookNode:
+def execute_on_kernel(nb: NotebookNode, params: dict[str, Any], settings: GradingSettings,
+                      kernel: KernelSandbox, record: RunRecord) -> NotebookNode:
     """What ``papermill.execute_notebook`` does for us, without its notebook round trips.
 
     papermill's parameter injection, metadata and engine run the notebook, as

@@ -3,9 +3,12 @@
 Embedded default: `LocalDispatcher` starts `PANLEARN_GRADING_WORKERS` worker
 processes (papermill changes the working directory, so it never runs in a
 request thread), each with its own pool of warm sandboxed kernels, fed from
-the database and woken through a queue when a submission arrives. At scale,
-`PANLEARN_BROKER_URL` selects `CeleryDispatcher`, and `flask worker` runs the
-very same `process_submission` on Celery workers.
+the database and woken through a queue when a submission or a live run
+arrives; the workers say back which runs they finished, so the request
+waiting for one wakes at once (`FinishedRuns`). At scale, `PANLEARN_BROKER_URL`
+selects `CeleryDispatcher`, and `flask worker` runs the very same
+`process_submission` and `process_run` on Celery workers (a waiting request
+then polls the database).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import logging
 import multiprocessing
 import queue
 import threading
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +27,7 @@ from sqlalchemy import update
 
 from panlearn.extensions import db
 from panlearn.grading.settings import GradingSettings
-from panlearn.models import Submission, utcnow
+from panlearn.models import LiveRun, Submission, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +56,12 @@ def grading_settings(values: Mapping[str, Any]) -> GradingSettings:
 
 
 class LeaseKeeper:
-    """Renews a claim while a worker grades, so only a dead worker's lease expires."""
+    """Renews a claim while a worker grades (or runs cells), so only a dead worker's expires."""
 
-    def __init__(self, app: Flask, submission_id: int, token: str, lease_s: float) -> None:
+    def __init__(self, app: Flask, submission_id: int, token: str, lease_s: float,
+                 table: type[Submission] | type[LiveRun] = Submission) -> None:
         self.app, self.submission_id, self.token, self.lease_s = app, submission_id, token, lease_s
+        self.table = table
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="lease-keeper")
 
@@ -74,9 +80,9 @@ class LeaseKeeper:
             try:
                 with self.app.app_context(), db.engine.begin() as connection:
                     connection.execute(
-                        update(Submission)
-                        .where(Submission.id == self.submission_id,
-                               Submission.claim_token == self.token)
+                        update(self.table)
+                        .where(self.table.id == self.submission_id,
+                               self.table.claim_token == self.token)
                         .values(lease_expires_at=utcnow() + timedelta(seconds=self.lease_s)))
             except Exception:  # the database restarts: keep trying, do not die silently
                 log.warning("submission %s: could not renew the lease; retrying",
@@ -109,18 +115,24 @@ def build_context(app: Flask, *, warm_kernels: int | None = None) -> Any:
             "(docs/OPERATIONS.md, 'Limits per submission'), or accept this with "
             "PANLEARN_GRADING_WEAK_LIMITS=true")
     return GradingContext(settings=settings, datasets=app.extensions["panlearn.datasets"],
-                          pool=pool, attempts=values["GRADING_ATTEMPTS"])
+                          pool=pool, attempts=values["GRADING_ATTEMPTS"],
+                          live_timeout_s=values["LIVE_TIMEOUT_S"])
 
 
-def grade_one(app: Flask, context: Any) -> bool:
-    """Claim the submission whose turn it is and grade it; False when none can be taken.
+def grade_one(app: Flask, context: Any,
+              finished: Callable[[int], object] | None = None) -> bool:
+    """Claim the job whose turn it is (a submission or a live run) and do it.
 
-    The database decides what comes next (`grading.queue`: turns between
-    students, one running submission each), for local workers and Celery alike.
+    False when none can be taken. The database decides what comes next
+    (`grading.queue`: turns between students, one running job each), for
+    local workers and Celery alike. ``finished(run_id)`` is told of each live
+    run done, so the request waiting for it can answer at once.
     """
     from datetime import timedelta
 
     from panlearn.grading.jobs import claim_next, process_submission
+    from panlearn.grading.queue import RUN
+    from panlearn.grading.runs import process_run
 
     lease_s = app.config["PANLEARN"]["GRADING_LEASE_S"]
     with app.app_context():
@@ -128,25 +140,33 @@ def grade_one(app: Flask, context: Any) -> bool:
         if claimed is None:
             db.session.remove()
             return False
-        with LeaseKeeper(app, claimed[0], claimed[1], lease_s):
-            process_submission(db.session, claimed[0], context, token=claimed[1])
+        if claimed.kind == RUN:
+            with LeaseKeeper(app, claimed.id, claimed.token, lease_s, table=LiveRun):
+                process_run(db.session, claimed.id, context, token=claimed.token)
+            if finished is not None:
+                finished(claimed.id)
+        else:
+            with LeaseKeeper(app, claimed.id, claimed.token, lease_s):
+                process_submission(db.session, claimed.id, context, token=claimed.token)
         db.session.remove()
     return True
 
 
 def worker_loop(app: Flask, wake: Any = None, *, poll_s: float = 2.0,
-                stop: threading.Event | None = None) -> None:
+                stop: threading.Event | None = None, finished: Any = None) -> None:
     """Grade until stopped: claim work from the database, sleep on `wake` when idle.
 
     Work left `queued`, or `running` under an expired lease by a crash, is
-    claimed like any other, so starting a worker resumes it.
+    claimed like any other, so starting a worker resumes it. The id of each
+    live run done is put on ``finished`` (a queue read by the web process).
     """
     context = build_context(app)
     stop = stop or threading.Event()
+    announce = finished.put if finished is not None else None
     try:
         while not stop.is_set():
             try:
-                if grade_one(app, context):
+                if grade_one(app, context, announce):
                     continue
             except Exception:  # e.g. the database restarted: the claim stays, its lease expires
                 log.exception("grading worker: error outside a grading run; carrying on")
@@ -164,7 +184,7 @@ def worker_loop(app: Flask, wake: Any = None, *, poll_s: float = 2.0,
             context.pool.close()
 
 
-def _worker_process_main(overrides: dict[str, Any], wake: Any) -> None:
+def _worker_process_main(overrides: dict[str, Any], wake: Any, finished: Any = None) -> None:
     """Entry point of a local worker process (spawned: a fresh interpreter)."""
     from panlearn import create_app
 
@@ -184,7 +204,35 @@ def _worker_process_main(overrides: dict[str, Any], wake: Any) -> None:
                 stop.set()
 
     threading.Thread(target=_watch_parent, daemon=True, name="parent-watch").start()
-    worker_loop(create_app(overrides), wake, stop=stop)
+    worker_loop(create_app(overrides), wake, stop=stop, finished=finished)
+
+
+class FinishedRuns:
+    """Live runs this process's workers have finished: a request waiting for one wakes at once.
+
+    The database stays the truth (a run may be done by another process's
+    worker, or by Celery): `wait` only shortens the wait between two looks at
+    the run's row.
+    """
+
+    KEEP = 1000
+
+    def __init__(self) -> None:
+        self._done: OrderedDict[int, None] = OrderedDict()
+        self._cond = threading.Condition()
+
+    def announce(self, run_id: int) -> None:
+        """A worker finished this run."""
+        with self._cond:
+            self._done[run_id] = None
+            while len(self._done) > self.KEEP:
+                self._done.popitem(last=False)
+            self._cond.notify_all()
+
+    def wait(self, run_id: int, timeout: float) -> bool:
+        """Block until the run is announced, at most ``timeout`` seconds."""
+        with self._cond:
+            return self._cond.wait_for(lambda: run_id in self._done, timeout)
 
 
 class LocalDispatcher:
@@ -195,6 +243,9 @@ class LocalDispatcher:
         self.size = app.config["PANLEARN"]["GRADING_WORKERS"]
         self._context = multiprocessing.get_context("spawn")
         self._wake: Any = None
+        self._finished_queue: Any = None
+        #: Runs the workers finished; `grading.runs.wait_for_run` waits on it.
+        self.finished = FinishedRuns()
         self._processes: list[Any] = []
         self._lock = threading.Lock()
 
@@ -206,19 +257,34 @@ class LocalDispatcher:
                 return
             if self._wake is None:
                 self._wake = self._context.Queue()
+                self._finished_queue = self._context.Queue()
+                threading.Thread(target=self._listen, args=(self._finished_queue,),
+                                 daemon=True, name="finished-runs").start()
             overrides = {k: v for k, v in self.app.config["PANLEARN"].items()}
             while len(self._processes) < self.size:
                 process = self._context.Process(target=_worker_process_main,
-                                                args=(overrides, self._wake), daemon=True,
-                                                name="panlearn-grader")
+                                                args=(overrides, self._wake,
+                                                      self._finished_queue),
+                                                daemon=True, name="panlearn-grader")
                 process.start()
                 self._processes.append(process)
 
+    def _listen(self, finished: Any) -> None:
+        while True:
+            try:
+                self.finished.announce(finished.get())
+            except (EOFError, OSError):  # the queue is gone with the process
+                return
+
     def enqueue(self, submission_id: int) -> None:
-        """Wake a worker for a committed submission (the database is the queue)."""
+        """Wake a worker for a committed job, a submission or a run (the database is the queue)."""
         self.start()
         if self._wake is not None:  # no workers configured: it waits for `flask worker`
             self._wake.put(submission_id)
+
+    def wake_on_finish(self, run_id: int, timeout: float) -> bool:
+        """Wait until a local worker finished the run, at most ``timeout`` seconds."""
+        return self.finished.wait(run_id, timeout)
 
     def stop(self) -> None:
         """Stop the worker processes (their unfinished work stays claimable)."""
@@ -251,6 +317,8 @@ class CeleryDispatcher:
 
     def stop(self) -> None:
         """Nothing to stop."""
+
+    wake_on_finish = None  # a waiting request polls the database
 
 
 def dispatcher_for(app: Flask) -> LocalDispatcher | CeleryDispatcher:

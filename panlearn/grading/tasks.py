@@ -3,10 +3,10 @@
 `flask --app app worker` starts a Celery worker on `PANLEARN_BROKER_URL`.
 Each worker process builds the Flask app and its warm kernel pool once, then
 runs `grade_one` for each task: the same claim → grade → record path as the
-local pool. A task is a wake-up, not an order: the database decides which
-submission is graded (`grading.queue`: turns between students, one running
-submission each), so the broker's first-in-first-out never lets one student's
-flood go first. A task that finds nothing it may take does nothing; one that
+local pool, for submissions and live runs alike. A task is a wake-up, not an
+order: the database decides which job is done (`grading.queue`: turns between
+students, one running job each), so the broker's first-in-first-out never lets
+one student's flood go first. A task that finds nothing it may take does nothing; one that
 graded something sends another while work is waiting (the student it just
 served may have more). Tasks are acknowledged late and the database claim
 makes them idempotent, so a redelivered or duplicated task grades nothing
@@ -77,20 +77,23 @@ def _close(**_: Any) -> None:
 
 @celery_app.task(name="panlearn.grade_submission")
 def grade_submission(submission_id: int | None = None) -> bool:
-    """Grade the submission whose turn it is (`submission_id` only says what woke us)."""
+    """Do the job whose turn it is, a submission or a live run (the id only says what woke us).
+
+    The task keeps its first name: workers of an older release still take it.
+    """
     from panlearn.extensions import db
-    from panlearn.grading.jobs import claimable_ids
+    from panlearn.grading.jobs import claimable
     from panlearn.grading.runtime import grade_one
 
     app = _app()
     graded = grade_one(app, _context())
     if graded:
         with app.app_context():
-            more = claimable_ids(db.session, limit=1)
+            more = claimable(db.session, limit=1)
             db.session.remove()
         if more:
             try:
-                grade_submission.delay(more[0])
+                grade_submission.delay(more[0][1])
             except Exception:  # the broker is down: the sweep wakes a worker for it later
                 log.warning("could not send the next wake-up; the sweep will", exc_info=True)
     return graded
@@ -109,7 +112,7 @@ def sweep(stale_after_s: float | None = None) -> int:
     from panlearn.extensions import db
     from panlearn.grading.jobs import settle_exhausted
     from panlearn.grading.queue import in_turn, queue_order
-    from panlearn.models import Submission, SubmissionState, utcnow
+    from panlearn.models import SubmissionState, utcnow
 
     app = _app()
     settings = app.config["PANLEARN"]
@@ -120,9 +123,9 @@ def sweep(stale_after_s: float | None = None) -> int:
         settle_exhausted(db.session, settings["GRADING_ATTEMPTS"])
         queue = in_turn(skip_busy=True)
         ids = list(db.session.scalars(
-            select(queue.c.id).join(Submission, Submission.id == queue.c.id)
+            select(queue.c.id)
             # Queued for a while (its message lost), or running past its lease (worker gone).
-            .where(or_(Submission.state == SubmissionState.RUNNING, Submission.created_at < stale))
+            .where(or_(queue.c.state == SubmissionState.RUNNING.value, queue.c.created_at < stale))
             .order_by(*queue_order(queue)).limit(100), {"now": utcnow()}))
         db.session.remove()
     for submission_id in ids:

@@ -52,6 +52,8 @@ class EmbedArgsSchema(_QuerySchema):
 
     cell = fields.String(validate=validate.Length(min=1, max=64))
     part = fields.String(load_default="cell", validate=validate.OneOf(("cell", "output")))
+    #: `live=1` with a code `cell`: the cell can be edited and run (docs/LIVE.md).
+    live = fields.Boolean(load_default=False)
 
 
 class OEmbedArgsSchema(_QuerySchema):

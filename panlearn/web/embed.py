@@ -21,6 +21,7 @@ from panlearn.catalogue import get_lesson
 from panlearn.errors import NotFoundError, NotImplementedFormatError
 from panlearn.extensions import db
 from panlearn.models import Lesson
+from panlearn.web import live as live_pages
 from panlearn.web import rendering
 from panlearn.web.args import EmbedArgsSchema, OEmbedArgsSchema, parse
 from panlearn.web.quizzes import with_questions
@@ -37,7 +38,7 @@ _EMBEDDABLE = {"pages.lesson": "lesson", "embed.lesson": "lesson", "pages.slides
 
 @bp.route("/embed/lessons/<int:lesson_id>")
 def lesson(lesson_id: int) -> str:
-    """A lesson without the site around it; `?cell=<id>[&part=output]` for one cell."""
+    """A lesson without the site around it; `?cell=<id>[&part=output|&live=1]` for one cell."""
     # Frameable from the start, so a 404 shows inside the frame, not a blocked frame.
     allow_framing(embed_frame_sources(True))
     args = parse(EmbedArgsSchema(), request.args)
@@ -54,12 +55,22 @@ def lesson(lesson_id: int) -> str:
         fragment = rendering.lesson_html(found, viewer)
     own_heading = "cell" not in args and not rendering.has_top_heading(fragment)
     fragment = with_questions(fragment, found, viewer, interactive=False)
+    # `live=1`: one code cell a lecturer can change and run on stage (js/live.js), for
+    # viewers who may run cells (signed in, or anyone with PANLEARN_LIVE_ANONYMOUS).
+    live = None
+    if (args["live"] and "cell" in args and args["part"] == "cell"
+            and live_pages.may_run_here(viewer)):
+        live = live_pages.live_config(found, viewer, cell=args["cell"])
+        if not live["notebook"]["cells"] or live["notebook"]["cells"][0]["cell_type"] != "code":
+            live = None
     return render_template(
         "embed.html", lesson=found, fragment=fragment, whole="cell" not in args,
         part=args["part"] if "cell" in args else None, cell_id=args.get("cell"),
         cell_url=cell_url,
         own_heading=own_heading,
         page_url=url_for("pages.lesson", lesson_id=found.id, _external=True),
+        live=live, live_json=live_pages.config_json(live) if live else None,
+        editor_url=live_pages.editor_url() if live else None, viewer=viewer,
     )
 
 

@@ -31,6 +31,7 @@ from panlearn.models import LessonKind, VersionStatus
 from panlearn.notebooks.slides import SLIDES_INIT_SCRIPT_CSP_SOURCE
 from panlearn.progress.completion import enrolment_of
 from panlearn.progress.report import course_progress
+from panlearn.web import live as live_pages
 from panlearn.web import rendering
 from panlearn.web.args import CatalogueArgsSchema, CoursePageArgsSchema, parse
 from panlearn.web.forms import SubmissionForm
@@ -112,9 +113,15 @@ def lesson(lesson_id: int, upload_error: str | None = None,
         registry=current_app.extensions["panlearn.datasets"].registry,
         assignment=assignment_for(exercise, viewer.id)
         if exercise is not None and viewer is not None else None)
+    # A signed-in learner does the exercise in the page (js/live.js); others read it.
+    live = (live_pages.live_config(found, viewer, exercise=exercise)
+            if exercise is not None and viewer is not None else None)
     return render_template(
         "lesson.html", lesson=found, version=version, before=before, after=after,
-        data_credits=data_credits,
+        data_credits=data_credits, live=live,
+        live_json=live_pages.config_json(live) if live else None,
+        editor_url=live_pages.editor_url() if live else None,
+        hub_url=live_pages.jupyterhub_link(found) if exercise is not None else None,
         fragment=fragment, own_heading=not rendering.has_top_heading(rendered),
         quiz=quiz_summary(db.session, found, viewer) if found.questions else None,
         exercise=exercise,

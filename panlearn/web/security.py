@@ -9,7 +9,10 @@ constant inline script of the slides, allowed by its hash.
 `style` attributes (sanitised down to presentational properties such as
 markdown table alignment); `<style>` elements and style sheets stay 'self'
 only. KaTeX and reveal.js set styles through the CSSOM, which CSP does not
-restrict.
+restrict. CodeMirror (the live exercise page's editor) writes its style sheet
+into a `<style>` element: such a page asks for a per-response nonce
+(`style_nonce`) that only its own script is given, so styles from anywhere
+else stay refused.
 
 Framing is refused (`frame-ancestors 'none'`) except for the views that are
 meant to be embedded, which call `allow_framing`. A page that a browser is
@@ -24,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import secrets
 from collections.abc import Iterable
 
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request, url_for
@@ -88,6 +92,13 @@ def allow_script(source: str) -> None:
     g.setdefault("pl_script_sources", []).append(source)
 
 
+def style_nonce() -> str:
+    """A random nonce that lets the current page's own script add one `<style>` element."""
+    if "pl_style_nonce" not in g:
+        g.pl_style_nonce = secrets.token_urlsafe(18)
+    return str(g.pl_style_nonce)
+
+
 def allow_form_action(origins: Iterable[str]) -> None:
     """Let the current page's forms lead to these origins (`form-action`).
 
@@ -123,11 +134,14 @@ def _script_hashes(body: bytes) -> list[str]:
 
 def content_security_policy(*, frame_ancestors: str, script_sources: Iterable[str] = (),
                             style_inline: bool = False,
-                            form_action: Iterable[str] = ()) -> str:
+                            form_action: Iterable[str] = (),
+                            style_nonce: str | None = None) -> str:
     """The policy of one response."""
     script = " ".join(["'self'", *script_sources])
     forms = " ".join(["'self'", *form_action])
     style = "'self' 'unsafe-inline'" if style_inline else "'self'"
+    if style_nonce and not style_inline:
+        style += f" 'nonce-{style_nonce}'"
     return "; ".join([
         "default-src 'self'",
         "img-src 'self' data:",
@@ -181,7 +195,8 @@ def add_security_headers(response: Response) -> Response:
         style_inline = True
     response.headers["Content-Security-Policy"] = content_security_policy(
         frame_ancestors=frame_ancestors, script_sources=script_sources,
-        style_inline=style_inline, form_action=g.get("pl_form_action", ()))
+        style_inline=style_inline, form_action=g.get("pl_form_action", ()),
+        style_nonce=g.get("pl_style_nonce"))
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     # For browsers without frame-ancestors; embeds rely on the CSP alone.

@@ -3,7 +3,8 @@
 The libraries are installed from a package registry at setup (not committed),
 so pages and slides work offline, in a lecture hall without internet: Swagger
 UI from the PyPI package `swagger-ui-bundle`, KaTeX and reveal.js from the npm
-packages pinned in `static/vendor.json` (see `panlearn.web.assets`).
+packages pinned in `static/vendor.json`, CodeMirror as the bundle built from its
+pinned packages at install time (see `panlearn.web.assets`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ def swagger_ui(filename: str) -> Response:
     if folder is None:
         abort(404)
     return send_from_directory(folder, filename, max_age=MAX_AGE)
+
+
+@bp.route("/bundle/<name>")
+def bundle(name: str) -> Response:
+    """A script bundled at install time from pinned npm packages (`bundle/codemirror.js`)."""
+    path = assets.bundle_path(name)
+    if path is None:
+        abort(404)
+    return send_from_directory(path.parent, path.name, max_age=MAX_AGE)
 
 
 @bp.route("/<package>/<path:filename>")

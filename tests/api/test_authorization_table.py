@@ -40,6 +40,7 @@ TABLE: list[tuple[str, str, str | None, tuple[int, ...]]] = [
     ("GET", "/api/lessons/{exercise_lesson}/notebook?version=source", None,
      (403, 403, 403, 200, 200)),
     ("GET", "/api/exercises/{exercise}/submissions", None, (401, 200, 200, 200, 200)),
+    ("GET", "/api/exercises/{exercise}/draft", None, (401, 200, 200, 200, 200)),
     ("GET", "/api/submissions/{submission}", None, (401, 200, 404, 200, 200)),
     ("GET", "/api/submissions/{submission}/feedback", None, (401, 404, 404, 404, 404)),
     ("GET", "/api/me/progress", None, (401, 200, 200, 200, 200)),
@@ -92,6 +93,14 @@ TABLE: list[tuple[str, str, str | None, tuple[int, ...]]] = [
     ("POST", "/api/lessons/{lesson}/complete", None, (401, 200, 200, 200, 200)),
     ("POST", "/api/courses/published/enrol", None, (401, 200, 200, 200, 200)),
     ("POST", "/api/exercises/{exercise}/submissions", "notebook", (401, 202, 202, 202, 202)),
+    # Live runs: anyone signed in who sees the lesson (PANLEARN_LIVE_ANONYMOUS off). The table
+    # has no grading worker, so it asks to run a markdown cell: refused (400) after the access
+    # checks; tests/api/test_live_runs.py runs cells for real.
+    ("POST", "/api/exercises/{exercise}/runs", "run-exercise", (401, 400, 400, 400, 400)),
+    ("POST", "/api/lessons/{lesson}/runs", "run-lesson", (401, 400, 400, 400, 400)),
+    ("POST", "/api/lessons/{draft_lesson}/runs", "run-draft", (401, 404, 404, 400, 400)),
+    ("PUT", "/api/exercises/{exercise}/draft", "draft", (401, 200, 200, 200, 200)),
+    ("DELETE", "/api/exercises/{exercise}/draft", None, (401, 204, 204, 204, 204)),
     ("POST", "/api/quizzes/{quiz_lesson}/embargo/answers", "quiz-answer",
      (401, 201, 201, 201, 201)),
     ("PATCH", "/api/courses/drafty", "patch", (401, 403, 403, 200, 200)),
@@ -140,6 +149,7 @@ UNCLASSIFIED_BY_DESIGN = {
     "/favicon.ico": "an icon",
     "/static/<path:filename>": "static files",
     "/static/vendor/<package>/<path:filename>": "front-end libraries",
+    "/static/vendor/bundle/<name>": "front-end libraries bundled at install (CodeMirror)",
     "/static/vendor/swagger-ui/<path:filename>": "front-end libraries",
 }
 
@@ -160,7 +170,16 @@ def ids(app, client, catalogue, tmp_path):
     credential = progress["credential"]["id"]
     document = client.get(f"/api/credentials/{credential}", headers=catalogue["student"])
     import_quiz_course(app, tmp_path / "quiz-src")
+    draft_lesson = lessons("drafty", catalogue["author"])[0]["id"]
+
+    def notebook(lesson_id, headers):
+        return client.get(f"/api/lessons/{lesson_id}/notebook", headers=headers).get_json()
+
+    runs = {"run-exercise": notebook(exercise["id"], {}), "run-lesson": notebook(reading["id"], {}),
+            "run-draft": notebook(draft_lesson, catalogue["author"])}
     return {
+        "runs": {kind: {"notebook": nb, "cell": nb["cells"][0]["id"]} for kind, nb in runs.items()},
+        "draft": {"notebook": runs["run-exercise"]},
         "job": _import_job(app),
         "quiz_lesson": lessons("quizzed", {})[0]["id"],
         "lesson": reading["id"], "exercise_lesson": exercise["id"],
@@ -204,6 +223,10 @@ def _request(client, method, path, body, headers, ids, tmp_path, role):
     if body == "notebook":
         kwargs.update(data=nbformat.writes(make_student_version(exercise_notebook())),
                       content_type="application/json")
+    elif body in ("run-exercise", "run-lesson", "run-draft"):
+        kwargs["json"] = ids["runs"][body]
+    elif body == "draft":
+        kwargs["json"] = ids["draft"]
     elif body == "patch":
         kwargs["json"] = {"summary": "Edited."}
     elif body == "quiz-answer":

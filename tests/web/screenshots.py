@@ -6,7 +6,8 @@ certificate: see `tests/web/tour.py`), serves it on 127.0.0.1, and saves full-pa
 PNGs from headless Chromium to `test-artifacts/screenshots/<page>-<width>.png`,
 plus the interactions the pages are for: a refused upload, the per-cell embed
 control, embeds and a framed lesson page inside another origin's page, the
-second slide, and the certificate as printed (a PDF too). With axe-core
+second slide, the certificate as printed (a PDF too), and the live exercise page after
+"Run all" and "Check my work" (real grading workers; not with --no-grade). With axe-core
 installed (`scripts/bootstrap --test`) it also writes every page's accessibility
 findings, best practices included, to `axe.txt`.
 
@@ -186,6 +187,53 @@ def interactions(shooter: Shooter, base: str, tour: site.Tour) -> None:
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
 
 
+def live_exercise(shooter: Shooter, base: str, tour: site.Tour, app: Any) -> None:
+    """The live exercise page after "Run all" and "Check my work", cells run by a real worker.
+
+    The tour's wrong answers typed into the editors, so the page shows outputs, a
+    failed check beside its cell and the score at the top.
+    """
+    from selenium.webdriver.common.keys import Keys
+
+    from panlearn.grading.runtime import LocalDispatcher
+
+    if not shooter.wanted("live-exercise"):
+        return
+    driver = shooter.driver
+    app.config["PANLEARN"].update({"GRADING_WORKERS": 1, "GRADING_KERNELS": 1})
+    dispatcher = LocalDispatcher(app)
+    app.extensions["panlearn.dispatcher"] = dispatcher
+    dispatcher.start()
+    try:
+        for width in shooter.widths:
+            chrome.set_width(driver, width)
+            driver.get(f"{base}/lessons/{tour.lessons['exercise']}")
+            settle(driver)
+            chrome.wait_for(driver, "document.querySelectorAll('.live-cell .cm-editor').length",
+                            timeout=20)
+            for cell, code in site.WRONG_ANSWERS.items():
+                editor = driver.find_element("css selector", f"#cell-{cell} .cm-content")
+                driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", editor)
+                editor.click()
+                editor.send_keys(Keys.CONTROL, "a")
+                editor.send_keys(code)
+            driver.find_element("css selector", "[data-live=run-all]").click()
+            chrome.wait_for(driver, "document.querySelector('#cell-qvalues .live-status')"
+                                    ".textContent !== 'Waiting…' && document.querySelector("
+                                    "'#cell-qvalues .live-status').textContent !== 'Running "
+                                    "every cell…'", timeout=120, poll=0.2)
+            driver.find_element("css selector", "[data-live=check]").click()
+            chrome.wait_for(driver, "document.querySelectorAll('.live-check').length === 3",
+                            timeout=120, poll=0.2)
+            settle(driver)
+            shooter.saved.append(chrome.full_page_screenshot(
+                driver, shooter.out / f"live-exercise-{width}.png", width))
+        shooter.check_axe("live-exercise")
+    finally:
+        dispatcher.stop()
+        app.config["PANLEARN"]["GRADING_WORKERS"] = 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the site, take the screenshots, print where they are."""
     parser = argparse.ArgumentParser(prog="scripts/screenshots",
@@ -234,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             shooter.page("course-signed-in", server.url + tour.pages["course"])
             shooter.page("credential-holder", server.url + tour.pages["credential"])
             interactions(shooter, server.url, tour)
+            if not args.no_grade and shutil.which("bwrap") is not None:
+                live_exercise(shooter, server.url, tour, app)
     if chrome.axe_available():
         (args.out / "axe.txt").write_text("".join(line + "\n" for line in shooter.axe))
         print(f"{len(shooter.axe)} axe-core findings (best practices included) in "

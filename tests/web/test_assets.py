@@ -22,6 +22,19 @@ def vendor_dir(tmp_path, monkeypatch) -> Path:
     return folder
 
 
+#: The fake esbuild that `fake_npm` installs: it writes the bundle and a metafile.
+ESBUILD = """#!PYTHON
+import json, sys
+from pathlib import Path
+options = dict(a[2:].split("=", 1) for a in sys.argv[2:] if a.startswith("--") and "=" in a)
+out = Path(options["outfile"])
+out.write_text("var " + options["global-name"] + " = {};")
+Path(options["metafile"]).write_text(json.dumps({"inputs": {
+    "node_modules/@codemirror/view/dist/index.js": {}}}))
+(out.parent / "esbuild-args.json").write_text(json.dumps(sys.argv[1:]))
+"""
+
+
 def fake_npm(tmp_path: Path, *, versions: dict[str, str] | None = None) -> Path:
     """An `npm` that records its arguments and installs package.json files only."""
     script = tmp_path / "npm"
@@ -37,6 +50,11 @@ for name, version in wanted.items():
     folder = prefix / "node_modules" / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "package.json").write_text(json.dumps({{"name": name, "version": version}}))
+# esbuild: writes the bundle it is asked for, and a metafile naming one input package.
+esbuild = prefix / "node_modules" / ".bin" / "esbuild"
+esbuild.parent.mkdir(parents=True, exist_ok=True)
+esbuild.write_text({ESBUILD!r}.replace("PYTHON", sys.executable))
+esbuild.chmod(0o755)
 """)
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return script
@@ -45,19 +63,40 @@ for name, version in wanted.items():
 def test_vendor_json_pins_exact_versions_of_katex_and_reveal_js():
     pins = assets.pinned()
     assert set(pins) == {"katex", "reveal.js"}
-    assert all(version[0].isdigit() for version in pins.values())
+    assert all(version[0].isdigit() for version in assets.npm_packages().values())
+    # CodeMirror is served only as the bundle built from its packages.
+    assert "@codemirror/view" in assets.npm_packages() and "esbuild" in assets.npm_packages()
+    assert set(assets.bundles()) == {"codemirror.js"}
 
 
 def test_install_runs_npm_with_the_prefix_and_without_lifecycle_scripts(vendor_dir, tmp_path):
-    assert len(assets.problems()) == 2
+    assert len(assets.problems()) == len(assets.npm_packages()) + len(assets.bundles())
     assets.install(npm=str(fake_npm(tmp_path)))
     args = json.loads((vendor_dir / "npm-args.json").read_text())
     assert args[:3] == ["install", "--prefix", str(vendor_dir)]
     assert "--ignore-scripts" in args
     package = json.loads((vendor_dir / "package.json").read_text())
-    assert package["dependencies"] == assets.pinned() and package["private"] is True
+    assert package["dependencies"] == assets.npm_packages() and package["private"] is True
     assert assets.problems() == []
     assert assets.available() == frozenset(assets.pinned())
+
+
+def test_bundles_are_built_with_the_pinned_esbuild_and_rebuilt_when_stale(vendor_dir, tmp_path):
+    assets.install(npm=str(fake_npm(tmp_path)))
+    built = vendor_dir / "bundles"
+    args = json.loads((built / "esbuild-args.json").read_text())
+    assert args[0].endswith("static/js/editor/codemirror.mjs")
+    assert {"--bundle", "--format=iife", "--global-name=PanlearnCodeMirror"} <= set(args)
+    assert assets.bundle_path("codemirror.js") == built / "codemirror.js"
+    assert assets.bundle_path("codemirror.js.LICENSES.txt") is not None
+    assert "== @codemirror/view" in (built / "codemirror.js.LICENSES.txt").read_text()
+    assert assets.bundle_path("anything-else.js") is None
+    # A bundle built from other inputs (another entry, another pin) is rebuilt.
+    stamp = built / "codemirror.js.build.json"
+    stamp.write_text(json.dumps({**json.loads(stamp.read_text()), "entry": "0" * 64}))
+    assert assets.problems() == ["the bundle codemirror.js is out of date"]
+    assets.install(npm=str(fake_npm(tmp_path)))
+    assert assets.problems() == []
 
 
 def test_install_does_nothing_when_everything_is_in_place(vendor_dir, tmp_path):
