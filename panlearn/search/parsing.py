@@ -34,7 +34,9 @@ def _configure(parser: QueryParser) -> QueryParser:
         if alias != target:
             aliases.setdefault(target, []).append(alias)
     parser.add_plugin(FieldAliasPlugin(aliases))
-    parser.add_plugin(PlusMinusPlugin())
+    # `+word` and `-word` only at a word's start: whoosh's default reads the
+    # hyphen in "AND-gate" or "pan-training.eu" as "NOT gate".
+    parser.add_plugin(PlusMinusPlugin(plusexpr=r"(?<![^\s(])\+", minusexpr=r"(?<![^\s(])-"))
     return parser
 
 
