@@ -128,14 +128,11 @@ def test_only_authors_of_the_courses_organisation_may_upload(client, author, tmp
 
 
 @pytest.mark.slow
+@pytest.mark.requires_bubblewrap
 def test_upload_grades_each_reference_solution_in_a_sandbox(app, client, author, tmp_path):
     """With validation on (the default), a failing reference solution stops the import."""
-    import shutil
-
     from tests.builders import exercise_notebook
 
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
     app.config["PANLEARN"]["GRADING_VALIDATE"] = True
     good = zip_folder(write_course(tmp_path / "good"))
     response = _upload(client, author, good)
