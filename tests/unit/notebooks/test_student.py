@@ -262,7 +262,9 @@ def test_duplicate_grade_ids_are_rejected():
 
 @pytest.mark.parametrize("points", [None, -1, "2", True])
 def test_check_points_must_be_a_non_negative_number(points):
-    nb = notebook(code("assert 1", grade_id="check", points=points))
+    cell = v4.new_code_cell(
+        "assert 1", metadata=nbgrader(grade=True, locked=True, grade_id="check", points=points))
+    nb = notebook(cell)
     with pytest.raises(InvalidInputError, match="points"):
         read_contract(nb).raise_first()
 
