@@ -7,6 +7,7 @@ through PANLEARN_SHARED_DATA, defaulting to the folder beside the checkout.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,10 +33,29 @@ def shared_data_dir() -> Path:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that use the database are marked `db`, so CI can rerun them on PostgreSQL."""
+    """Mark tests by what they use, and skip those that need a missing bubblewrap.
+
+    Tests that use the database are marked `db`, so CI can rerun them on PostgreSQL.
+    Tests that grade in the real sandbox are marked `requires_bubblewrap`: themselves,
+    or through a fixture that asks for `bubblewrap`.
+    """
+    missing_bubblewrap = shutil.which("bwrap") is None
     for item in items:
-        if "app" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "app" in fixtures:
             item.add_marker(pytest.mark.db)
+        if "bubblewrap" in fixtures:
+            item.add_marker(pytest.mark.requires_bubblewrap)
+        if missing_bubblewrap and item.get_closest_marker("requires_bubblewrap"):
+            item.add_marker(pytest.mark.skip(reason="needs bubblewrap (bwrap)"))
+
+
+@pytest.fixture(scope="session")
+def bubblewrap() -> str:
+    """The bubblewrap binary: fixtures that grade in the sandbox ask for it (see above)."""
+    path = shutil.which("bwrap")
+    assert path is not None  # tests using this fixture are skipped without it
+    return path
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ every posting list as flat numpy arrays (document numbers, weights and, for
 positional fields, positions). Reading a term from whoosh's blocks unpickles
 the positions of every posting even when only document numbers are wanted;
 `SegmentPostings` memory-maps the file and returns arrays without decoding
-anything, which is what lets `query.py` compute totals, facets, BM25F scores
-and phrase matches over whole posting lists. The file is named after its
+anything, which is what lets `docsets` and `scoring` compute totals, facets,
+BM25F scores and phrase matches over whole posting lists. The file is named after its
 segment, so whoosh deletes it with the segment when segments merge.
 """
 

@@ -254,13 +254,16 @@ def order_key(doc: SearchDocument) -> str:
     return _KEY_SEP.join(parts)
 
 
-def _facet_value(value: str) -> str:
-    # Commas separate values in keyword fields; a stray one would split a name.
+def facet_value(value: str) -> str:
+    """A facet value as indexed and filtered on: whitespace collapsed, no commas.
+
+    Commas separate values in keyword fields; a stray one would split a name.
+    """
     return " ".join(value.replace(_SEP, " ").split())
 
 
 def _keywords(values: list[str]) -> str:
-    return _SEP.join(v for v in (_facet_value(value) for value in values) if v)
+    return _SEP.join(v for v in (facet_value(value) for value in values) if v)
 
 
 def document_fields(doc: SearchDocument) -> dict[str, Any]:

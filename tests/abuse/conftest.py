@@ -13,7 +13,6 @@ Two kinds of fixtures:
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,19 +32,17 @@ from panlearn.grading.pool import KernelPool
 from panlearn.grading.runtime import LocalDispatcher
 from panlearn.grading.settings import GradingSettings
 from panlearn.models import Exercise, Submission
-from tests.builders import make_org, make_user, token_for
+from panlearn.notebooks.student import make_student_version
+from tests.builders import answer_source, make_org, make_user, token_for
+from tests.builders import answered as answered_cells
 from tests.conftest import REPO_ROOT
 from tests.integration.submissions.conftest import answered
-from tests.unit.grading.nbbuild import answer_source, student_version
-from tests.unit.grading.nbbuild import answered as answered_cells
 
-SANDBOXES = ("zygote", "bubblewrap")
+SANDBOXES = ("zygote", pytest.param("bubblewrap", marks=pytest.mark.requires_bubblewrap))
 
 
 @pytest.fixture(scope="session", params=SANDBOXES)
 def sandbox_kind(request: pytest.FixtureRequest) -> str:
-    if request.param == "bubblewrap" and shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
     return request.param
 
 
@@ -83,7 +80,7 @@ def grade_answer(code: str, pool: KernelPool, settings: GradingSettings,
                  dmc_file: Path) -> GradingOutcome:
     """Grade the one-answer exercise (``answer = 42``) with ``code`` as the answer cell."""
     source = answer_source()
-    submission = answered_cells(student_version(source), {"answer": code})
+    submission = answered_cells(make_student_version(source), {"answer": code})
     return grade_notebook(source, submission, parameters={"data_file": str(dmc_file)},
                           data_files=[dmc_file], settings=settings, pool=pool)
 
@@ -136,10 +133,8 @@ def course_app(app: Flask) -> Flask:
 
 
 @pytest.fixture
-def grading_app(course_app: Flask) -> Flask:
+def grading_app(course_app: Flask, bubblewrap: str) -> Flask:
     """`course_app` where grading really runs: bubblewrap must be there."""
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
     return course_app
 
 

@@ -15,7 +15,7 @@ from nbformat import v4
 from panlearn.grading.pipeline import grade_notebook
 from panlearn.grading.spec import load_exercise_spec
 from panlearn.notebooks.student import make_student_version
-from tests.unit.grading.nbbuild import code
+from tests.builders import code
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ import pytest
 from nbformat import v4
 
 from panlearn.grading.pipeline import grade_notebook
-from tests.unit.grading.nbbuild import code
+from tests.builders import code
 
 pytestmark = pytest.mark.slow
 

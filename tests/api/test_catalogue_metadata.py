@@ -70,8 +70,14 @@ def _schema_org_loader(url, options=None):
 # -- JSON-LD -------------------------------------------------------------------------------
 
 
-def test_shipped_courses_exist():
-    assert len(shipped_slugs()) >= 2
+def test_setup_publishes_every_shipped_course(client, shipped):
+    # Each folder under courses/ is one course, and `flask setup` publishes them all: the
+    # JSON-LD tests below then cover every shipped course.
+    folders = list((REPO_ROOT / "courses").glob("*/course.yml"))
+    assert len(shipped) == len(set(shipped)) == len(folders) >= 2
+    listed = client.get("/api/courses?per_page=100").get_json()
+    assert sorted(course["slug"] for course in listed["items"]) == sorted(shipped)
+    assert all(course["status"] == "published" for course in listed["items"])
 
 
 def test_jsonld_of_every_shipped_course_meets_the_bioschemas_course_profile(client, shipped):

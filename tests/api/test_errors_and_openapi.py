@@ -46,13 +46,29 @@ def test_unexpected_error_is_a_500_problem_without_internals(app, client):
     assert "secret internals" not in response.get_data(as_text=True)
 
 
-def test_openapi_document_lists_every_route_and_problem_schema(client):
+def test_openapi_document_lists_every_route_and_documents_every_error_as_problem(client):
     spec = client.get("/api/openapi.json").get_json()
     for path in ("/api/courses", "/api/courses/{slug}", "/api/courses/{slug}/publish",
                  "/api/courses/import", "/api/lessons/{lesson_id}",
                  "/api/lessons/{lesson_id}/notebook", "/api/organisations", "/api/auth/token"):
         assert path in spec["paths"], path
-    assert "ProblemSchema" in str(spec["components"]) or "Problem" in str(spec["components"])
+    # One documented error body, with the keys every error carries.
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == PROBLEM_KEYS
+    as_problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    responses = spec["components"]["responses"]
+    for name, response in responses.items():
+        assert response["content"] == as_problem, name
+    # Every operation documents its errors through those responses.
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            errors = {code: documented for code, documented in operation["responses"].items()
+                      if not code.startswith(("2", "3"))}
+            assert "default" in errors, (method, path)
+            for documented in errors.values():
+                assert documented["$ref"].removeprefix("#/components/responses/") in responses
 
 
 def test_docs_page_is_served_with_local_assets(client):

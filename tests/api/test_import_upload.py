@@ -38,9 +38,21 @@ def test_upload_imports_and_reimport_is_unchanged(client, author, tmp_path):
     assert client.get("/api/courses/demo").status_code == 200
 
 
-def test_upload_with_course_yml_at_the_top(client, author, tmp_path):
+def test_upload_with_course_yml_at_the_top_imports_the_course_as_a_draft(
+        client, author, tmp_path):
     response = _upload(client, author, zip_folder(write_course(tmp_path)))
     assert response.status_code == 201
+    assert response.get_json()["courses"] == [
+        {"slug": "demo", "version": 1, "outcome": "created", "status": "draft"}]
+    course = client.get("/api/courses/demo", headers=author).get_json()
+    assert course["status"] == "draft" and course["organisation"] == "psi"
+    assert course["versions"][0]["source_uri"] == "upload:course.zip"
+    lessons = [(module["title"], lesson["slug"], lesson["kind"])
+               for module in course["modules"] for lesson in module["lessons"]]
+    assert lessons == [("Basics", "01-read", "reading"), ("Basics", "02-exercise", "exercise"),
+                       ("More", "03-more", "reading")]
+    # A draft is not in the public catalogue.
+    assert client.get("/api/courses/demo").status_code == 404
 
 
 def test_upload_reports_every_course_problem(client, author, tmp_path):
@@ -116,17 +128,16 @@ def test_only_authors_of_the_courses_organisation_may_upload(client, author, tmp
 
 
 @pytest.mark.slow
+@pytest.mark.requires_bubblewrap
 def test_upload_grades_each_reference_solution_in_a_sandbox(app, client, author, tmp_path):
     """With validation on (the default), a failing reference solution stops the import."""
-    import shutil
-
     from tests.builders import exercise_notebook
 
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
     app.config["PANLEARN"]["GRADING_VALIDATE"] = True
     good = zip_folder(write_course(tmp_path / "good"))
-    assert _upload(client, author, good).status_code == 201
+    response = _upload(client, author, good)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["courses"][0]["outcome"] == "created"
     broken = exercise_notebook()
     broken.cells[1].source = "### BEGIN SOLUTION\nanswer = -1\n### END SOLUTION"
     folder = write_course(tmp_path / "bad", "broken", notebooks={

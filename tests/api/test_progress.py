@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from typing import Any
 
@@ -418,10 +417,8 @@ def test_analytics_of_a_version_and_of_a_version_that_does_not_exist(
 
 
 @pytest.fixture
-def nexus_app(app):
+def nexus_app(app, bubblewrap):
     """The shipped reading-nexus course published, a student, short grading limits."""
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
     app.config["PANLEARN"].update({"GRADING_TIMEOUT_S": 20.0, "GRADING_CELL_TIMEOUT_S": 5.0,
                                    "GRADING_LEASE_S": 3.0, "GRADING_KERNELS": 1,
                                    "GRADING_WORKERS": 1})

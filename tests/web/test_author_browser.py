@@ -12,7 +12,6 @@ test-artifacts/author-*.png.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from tests.web.browser import ARTIFACTS, Server, assert_clean, wait_for
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium"),
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="grading needs bubblewrap"),
+    pytest.mark.requires_bubblewrap,
 ]
 
 WIDTHS = (1280, 375)

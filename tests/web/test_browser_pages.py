@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import time
 from datetime import UTC
 from typing import Any
@@ -269,7 +268,7 @@ def test_the_certificate_prints_on_one_a4_page(app, tour, browser):
             assert pages == 1, (who, pages)
 
 
-@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
+@pytest.mark.requires_bubblewrap
 def test_the_result_appears_within_two_seconds_of_grading(app, browser, tmp_path):
     from panlearn.grading.runtime import LocalDispatcher
 

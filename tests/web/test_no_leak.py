@@ -19,7 +19,7 @@ import base64
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from tests.builders import make_user, token_for, write_course
+from tests.builders import code, make_user, nbgrader, token_for, write_course
 from tests.web.conftest import (
     ensure_psi,
     import_folder,
@@ -92,36 +92,29 @@ def secret_exercise():
         return cell
 
     intro = slide(new_markdown_cell("# Secret exercise\n\nFind $d$ from $2d\\sin\\theta$."))
-    solution = slide(new_code_cell(
+    solution = slide(code(
         f"x = 1\n### BEGIN SOLUTION\nanswer = '{MARKERS['code solution']}'\n### END SOLUTION",
-        execution_count=1,
+        grade_id="answer", solution=True, execution_count=1,
         outputs=[new_output("stream", name="stdout", text=MARKERS["solution output"] + "\n"),
                  new_output("display_data", data={
                      "image/png": base64.b64encode(SECRET_PNG).decode(),
                      "text/plain": "<Figure>"})],
     ))
-    solution.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "answer",
-                                     "locked": False, "schema_version": 3}
     solution.metadata["panlearn"] = {"answer_key": MARKERS["answer key in metadata"]}
-    whole = slide(new_code_cell(f"other = '{MARKERS['solution cell without markers']}'"))
-    whole.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "whole",
-                                  "locked": False, "schema_version": 3}
+    whole = slide(code(f"other = '{MARKERS['solution cell without markers']}'",
+                       grade_id="whole", solution=True))
     prose = slide(new_markdown_cell(
-        f"Explain.\n\n### BEGIN SOLUTION\n{MARKERS['markdown solution']}\n### END SOLUTION"))
-    prose.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "explain",
-                                  "locked": False, "schema_version": 3}
-    check = slide(new_code_cell(
+        f"Explain.\n\n### BEGIN SOLUTION\n{MARKERS['markdown solution']}\n### END SOLUTION",
+        metadata=nbgrader(solution=True, grade_id="explain")))
+    check = slide(code(
         "assert answer\n### BEGIN HIDDEN TESTS\n"
         f"assert answer == '{MARKERS['hidden test']}'\n### END HIDDEN TESTS",
-        execution_count=2,
+        grade_id="check-answer", points=2, execution_count=2,
         outputs=[new_output("stream", name="stdout", text=MARKERS["check output"] + "\n")],
     ))
-    check.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "check-answer",
-                                  "points": 2, "locked": True, "schema_version": 3}
     scheme = slide(new_markdown_cell(
-        f"Marking.\n\n### BEGIN MARK SCHEME\n{MARKERS['mark scheme']}\n### END MARK SCHEME"))
-    scheme.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "scheme",
-                                   "points": 1, "locked": True, "schema_version": 3}
+        f"Marking.\n\n### BEGIN MARK SCHEME\n{MARKERS['mark scheme']}\n### END MARK SCHEME",
+        metadata=nbgrader(grade=True, grade_id="scheme", points=1, locked=True)))
     quizzes = slide(new_markdown_cell(QUIZZES))
     return new_notebook(cells=[intro, solution, whole, prose, check, scheme, quizzes,
                                slide(figure_cell())])

@@ -9,7 +9,6 @@ the first three.
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -169,7 +168,7 @@ def test_another_organisations_course_is_refused_by_validate_as_by_import(app, c
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
+@pytest.mark.requires_bubblewrap
 @pytest.mark.parametrize(("solution", "check", "says"), [
     ("answer = -1", "assert answer > 0", "does not score full marks"),
     ("answer = 42", "assert 42 == 42", "blank student version scores 2/2"),

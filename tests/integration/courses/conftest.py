@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,10 +83,8 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> DatasetsContext:
 
 
 @pytest.fixture(scope="session")
-def course_grading_settings(datasets: DatasetsContext,
-                            tmp_path_factory: pytest.TempPathFactory) -> GradingSettings:
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
+def course_grading_settings(datasets: DatasetsContext, tmp_path_factory: pytest.TempPathFactory,
+                            bubblewrap: str) -> GradingSettings:
     cache = datasets.config.data_cache_dir
     cache.mkdir(parents=True, exist_ok=True)
     return GradingSettings(

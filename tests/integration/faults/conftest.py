@@ -227,7 +227,10 @@ def _close_app_connections() -> Iterator[None]:
 
 
 def make_fault_app(tmp_path: Path, database_url: str, **overrides: Any) -> Flask:
-    """The real app with short grading limits, the shipped course published, a student."""
+    """The real app with short grading limits, the shipped course published, a student.
+
+    It grades in the sandbox: tests calling it are marked `requires_bubblewrap`.
+    """
     from flask_migrate import upgrade
 
     from panlearn import create_app
@@ -235,8 +238,6 @@ def make_fault_app(tmp_path: Path, database_url: str, **overrides: Any) -> Flask
     from panlearn.authoring.service import import_courses
     from tests.conftest import _reset_database
 
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
     config = {
         "INSTANCE_DIR": str(tmp_path / "instance"),
         "DATABASE_URL": database_url,

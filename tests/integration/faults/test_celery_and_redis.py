@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def celery_app(tmp_path, postgres_url, redis_server):
+def celery_app(tmp_path, postgres_url, redis_server, bubblewrap):
     """The app on PostgreSQL with a Celery dispatcher on the test's redis-server."""
     app = make_fault_app(tmp_path, postgres_url, BROKER_URL=redis_server.url)
     use_broker(app, redis_server.url)

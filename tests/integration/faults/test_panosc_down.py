@@ -16,7 +16,7 @@ from tests.integration.faults.conftest import (
     wait_state,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires_bubblewrap]
 
 
 def test_grading_goes_on_when_panosc_goes_away(tmp_path, shared_data_dir, processes):

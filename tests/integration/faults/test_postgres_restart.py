@@ -18,7 +18,7 @@ from tests.integration.faults.conftest import (
     wait_state,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires_bubblewrap]
 
 
 @pytest.fixture

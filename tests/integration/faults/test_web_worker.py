@@ -19,7 +19,7 @@ from tests.integration.faults.conftest import (
     wait_all_done,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires_bubblewrap]
 
 
 def _worker_serving(master: psutil.Process, client_port: int) -> psutil.Process:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +15,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="session")
 def grading_settings(
-    shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    shared_data_dir: Path, tmp_path_factory: pytest.TempPathFactory, bubblewrap: str
 ) -> GradingSettings:
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
     return GradingSettings(
         cell_timeout_s=3,
         total_timeout_s=20,

@@ -10,13 +10,8 @@ from panlearn.grading.errors import SubmissionRejectedError
 from panlearn.grading.pipeline import grade_notebook, validate_reference_solution
 from panlearn.grading.pool import KernelPool, Priority
 from panlearn.grading.settings import GradingSettings
-from tests.unit.grading.nbbuild import (
-    answer_source,
-    answered,
-    dmc_source,
-    solved,
-    student_version,
-)
+from panlearn.notebooks.student import make_student_version
+from tests.builders import answer_source, answered, dmc_source, solved
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +51,7 @@ def test_reference_solution_scores_full_marks_and_spec_is_returned(
 def test_unchanged_student_version_scores_zero_with_not_implemented(
     pool, grading_settings, dmc_file
 ):
-    outcome = grade(student_version(dmc_source()), pool, grading_settings, dmc_file)
+    outcome = grade(make_student_version(dmc_source()), pool, grading_settings, dmc_file)
     assert outcome.score == 0
     for check in outcome.checks:
         assert check.status == "failed"
@@ -64,7 +59,7 @@ def test_unchanged_student_version_scores_zero_with_not_implemented(
 
 
 def test_cold_grading_without_pool_gives_the_same_result(grading_settings, dmc_file):
-    submission = answered(student_version(dmc_source()), solved(dmc_source()))
+    submission = answered(make_student_version(dmc_source()), solved(dmc_source()))
     outcome = grade(submission, None, grading_settings, dmc_file)
     assert outcome.score == 6
     assert set(outcome.timings) >= {
@@ -83,7 +78,7 @@ def test_wrong_units_lose_exactly_that_checks_points(pool, grading_settings, dmc
         "d_spacing = wavelength / (2 * np.sin(np.radians(two_theta_max / 2))) / 10  # nm"
     )
     outcome = grade(
-        answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file
+        answered(make_student_version(dmc_source()), answers), pool, grading_settings, dmc_file
     )
     checks = by_id(outcome)
     assert outcome.score == 3 and outcome.max_score == 6
@@ -98,7 +93,7 @@ def test_partial_credit_sums_over_checks(pool, grading_settings, dmc_file):
     answers["peak"] = answers["peak"].replace("np.argmax(counts)", "np.argmin(counts)")
     answers["bragg"] = "def bragg_d(wavelength, two_theta_deg):\n    return 0.0"
     outcome = grade(
-        answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file
+        answered(make_student_version(dmc_source()), answers), pool, grading_settings, dmc_file
     )
     checks = by_id(outcome)
     assert (checks["check_peak"].score, checks["check_d"].score, checks["check_bragg"].score) == (
@@ -110,7 +105,7 @@ def test_partial_credit_sums_over_checks(pool, grading_settings, dmc_file):
     answers = solved(dmc_source())
     answers["bragg"] = "def bragg_d(wavelength, two_theta_deg):\n    return 0.0"
     outcome = grade(
-        answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file
+        answered(make_student_version(dmc_source()), answers), pool, grading_settings, dmc_file
     )
     assert outcome.score == 5
     assert by_id(outcome)["check_bragg"].output == "bragg_d(2.0, 60.0) should be 2.0 Å"
@@ -119,7 +114,7 @@ def test_partial_credit_sums_over_checks(pool, grading_settings, dmc_file):
 def test_edited_and_deleted_check_cells_are_restored(pool, grading_settings, dmc_file):
     answers = solved(dmc_source())
     answers["dspacing"] = "d_spacing = 1.0"
-    nb = answered(student_version(dmc_source()), answers)
+    nb = answered(make_student_version(dmc_source()), answers)
     for cell in nb.cells:
         if cell.get("id") == "check_d":
             cell.source = "pass  # nothing to see"
@@ -141,7 +136,7 @@ def test_hidden_tests_never_reach_the_student_kernel(pool, grading_settings, dmc
         "print('LEAK' if _seen else 'clean')"
     )
     outcome = grade(
-        answered(student_version(dmc_source()), answers), pool, grading_settings, dmc_file
+        answered(make_student_version(dmc_source()), answers), pool, grading_settings, dmc_file
     )
     texts = [
         o.get("text", "") for c in outcome.executed_notebook.cells for o in c.get("outputs", [])
@@ -152,7 +147,7 @@ def test_hidden_tests_never_reach_the_student_kernel(pool, grading_settings, dmc
 def test_submission_for_another_exercise_is_rejected_before_running(
     pool, grading_settings, dmc_file
 ):
-    other = student_version(dmc_source())
+    other = make_student_version(dmc_source())
     for cell in other.cells:
         cell.metadata.pop("nbgrader", None)
         cell.id = cell.id + "-other"
@@ -217,7 +212,7 @@ def test_checks_read_the_state_after_the_cell_before_them_even_when_it_failed(
         "answer = 41": False,
     }
     for code, passes in cases.items():
-        submission = answered(student_version(source), {"answer": code})
+        submission = answered(make_student_version(source), {"answer": code})
         outcome = grade(submission, pool, grading_settings, dmc_file, source=source)
         (result,) = outcome.checks
         assert result.ran and result.tamper_proof, code

@@ -10,7 +10,7 @@ from nbformat import v4
 from panlearn.grading.pipeline import grade_notebook
 from panlearn.grading.pool import KernelPool
 from panlearn.grading.settings import GradingSettings
-from tests.unit.grading.nbbuild import code
+from tests.builders import code
 
 pytestmark = pytest.mark.slow
 

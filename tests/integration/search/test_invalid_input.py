@@ -9,6 +9,8 @@ import pytest
 from panlearn.errors import InvalidInputError
 from panlearn.search import Index, Viewer, search
 
+from .conftest import make_doc
+
 
 @pytest.mark.parametrize(
     "q",
@@ -62,21 +64,47 @@ def test_bad_parameters_are_invalid_input(
     assert caught.value.errors and field in caught.value.errors
 
 
+def odd_notation(catalogue_index: Index) -> Index:
+    """The catalogue plus a lesson holding each odd query's text literally."""
+    catalogue_index.upsert([make_doc(
+        "lesson:9",
+        title="Odd notation",
+        markdown="Mix the buffers at a ratio 1:3. The trigger is an AND-gate. "
+        "Slides: https://pan-training.eu",
+        code="# Q: what is q?\n# mix at ratio 1:3\ny = x^3  # XOR, not a cube",
+        lesson_id=9,
+        position=3,
+        techniques=("Reflectometry",),
+    )])
+    return catalogue_index
+
+
 @pytest.mark.parametrize(
-    "q",
+    ("q", "expected"),
     [
-        "ratio 1:2",
-        "Q: what is q?",
-        "https://pan-training.eu",
-        "Technique:SANS",
-        'title:"radial averaging"',
-        "x^2",
-        "AND-gate",
-        "the",
-        "(neutron OR xray) AND intensity",
-        "2θ",
+        # Not a field "1": the words ratio, 1 and 3.
+        ("ratio 1:3", {"lesson:9"}),
+        # Not a field "Q", and the question mark ends a question, not a wildcard.
+        ("Q: what is q?", {"lesson:9"}),
+        # Neither a field "https" nor "-training" excluded.
+        ("https://pan-training.eu", {"lesson:9"}),
+        # Field names and short names ignore case.
+        ("Technique:SANS", {"course:sans", "lesson:1", "lesson:2"}),
+        ('title:"radial averaging"', {"lesson:2"}),
+        # Not a boost: x and 3.
+        ("x^3", {"lesson:9"}),
+        # Not the operator AND, nor "-gate" excluded.
+        ("AND-gate", {"lesson:9"}),
+        # Only a stop word: nothing to find, and no error either.
+        ("the", set()),
+        ("(neutron OR xray) AND intensity", {"lesson:1", "lesson:2"}),
+        ("2θ", {"lesson:3"}),
     ],
 )
-def test_odd_but_valid_queries_are_searched(catalogue_index: Index, q: str) -> None:
-    result = search(catalogue_index, q, viewer=Viewer())
-    assert result.total >= 0
+def test_odd_but_valid_queries_are_read_as_typed(
+    catalogue_index: Index, q: str, expected: set[str]
+) -> None:
+    index = odd_notation(catalogue_index)
+    result = search(index, q, viewer=Viewer(), per_page=100)
+    assert {hit.doc_id for hit in result.hits} == expected
+    assert result.total == len(expected)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from panlearn.search import Index, Viewer, search
-from panlearn.search.query import _cache_for, _parse
+from panlearn.search.docsets import document_sets
+from panlearn.search.parsing import parse_query
+from panlearn.search.scoring import bm25f_scores
 
 from .conftest import catalogue, make_doc, with_changes
 
@@ -48,9 +50,10 @@ def edited_index(index: Index) -> Index:
 @pytest.mark.parametrize("q", QUERIES)
 def test_docset_matches_whoosh(edited_index: Index, q: str) -> None:
     with edited_index.searcher() as searcher:
-        query = _parse(searcher, q)
+        query = parse_query(searcher, q)
         expected = set(searcher.docs_for_query(query))
-        got = set(np.flatnonzero(_cache_for(searcher, edited_index.path).docset(query)).tolist())
+        sets = document_sets(searcher, edited_index.path)
+        got = set(np.flatnonzero(sets.docset(query)).tolist())
     assert got == expected, q
 
 
@@ -77,8 +80,8 @@ def test_page_ranking_equals_scoring_everything(index: Index) -> None:
 @pytest.mark.parametrize("q", QUERIES)
 def test_vectorised_scores_equal_whooshs(edited_index: Index, q: str) -> None:
     with edited_index.searcher() as searcher:
-        query = _parse(searcher, q)
-        scores = _cache_for(searcher, edited_index.path).scores(query)
+        query = parse_query(searcher, q)
+        scores = bm25f_scores(document_sets(searcher, edited_index.path), query)
         if scores is None:
             pytest.skip("scored by whoosh itself")
         expected = {docnum: score for score, docnum in searcher.search(query, limit=None).top_n}

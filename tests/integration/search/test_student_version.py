@@ -2,41 +2,28 @@
 
 from __future__ import annotations
 
-import re
-
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from nbformat.v4 import new_markdown_cell, new_notebook, new_output
 
+from panlearn.notebooks.student import make_student_version
 from panlearn.search import Index, Viewer, extract_notebook_text, search
+from tests.builders import code
 
 from .conftest import make_doc
-
-_SOLUTION = re.compile(r"### BEGIN SOLUTION.*?### END SOLUTION", re.DOTALL)
-
-
-def student_version(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Stand-in for panlearn.notebooks' student version (nbgrader's replacement)."""
-    student = nbformat.from_dict(notebook)
-    for cell in student.cells:
-        if cell.cell_type == "code":
-            cell.source = _SOLUTION.sub(
-                "# YOUR CODE HERE\nraise NotImplementedError()", cell.source
-            )
-            cell.outputs = []
-    return student
 
 
 def exercise() -> nbformat.NotebookNode:
     return new_notebook(
         cells=[
             new_markdown_cell("## Fit the Guinier region\nEstimate the radius of gyration."),
-            new_code_cell(
+            code(
                 "def radius_of_gyration(q, intensity):\n"
                 "    ### BEGIN SOLUTION\n"
                 "    slope = polyfit_guinier_secretsauce(q**2, log(intensity))\n"
                 "    return sqrt(-3 * slope)\n"
                 "    ### END SOLUTION",
-                metadata={"nbgrader": {"solution": True, "grade": False, "grade_id": "rg"}},
+                grade_id="rg",
+                solution=True,
                 outputs=[new_output("stream", name="stdout", text="leaked_output_word\n")],
             ),
         ]
@@ -45,7 +32,7 @@ def exercise() -> nbformat.NotebookNode:
 
 def test_student_version_is_searchable_without_its_solution(tmp_path) -> None:  # type: ignore[no-untyped-def]
     index = Index.open_or_create(tmp_path / "search")
-    text = extract_notebook_text(student_version(exercise()))
+    text = extract_notebook_text(make_student_version(exercise()))
     index.upsert([make_doc("lesson:7", kind="exercise", title="Guinier fit", **vars_of(text))])
     student = Viewer(role="student")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -25,10 +24,8 @@ EXERCISE = REPO_ROOT / "courses" / "reading-nexus" / "03-exercise-peak-to-d-spac
 
 
 @pytest.fixture
-def grading_app(app, tmp_path):
+def grading_app(app, tmp_path, bubblewrap):
     """The app with short limits, the shipped course imported and a student."""
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
     app.config["PANLEARN"].update({
         "GRADING_TIMEOUT_S": 20.0, "GRADING_CELL_TIMEOUT_S": 5.0, "GRADING_LEASE_S": 3.0,
         "GRADING_KERNELS": 1, "SUBMISSIONS_PER_HOUR": 50,

@@ -73,9 +73,7 @@ def with_answers(answers: dict[str, str]):
 
 
 @pytest.fixture
-def course_app(app, tmp_path):
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
+def course_app(app, tmp_path, bubblewrap):
     app.config["PANLEARN"].update({"GRADING_TIMEOUT_S": 30.0, "GRADING_CELL_TIMEOUT_S": 10.0,
                                    "SUBMISSIONS_PER_HOUR": 50})
     make_org(app, "psi")

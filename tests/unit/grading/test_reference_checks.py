@@ -24,8 +24,8 @@ from panlearn.datasets.resolve import (
 from panlearn.grading.answers import Answer, decode_answers, encode_answers
 from panlearn.grading.errors import ExerciseSpecError
 from panlearn.grading.spec import ExerciseSpec, load_exercise_spec
+from tests.builders import code
 from tests.conftest import REPO_ROOT
-from tests.unit.grading.nbbuild import code
 
 CHOICES = [{"parameter": "data_file", "choices": [
     {"dataset": "psi-sinq-dmc-gasb-2005", "file": "dmc01.h5"},

@@ -21,7 +21,8 @@ from panlearn.grading.pipeline import validate_parameters
 from panlearn.grading.sandbox import bwrap_command, resolve_bwrap
 from panlearn.grading.settings import GradingSettings
 from panlearn.grading.spec import ExerciseSpec, load_exercise_spec, strip_hidden_tests
-from tests.unit.grading.nbbuild import dmc_source, student_version
+from panlearn.notebooks.student import make_student_version
+from tests.builders import dmc_source
 
 SETTINGS = GradingSettings()
 
@@ -71,7 +72,7 @@ def test_strip_hidden_tests_keeps_visible_lines():
 def test_edited_and_deleted_checks_are_restored_with_hidden_tests():
     source = dmc_source()
     spec = load_exercise_spec(source)
-    submitted = student_version(source)
+    submitted = make_student_version(source)
     submitted.cells[4].source = "pass"
     submitted.cells[4].outputs = [{"output_type": "stream", "name": "stdout", "text": "x"}]
     del submitted.cells[6]
@@ -88,7 +89,7 @@ def test_edited_and_deleted_checks_are_restored_with_hidden_tests():
 def test_foreign_broken_or_bloated_notebooks_are_rejected():
     source = dmc_source()
     spec = load_exercise_spec(source)
-    foreign = copy.deepcopy(student_version(source))
+    foreign = copy.deepcopy(make_student_version(source))
     for cell in foreign.cells:
         cell.metadata.pop("nbgrader", None)
         cell.id = "x" + cell.id
@@ -96,7 +97,7 @@ def test_foreign_broken_or_bloated_notebooks_are_rejected():
         prepare_submission(spec, source, foreign, SETTINGS)
     with pytest.raises(SubmissionRejectedError, match="not a valid Jupyter notebook"):
         prepare_submission(spec, source, "not json", SETTINGS)
-    bloated = student_version(source)
+    bloated = make_student_version(source)
     bloated.cells[2].outputs = [{"output_type": "stream", "name": "stdout", "text": "x" * 3000}]
     with pytest.raises(SubmissionRejectedError, match="byte limit"):
         prepare_submission(spec, source, bloated, GradingSettings(max_output_bytes=1000))

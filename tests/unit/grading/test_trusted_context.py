@@ -9,7 +9,7 @@ import nbformat
 from nbformat import v4
 
 from panlearn.grading.spec import load_exercise_spec
-from tests.unit.grading.nbbuild import code
+from tests.builders import code
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -10,8 +10,7 @@ from panlearn.notebooks.canonical import (
     notebook_sha256,
     read_notebook_bytes,
 )
-
-from .builders import notebook
+from tests.builders import notebook
 
 
 def _raw_notebook(**overrides):

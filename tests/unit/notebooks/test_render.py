@@ -13,8 +13,7 @@ from panlearn.notebooks.cache import cache_path, write_atomic
 from panlearn.notebooks.canonical import notebook_sha256
 from panlearn.notebooks.render import highlight_css, render_cell, render_lesson
 from panlearn.notebooks.slides import SLIDES_INIT_SCRIPT_CSP_SOURCE, render_slides
-
-from .builders import PNG_1PX, check_code, display, notebook, solution_code, stream
+from tests.builders import PNG_1PX, code, display, notebook, stream
 
 CDN_HINTS = ("cdn", "unpkg", "jsdelivr", "googleapis", "mathjax.org")
 
@@ -106,9 +105,10 @@ def test_unknown_cell_is_not_found(cell_id):
 
 def _exercise():
     return notebook(
-        solution_code("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION", id="sol"),
-        check_code("assert answer\n### BEGIN HIDDEN TESTS\nassert answer == 42\n"
-                   "### END HIDDEN TESTS", id="chk"),
+        code("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION", grade_id="answer", solution=True,
+             cell_id="sol"),
+        code("assert answer\n### BEGIN HIDDEN TESTS\nassert answer == 42\n### END HIDDEN TESTS",
+             grade_id="check", points=1, cell_id="chk"),
     )
 
 

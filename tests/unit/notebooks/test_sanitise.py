@@ -7,8 +7,8 @@ from nbformat import v4
 from panlearn.notebooks.render import render_lesson
 from panlearn.notebooks.sanitise import image_data_url, sanitise_html, sanitise_svg, svg_data_url
 from panlearn.notebooks.slides import render_slides
+from tests.builders import PNG_1PX, display, notebook, stream
 
-from .builders import PNG_1PX, display, notebook, stream
 from .htmlcheck import dangers
 
 EVIL_SVG = (

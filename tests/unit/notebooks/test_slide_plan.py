@@ -17,8 +17,7 @@ from panlearn.notebooks.slide_plan import (
     split_at_headings,
 )
 from panlearn.notebooks.slides import render_slides
-
-from .builders import PNG_1PX, display, notebook, stream
+from tests.builders import PNG_1PX, display, notebook, stream
 
 COURSES = Path(__file__).resolve().parents[3] / "courses"
 

@@ -16,8 +16,7 @@ from panlearn.notebooks.student import (
     make_student_version,
     needs_student_version,
 )
-
-from .builders import check_code, display, nbgrader, notebook, solution_code, stream
+from tests.builders import code, display, nbgrader, notebook, stream
 
 STUB_LINES = CODE_STUB.split("\n")
 
@@ -75,7 +74,8 @@ def test_several_regions_in_one_cell_are_all_replaced():
 
 
 def test_missing_end_marker_is_a_clear_error_naming_cell_and_line():
-    nb = notebook(solution_code("x = 1\n### BEGIN SOLUTION\ny = 2", id="sol-1"))
+    nb = notebook(code("x = 1\n### BEGIN SOLUTION\ny = 2", grade_id="answer", solution=True,
+                       cell_id="sol-1"))
     with pytest.raises(MarkerError) as caught:
         make_student_version(nb)
     assert isinstance(caught.value, InvalidInputError)
@@ -118,7 +118,8 @@ def test_hidden_test_regions_are_removed(begin, end):
 
 
 def test_hidden_tests_without_end_is_an_error():
-    nb = notebook(check_code("assert x\n### BEGIN HIDDEN TESTS\nassert y", id="chk"))
+    nb = notebook(code("assert x\n### BEGIN HIDDEN TESTS\nassert y", grade_id="check", points=1,
+                       cell_id="chk"))
     with pytest.raises(MarkerError, match="HIDDEN TESTS.*no matching"):
         make_student_version(nb)
 
@@ -128,20 +129,20 @@ def _exercise():
         v4.new_markdown_cell("# Bragg's law", id="intro"),
         v4.new_code_cell("import numpy as np", id="setup", execution_count=1,
                          outputs=[stream("numpy ready\n")]),
-        solution_code(
+        code(
             "def d_spacing(theta, wavelength):\n"
             "    ### BEGIN SOLUTION\n"
             "    return wavelength / (2 * np.sin(theta))\n"
             "    ### END SOLUTION",
-            grade_id="d_spacing", id="answer-1", execution_count=2,
+            grade_id="d_spacing", solution=True, cell_id="answer-1", execution_count=2,
             outputs=[stream("secret output\n")],
         ),
-        check_code(
+        code(
             "assert d_spacing(0.5, 1.0) > 0\n"
             "### BEGIN HIDDEN TESTS\n"
             "assert abs(d_spacing(0.5, 1.0) - 1.0429) < 1e-3\n"
             "### END HIDDEN TESTS",
-            grade_id="check_d", points=2, id="check-1", execution_count=3,
+            grade_id="check_d", points=2, cell_id="check-1", execution_count=3,
             outputs=[display({"text/plain": "1.0429"})],
         ),
         v4.new_markdown_cell(
@@ -191,7 +192,7 @@ def test_student_version_keeps_ids_grade_ids_and_non_secret_metadata():
 
 
 def test_cell_level_panlearn_solution_keys_are_stripped():
-    cell = solution_code("x = 1")
+    cell = code("x = 1", grade_id="answer", solution=True)
     cell.metadata["panlearn"] = {"solution_value": 3, "hint": "use np.sin"}
     student = make_student_version(notebook(cell))
     assert student.cells[0].metadata.panlearn == {"hint": "use np.sin"}
@@ -205,7 +206,7 @@ def test_student_version_does_not_mutate_its_input():
 
 
 def test_solution_code_cell_without_markers_is_replaced_whole():
-    student = make_student_version(notebook(solution_code("answer = 42")))
+    student = make_student_version(notebook(code("answer = 42", grade_id="answer", solution=True)))
     assert student.cells[0].source == CODE_STUB
 
 
@@ -253,14 +254,17 @@ def test_is_exercise_and_the_graded_cells():
 
 
 def test_duplicate_grade_ids_are_rejected():
-    nb = notebook(check_code("assert 1", grade_id="same"), check_code("assert 2", grade_id="same"))
+    nb = notebook(code("assert 1", grade_id="same", points=1),
+                  code("assert 2", grade_id="same", points=1))
     with pytest.raises(InvalidInputError, match="already used"):
         read_contract(nb).raise_first()
 
 
 @pytest.mark.parametrize("points", [None, -1, "2", True])
 def test_check_points_must_be_a_non_negative_number(points):
-    nb = notebook(check_code("assert 1", points=points))
+    cell = v4.new_code_cell(
+        "assert 1", metadata=nbgrader(grade=True, locked=True, grade_id="check", points=points))
+    nb = notebook(cell)
     with pytest.raises(InvalidInputError, match="points"):
         read_contract(nb).raise_first()
 
@@ -272,9 +276,10 @@ def test_check_without_grade_id_is_rejected():
 
 
 def test_every_problem_is_listed_at_once():
-    nb = notebook(check_code("assert 1", grade_id="same"), check_code("assert 2", grade_id="same"),
-                  check_code("assert 3", grade_id="p", points=-2),
-                  check_code("### BEGIN HIDDEN TESTS\nassert 4", grade_id="q"))
+    nb = notebook(code("assert 1", grade_id="same", points=1),
+                  code("assert 2", grade_id="same", points=1),
+                  code("assert 3", grade_id="p", points=-2),
+                  code("### BEGIN HIDDEN TESTS\nassert 4", grade_id="q", points=1))
     problems = [message for _, message in read_contract(nb).problems]
     assert len(problems) == 3
     assert "already used" in problems[0] and "points" in problems[1]
