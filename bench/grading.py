@@ -29,7 +29,8 @@ average is printed next to it):
 4. Memory: RSS (and PSS, which counts shared pages once) of the app process,
    its worker processes and their warm sandboxes, once the pools are full.
 5. `--core`: the grading core alone (`grade_notebook` on an in-process warm
-   pool) with its phases, for profiling.
+   pool, with the spec and the author's reference values computed once, as a
+   worker caches them) with its phases, for profiling.
 
 Prints figures; asserts nothing (benches are not tests).
 """
@@ -503,8 +504,9 @@ def rss_report(expected_kernels: int) -> None:
 
 def core(repeat: int) -> None:
     """The grading core alone, in this process, with its phases."""
-    from panlearn.grading.pipeline import grade_notebook
+    from panlearn.grading.pipeline import compute_reference_answers, grade_notebook
     from panlearn.grading.pool import KernelPool
+    from panlearn.grading.spec import load_exercise_spec
     from panlearn.grading.settings import GradingSettings
 
     source = nbformat.read(EXERCISE, as_version=4)
@@ -514,6 +516,11 @@ def core(repeat: int) -> None:
         data_dirs=(DATA.parent,), work_dir=Path(tempfile.mkdtemp(prefix="panlearn-bench-"))
     )
     with KernelPool(settings, size=2) as pool:
+        # As a worker does: the spec and the author's reference run are cached
+        # (in the database for the latter), so a submission does not pay them.
+        spec = load_exercise_spec(source)
+        reference = compute_reference_answers(source, parameters=params, data_files=[DATA],
+                                              settings=settings, pool=pool, spec=spec)
         totals, phases, plain = [], {}, []
         for i in range(repeat):
             if i % 2 == 0:
@@ -528,6 +535,8 @@ def core(repeat: int) -> None:
                 data_files=[DATA],
                 settings=settings,
                 pool=pool,
+                spec=spec,
+                reference=reference,
             )
             totals.append(time.perf_counter() - t)
             for key, value in outcome.timings.items():
