@@ -506,8 +506,8 @@ def core(repeat: int) -> None:
     """The grading core alone, in this process, with its phases."""
     from panlearn.grading.pipeline import compute_reference_answers, grade_notebook
     from panlearn.grading.pool import KernelPool
-    from panlearn.grading.spec import load_exercise_spec
     from panlearn.grading.settings import GradingSettings
+    from panlearn.grading.spec import load_exercise_spec
 
     source = nbformat.read(EXERCISE, as_version=4)
     submission = answered_notebook()

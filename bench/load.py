@@ -47,7 +47,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,8 +238,8 @@ def db_report(env: dict[str, str], accepted: dict[int, str]) -> dict[str, Any]:
             select(GradingRun.submission_id, func.count(GradingRun.id))
             .where(GradingRun.state == SubmissionState.GRADED)
             .group_by(GradingRun.submission_id)).all())
-        failed_runs = db.session.scalar(select(func.count(GradingRun.id)).where(
-            GradingRun.state == SubmissionState.FAILED))
+        failed_errors = db.session.scalars(select(GradingRun.error).where(
+            GradingRun.state == SubmissionState.FAILED)).all()
         db.session.remove()
         db.engine.dispose()
     by_id = {row.id: row for row in rows}
@@ -260,7 +260,8 @@ def db_report(env: dict[str, str], accepted: dict[int, str]) -> dict[str, Any]:
         "graded_state_without_run": sorted(
             sid for sid, row in by_id.items()
             if row.state == SubmissionState.GRADED and graded_runs.get(sid, 0) == 0),
-        "failed_runs": failed_runs or 0,
+        "failed_runs": len(failed_errors),
+        "failed_reasons": Counter((error or "")[:160] for error in failed_errors).most_common(5),
         "retried": sum(1 for row in rows if (row.attempts or 0) > 1),
         "right": sum(1 for sid, kind in accepted.items() if kind == "right" and sid in graded),
         "right_full": right_full,
@@ -500,6 +501,8 @@ def report(args: argparse.Namespace, results: Results, db: dict[str, Any],
           f"{db['right']}, unanswered scored 0 {db['wrong_zero']}/{db['wrong']}; "
           f"retried: {db['retried']}; "
           f"failed runs recorded: {db['failed_runs']}")
+    for reason, count in db["failed_reasons"]:
+        print(f"    {count} × failed run: {reason}")
     not_done = accepted - graded - states.get("failed", 0)
     print(f"  not finished when the bench stopped waiting (still queued or running in the "
           f"database, not lost): {not_done}")
