@@ -30,7 +30,7 @@ What it does (everything on 127.0.0.1, in a temp dir removed at the end):
    client: POST → first poll that sees it graded).
 
 The PaNOSC API URL points at a closed port on 127.0.0.1 (nothing here needs it: exercise
-data comes from PANLEARN_DATA_DIRS, by default ../shared/data/nexus, into the file cache).
+data comes from PANLEARN_DATA_DIRS, ../shared/data/nexus and panosc, into the file cache).
 Prints figures and `BENCH {json}` lines for `python -m bench`; asserts nothing.
 """
 
@@ -574,7 +574,7 @@ def main(argv: list[str] | None = None) -> None:
             "PANLEARN_SECRET_KEY": "load-bench-secret-key-not-for-production",
             "PANLEARN_COURSES_DIR": str(ROOT / "courses"),
             "PANLEARN_CONTENT_DIR": str(ROOT / "content"),
-            "PANLEARN_DATA_DIRS": str(SHARED / "nexus"),
+            "PANLEARN_DATA_DIRS": os.pathsep.join(str(SHARED / d) for d in ("nexus", "panosc")),
             "PANLEARN_PANOSC_URL": f"http://127.0.0.1:{free_port()}/api",  # loopback, closed
             "PANLEARN_PANOSC_RETRIES": "0",
             "PANLEARN_GRADING_VALIDATE": "true" if args.validate else "false",
