@@ -43,11 +43,16 @@ bp = Blueprint("live", __name__, url_prefix="/api",
                description="Live runs and drafts: run a lesson's cells on the grading workers; "
                            "autosaved exercise notebooks")
 
-_RUN_RESPONSES = {
-    429: {"description": "Over `PANLEARN_LIVE_RUN_RATE`, or `PANLEARN_LIVE_QUEUED_PER_STUDENT` "
-                         "runs already going; see `Retry-After`."},
-    503: {"description": "No grading worker took the run in time; see `Retry-After`."},
-}
+
+
+def _run_errors(view: Any) -> Any:
+    """A run's own errors, as the shared problem responses every operation documents.
+
+    429: over `PANLEARN_LIVE_RUN_RATE`, or `PANLEARN_LIVE_QUEUED_PER_STUDENT` runs
+    already going; 503: no grading worker took the run in time. Both send `Retry-After`.
+    """
+    view = bp.alt_response(429, response="TOO_MANY_REQUESTS")(view)
+    return bp.alt_response(503, response="SERVICE_UNAVAILABLE")(view)
 
 
 def _rate_key() -> str:
@@ -68,13 +73,16 @@ def _limit(setting: str, scope: str) -> Any:
 @_limit("LIVE_RUN_RATE", "live-runs")
 @bp.arguments(RunRequestSchema)
 @bp.response(200, RunResultSchema)
-@bp.doc(security=[{"bearer": []}], responses=_RUN_RESPONSES)
+@bp.doc(security=[{"bearer": []}])
+@_run_errors
 def run_exercise_cell(body: dict[str, Any], exercise_id: int) -> dict[str, Any]:
     """Run a cell of the exercise and the cells above it, as your notebook has them.
 
     On a fresh sandbox with your own data file (read-only at `/data/<name>`),
     never seeing hidden checks: every cell but those you may edit is the
-    student version's.
+    student version's. 429 over `PANLEARN_LIVE_RUN_RATE` or with
+    `PANLEARN_LIVE_QUEUED_PER_STUDENT` runs going, 503 when no worker took the
+    run in time; both with `Retry-After`.
     """
     viewer = current_user()
     may_run(viewer, run_limits(current_app.config["PANLEARN"]))
@@ -86,9 +94,13 @@ def run_exercise_cell(body: dict[str, Any], exercise_id: int) -> dict[str, Any]:
 @_limit("LIVE_RUN_RATE", "live-runs")
 @bp.arguments(RunRequestSchema)
 @bp.response(200, RunResultSchema)
-@bp.doc(security=[{"bearer": []}], responses=_RUN_RESPONSES)
+@bp.doc(security=[{"bearer": []}])
+@_run_errors
 def run_lesson_cell(body: dict[str, Any], lesson_id: int) -> dict[str, Any]:
-    """Run a cell of any lesson and the cells above it (a live embed in a lecturer's slides)."""
+    """Run a cell of any lesson and the cells above it (a live embed in a lecturer's slides).
+
+    The same limits and errors as an exercise's runs.
+    """
     viewer = current_user()
     may_run(viewer, run_limits(current_app.config["PANLEARN"]))
     return _run(get_lesson(db.session, lesson_id, viewer), viewer, body)
