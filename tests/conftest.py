@@ -32,15 +32,21 @@ def shared_data_dir() -> Path:
     return path
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by what they use, and skip those that need a missing bubblewrap.
 
     Tests that use the database are marked `db`, so CI can rerun them on PostgreSQL.
     Tests that grade in the real sandbox are marked `requires_bubblewrap`: themselves,
-    or through a fixture that asks for `bubblewrap`.
+    or through a fixture that asks for `bubblewrap`. `slow` tests (real kernels,
+    servers, browsers, timing) share one xdist group: with `-n 2 --dist loadgroup`
+    they run one at a time on one worker while the other runs the rest, so no two
+    of them compete for the cores their time limits assume.
     """
     missing_bubblewrap = shutil.which("bwrap") is None
     for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("slow"))
         fixtures = getattr(item, "fixturenames", ())
         if "app" in fixtures:
             item.add_marker(pytest.mark.db)
