@@ -420,7 +420,7 @@ class ReferenceAnswers(db.Model):
     Keyed by the source notebook's sha256 and a hash of the dataset files given to its
     parameters (`datasets.resolve.datasets_key`), so it is computed once per solution and
     data, and shared by every worker that can reach the database. The answers are plain
-    data (`grading.answers.encode_answers`: JSON, arrays as ``.npy``; never pickles).
+    data (`grading.core.answers.encode_answers`: JSON, arrays as ``.npy``; never pickles).
     Rows are only ever inserted, never changed (a content-addressed cache).
     """
 

@@ -26,7 +26,7 @@ from flask import Flask
 from sqlalchemy import update
 
 from panlearn.extensions import db
-from panlearn.grading.settings import GradingSettings
+from panlearn.grading.core.settings import GradingSettings
 from panlearn.models import LiveRun, Submission, utcnow
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,8 @@ def build_context(app: Flask, *, warm_kernels: int | None = None) -> Any:
     (`PANLEARN_GRADING_WEAK_LIMITS`); the pool has logged which limits.
     """
     from panlearn.config import ConfigurationError
+    from panlearn.grading.core.pool import KernelPool
     from panlearn.grading.jobs import GradingContext
-    from panlearn.grading.pool import KernelPool
 
     values = app.config["PANLEARN"]
     settings = grading_settings(values)

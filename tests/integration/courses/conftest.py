@@ -15,7 +15,7 @@ import pytest
 from panlearn.authoring.folder import load_course_folders
 from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
 from panlearn.datasets.settings import DatasetsConfig, DatasetsContext
-from panlearn.grading.settings import GradingSettings
+from panlearn.grading.core.settings import GradingSettings
 from tests.conftest import REPO_ROOT, _shared_data_dir
 from tests.integration.courses.mistakes import Mistake
 
@@ -99,7 +99,7 @@ def course_grading_settings(datasets: DatasetsContext, tmp_path_factory: pytest.
 
 @pytest.fixture(scope="module")
 def course_pool(course_grading_settings: GradingSettings) -> Iterator[Any]:
-    from panlearn.grading.pool import KernelPool
+    from panlearn.grading.core.pool import KernelPool
 
     with KernelPool(course_grading_settings, size=2) as pool:
         yield pool

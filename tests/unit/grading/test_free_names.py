@@ -7,7 +7,7 @@ import builtins
 
 import pytest
 
-from panlearn.grading.spec import _free_names
+from panlearn.grading.core.spec import _free_names
 
 
 def free(code: str) -> set[str]:

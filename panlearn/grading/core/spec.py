@@ -1,6 +1,6 @@
 """The exercise spec: what an author's notebook declares for grading.
 
-The contract is nbgrader's cell metadata (read by `notebooks.nbgrader`, the one
+The contract is nbgrader's cell metadata (read by `grading.core.nbgrader`, the one
 module that defines it) plus papermill's ``parameters`` tag and
 ``metadata.panlearn.datasets``, so nbgrader assignments import as they are.
 The spec is computed once from the source notebook and is plain data.
@@ -30,8 +30,8 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from panlearn.notebooks import nbgrader
-from panlearn.notebooks.nbgrader import cell_key, is_check_cell
+from panlearn.grading.core import nbgrader
+from panlearn.grading.core.nbgrader import cell_key, is_check_cell
 
 from .errors import ExerciseSpecError
 
@@ -180,7 +180,7 @@ class ExerciseSpec:
 
 
 def strip_hidden_tests(source: str) -> str:
-    """What a student may see of a check's source (see `notebooks.nbgrader.visible_source`)."""
+    """What a student may see of a check's source (see `grading.core.nbgrader.visible_source`)."""
     return nbgrader.visible_source(source)
 
 

@@ -47,7 +47,7 @@ from .settings import GradingSettings
 log = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
-#: Where the package lives: sandboxes import `panlearn.grading.inside` from it (read-only).
+#: Where the package lives: sandboxes import `panlearn.grading.core.inside` from it (read-only).
 PACKAGE_DIR = Path(panlearn.__file__).resolve().parent
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ETC_DIRS = ("/etc/fonts", "/etc/ssl", "/etc/ca-certificates", "/etc/alternatives",
@@ -212,7 +212,7 @@ class Zygote:
         self.control = ours
         with open(self.log, "wb") as log_file:
             self.popen = subprocess.Popen(  # noqa: S603 - our interpreter, our module
-                [settings.python, "-I", "-m", "panlearn.grading.zygote"],
+                [settings.python, "-I", "-m", "panlearn.grading.core.zygote"],
                 stdin=theirs, stdout=subprocess.DEVNULL, stderr=log_file,
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, start_new_session=True)
         theirs.close()
@@ -531,11 +531,11 @@ class BubblewrapLauncher(Launcher):
 
     def start_kernel(self, preload: tuple[str, ...], files: Mapping[str, Path] | None = None
                      ) -> KernelSandbox:
-        """Start ``python -m panlearn.grading.inside kernel`` in bubblewrap."""
+        """Start ``python -m panlearn.grading.core.inside kernel`` in bubblewrap."""
         connection = new_connection(f"{KERNEL_DIR}/ipc")
         spec = {**self._kernel_spec(connection, preload)}
         cgroup = self._cgroup()
-        argv = [self.settings.python, "-I", "-m", "panlearn.grading.inside", "kernel",
+        argv = [self.settings.python, "-I", "-m", "panlearn.grading.core.inside", "kernel",
                 json.dumps(spec)]
         paths = {name: Path(p).resolve() for name, p in (files or {}).items()}
         try:
@@ -555,7 +555,7 @@ class BubblewrapLauncher(Launcher):
                      ) -> CheckSandbox:
         """Start a check runner in bubblewrap; it reads its job on stdin."""
         cgroup = self._cgroup()
-        argv = [self.settings.python, "-I", "-m", "panlearn.grading.inside", "checks"]
+        argv = [self.settings.python, "-I", "-m", "panlearn.grading.core.inside", "checks"]
         paths = {name: Path(p).resolve() for name, p in (files or {}).items()}
         try:
             popen, pid, death = self._popen(argv, files=paths.values(), cgroup=cgroup,
@@ -624,7 +624,7 @@ class UnconfinedLauncher(Launcher):
         connection = new_connection(str(run_dir / "ipc"))
         spec = {**self._kernel_spec(connection, preload), "directory": str(run_dir)}
         fonts = sandbox.font_cache_dir(self.settings)
-        popen, death = self._start([self.settings.python, "-m", "panlearn.grading.inside",
+        popen, death = self._start([self.settings.python, "-m", "panlearn.grading.core.inside",
                                     "kernel", json.dumps(spec)], run_dir,
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    env=job_env(str(run_dir), str(fonts) if fonts else None))
@@ -640,7 +640,7 @@ class UnconfinedLauncher(Launcher):
         """Start a check runner as a plain process."""
         run_dir = self.settings.work_dir / f"checks-{secrets.token_hex(8)}"
         run_dir.mkdir(parents=True, mode=0o700)
-        popen, death = self._start([self.settings.python, "-m", "panlearn.grading.inside",
+        popen, death = self._start([self.settings.python, "-m", "panlearn.grading.core.inside",
                                     "checks"], run_dir, stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE)
         assert popen.stdin is not None and popen.stdout is not None

@@ -43,7 +43,7 @@ from typing import Any
 from nbformat import NotebookNode, v4
 
 from panlearn.errors import InvalidInputError, NotFoundError
-from panlearn.notebooks import nbgrader
+from panlearn.grading.core import nbgrader
 
 from .engine import RunRecord
 from .errors import GradingError
