@@ -44,7 +44,8 @@ from panlearn.datasets.resolve import (
 from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import PanlearnError
 from panlearn.grading.core import pipeline
-from panlearn.grading.core.pipeline import GradingOutcome, ReferenceAnswers, grade_notebook
+from panlearn.grading.core.answers import ReferenceAnswers
+from panlearn.grading.core.pipeline import GradingOutcome, grade_notebook
 from panlearn.grading.core.pool import KernelPool
 from panlearn.grading.core.settings import GradingSettings
 from panlearn.grading.core.spec import ExerciseSpec

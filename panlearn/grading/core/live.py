@@ -18,8 +18,8 @@ cell, whose values the platform injects as grading does).
 
 `run_cells` reuses the grading core as it is: a kernel from the worker's
 `KernelPool` (the job's files at ``/data/<name>``, read-only), papermill's
-engine (`pipeline.execute_on_kernel`: per-cell timeouts, output caps, the
-kernel's own replies) and the `pipeline.Watchdog` that kills the whole
+engine (`execution.execute_on_kernel`: per-cell timeouts, output caps, the
+kernel's own replies) and the `execution.Watchdog` that kills the whole
 sandbox at the run's time limit or when a cell ignores the interrupt. The
 kernel is killed after one run.
 
@@ -47,7 +47,7 @@ from panlearn.grading.core import nbgrader
 
 from .engine import RunRecord
 from .errors import GradingError
-from .pipeline import (
+from .execution import (
     DataFiles,
     Watchdog,
     discard,
