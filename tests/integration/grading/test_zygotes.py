@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from panlearn.grading.core.launchers import ZygoteLauncher, environment_of
+from panlearn.grading.core.launchers.zygotes import ZygoteLauncher, environment_of
 from panlearn.grading.core.settings import GradingSettings
 
 pytestmark = pytest.mark.slow
