@@ -46,7 +46,7 @@ from panlearn.errors import (
     UnauthorizedError,
 )
 from panlearn.grading.core.live import LiveOutcome, compose_run, notebook_modules, run_cells
-from panlearn.grading.core.spec import imported_modules
+from panlearn.grading.core.names import imported_modules
 from panlearn.grading.reference import assignment_for, job_files
 from panlearn.grading.submissions import exercise_spec, lock_student, source_notebook
 from panlearn.models import Lesson, LiveRun, LiveRunState, User, utcnow

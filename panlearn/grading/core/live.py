@@ -57,10 +57,11 @@ from .execution import (
     stop_reason,
     using_pool,
 )
+from .names import imported_modules, python_source
 from .pool import KernelPool, Priority
 from .sandboxes import KernelSandbox
 from .settings import GradingSettings
-from .spec import imported_modules, is_parameters_cell, python_source
+from .spec import is_parameters_cell
 
 #: Longest source of one cell a run accepts, in characters (a cell is typed by hand).
 MAX_CELL_CHARS = 100_000

@@ -53,10 +53,11 @@ from .execution import (
     using_pool,
 )
 from .matching import CHECK_MARK, prepare_submission
+from .names import imported_modules
 from .pool import KernelPool, Priority
 from .sandboxes import CheckSandbox, KernelSandbox
 from .settings import GradingSettings
-from .spec import CheckSpec, ExerciseSpec, imported_modules, load_exercise_spec
+from .spec import CheckSpec, ExerciseSpec, load_exercise_spec
 from .verdicts import (
     NOT_PLAIN_PREFIX,
     earlier_error,
