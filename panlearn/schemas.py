@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from panlearn.authoring.manifest import LEVELS
+from panlearn.models import LEVELS
 
 
 class ProblemSchema(Schema):
