@@ -31,7 +31,7 @@ from panlearn.grading.runtime import grading_settings
 from panlearn.grading.submissions import get_exercise, submission_limits
 from panlearn.models import Lesson, LiveRunState, User
 from panlearn.notebooks.render import render_outputs
-from panlearn.schemas import (
+from panlearn.schemas.live import (
     DraftSavedSchema,
     DraftSaveSchema,
     DraftSchema,

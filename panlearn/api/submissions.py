@@ -24,7 +24,11 @@ from panlearn.grading.submissions import (
     submit_notebook,
 )
 from panlearn.models import Submission
-from panlearn.schemas import SubmissionCreatedSchema, SubmissionListSchema, SubmissionSchema
+from panlearn.schemas.submissions import (
+    SubmissionCreatedSchema,
+    SubmissionListSchema,
+    SubmissionSchema,
+)
 
 bp = Blueprint("submissions", __name__, url_prefix="/api", description="Submissions")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask_smorest import Api
 
 from panlearn.http.problems import PROBLEM_MIMETYPE
-from panlearn.schemas import ProblemSchema
+from panlearn.schemas.common import ProblemSchema
 
 
 class ProblemApi(Api):
