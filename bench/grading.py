@@ -567,7 +567,7 @@ def main() -> None:
     Client.poll = args.poll
     for name in ("werkzeug", "papermill", "traitlets", "alembic"):  # one line per request: noise
         logging.getLogger(name).setLevel(logging.WARNING)
-    from panlearn.grading.runtime import grading_settings
+    from panlearn.grading.core.settings import grading_settings
 
     settings = grading_settings(app.config["PANLEARN"])
     print(

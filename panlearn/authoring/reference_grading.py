@@ -87,7 +87,7 @@ def _check_in_child(values: Mapping[str, Any], notebook: dict[str, Any],
                     datasets: list[dict[str, Any]]
                     ) -> tuple[ExerciseValidation | None, str | None]:
     from panlearn.datasets.settings import DatasetsConfig
-    from panlearn.grading.runtime import grading_settings
+    from panlearn.grading.core.settings import grading_settings
 
     data = DatasetsContext(DatasetsConfig.from_settings(values))
     settings = grading_settings(values)

@@ -30,7 +30,7 @@ def test_every_shipped_course_imports_and_every_reference_solution_scores_full_m
     from panlearn.authoring.folder import load_course_folders
     from panlearn.authoring.service import import_courses
     from panlearn.extensions import db
-    from panlearn.grading.runtime import grading_settings
+    from panlearn.grading.core.settings import grading_settings
     from panlearn.grading.validation import in_process_validator
     from panlearn.models import Course, Exercise
     from panlearn.organisations import load_organisations_file, sync_organisations
