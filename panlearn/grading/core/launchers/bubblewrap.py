@@ -12,8 +12,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import panlearn
-
 from .. import linux, sandbox
 from ..cgroups import JobCgroup
 from ..errors import KernelStartError
@@ -26,7 +24,9 @@ log = logging.getLogger(__name__)
 
 
 #: Where the package lives: sandboxes import `panlearn.grading.core.inside` from it (read-only).
-PACKAGE_DIR = Path(panlearn.__file__).resolve().parent
+#: Found from this file (panlearn/grading/core/launchers/) rather than by importing the
+#: package root, which would tie the core to the app factory.
+PACKAGE_DIR = Path(__file__).resolve().parents[3]
 
 
 class BubblewrapLauncher(Launcher):
