@@ -24,10 +24,7 @@ from panlearn.models.accounts import (
     Role,
     User,
 )
-from panlearn.models.columns import (
-    UTCDateTime,
-    utcnow,
-)
+from panlearn.models.columns import UTCDateTime, utcnow
 from panlearn.models.courses import (
     DEFAULT_PASS_MARK,
     LEVELS,
