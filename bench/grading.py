@@ -252,8 +252,8 @@ def in_a_job(p: psutil.Process) -> bool:
         parent_cmd = " ".join(parent.cmdline()) if parent else ""
     except psutil.Error:
         return True
-    zygote = "panlearn.grading.zygote"
-    return (zygote in cmd and zygote in parent_cmd) or "panlearn.grading.inside" in cmd \
+    zygote = "panlearn.grading.core.zygote"
+    return (zygote in cmd and zygote in parent_cmd) or "panlearn.grading.core.inside" in cmd \
         or p.name() in {"bwrap", "setpriv", "prlimit"}
 
 
@@ -319,13 +319,13 @@ def memory() -> dict[str, tuple[int, int, int]]:
             continue
         if p.pid == os.getpid():
             role = "app (HTTP server)"
-        elif "panlearn.grading.zygote" in cmd:
+        elif "panlearn.grading.core.zygote" in cmd:
             # The zygote's children keep its command line: a fork is a sandbox.
-            role = ("zygotes" if "panlearn.grading.zygote" not in parent
+            role = ("zygotes" if "panlearn.grading.core.zygote" not in parent
                     else "forked sandboxes (jobs)")
         elif p.name() in {"bwrap", "nice", "setpriv", "prlimit"}:
             role = "sandbox wrappers (bwrap)"
-        elif "panlearn.grading.inside" in cmd:
+        elif "panlearn.grading.core.inside" in cmd:
             role = "bubblewrap sandboxes (jobs)"
         elif "multiprocessing" in cmd:
             role = "grading workers"
@@ -504,10 +504,10 @@ def rss_report(expected_kernels: int) -> None:
 
 def core(repeat: int) -> None:
     """The grading core alone, in this process, with its phases."""
-    from panlearn.grading.pipeline import compute_reference_answers, grade_notebook
-    from panlearn.grading.pool import KernelPool
-    from panlearn.grading.settings import GradingSettings
-    from panlearn.grading.spec import load_exercise_spec
+    from panlearn.grading.core.pipeline import compute_reference_answers, grade_notebook
+    from panlearn.grading.core.pool import KernelPool
+    from panlearn.grading.core.settings import GradingSettings
+    from panlearn.grading.core.spec import load_exercise_spec
 
     source = nbformat.read(EXERCISE, as_version=4)
     submission = answered_notebook()
@@ -576,7 +576,7 @@ def main() -> None:
     Client.poll = args.poll
     for name in ("werkzeug", "papermill", "traitlets", "alembic"):  # one line per request: noise
         logging.getLogger(name).setLevel(logging.WARNING)
-    from panlearn.grading.runtime import grading_settings
+    from panlearn.grading.core.settings import grading_settings
 
     settings = grading_settings(app.config["PANLEARN"])
     print(

@@ -162,7 +162,7 @@ class Learner:
 
 def exercises(url: str) -> list[dict[str, Any]]:
     """Every shipped exercise: its id, notebook and a typical cell with the solution typed in."""
-    from panlearn.notebooks import nbgrader
+    from panlearn.grading.core import nbgrader
     from panlearn.notebooks.student import make_student_version
 
     found = []
@@ -240,9 +240,9 @@ def _in_a_job(process: psutil.Process) -> bool:
         name = process.name()
     except psutil.Error:
         return True
-    zygote = "panlearn.grading.zygote"
+    zygote = "panlearn.grading.core.zygote"
     return ((zygote in command and zygote in parent_command)
-            or "panlearn.grading.inside" in command or name in {"bwrap", "setpriv", "prlimit"})
+            or "panlearn.grading.core.inside" in command or name in {"bwrap", "setpriv", "prlimit"})
 
 
 class CpuMeter:

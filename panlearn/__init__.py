@@ -26,8 +26,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from panlearn.authoring.runner import init_app as init_imports
     from panlearn.config import flask_config, load_settings
     from panlearn.datasets.settings import DatasetsConfig, DatasetsContext
-    from panlearn.errors import register_error_handlers
-    from panlearn.extensions import api, configure_sqlite, db, limiter, migrate
+    from panlearn.extensions import configure_sqlite, db, limiter, migrate
+    from panlearn.http.openapi import api
+    from panlearn.http.problems import register_error_handlers
     from panlearn.lti.routes import init_app as init_lti
     from panlearn.metadata.routes import init_app as init_metadata
     from panlearn.ops.logs import configure_logging

@@ -36,8 +36,9 @@ from panlearn.datasets.service import (
 from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import InvalidInputError, NotFoundError
 from panlearn.extensions import db
-from panlearn.grading.pipeline import compute_reference_answers, grade_notebook
-from panlearn.grading.runtime import grading_settings, worker_loop
+from panlearn.grading.core.pipeline import compute_reference_answers, grade_notebook
+from panlearn.grading.core.settings import grading_settings
+from panlearn.grading.runtime import worker_loop
 from panlearn.grading.submissions import exercise_spec, source_notebook
 from panlearn.models import Course, Exercise, Role
 from panlearn.notebooks.canonical import read_notebook_bytes

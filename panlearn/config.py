@@ -226,6 +226,11 @@ def _derive(values: dict[str, Any]) -> dict[str, Any]:
     values["INSTANCE_DIR"] = str(instance)
     if not values["DATABASE_URL"]:
         values["DATABASE_URL"] = f"sqlite:///{instance / 'panlearn.sqlite3'}"
+    # Folders whose default lies in another setting's folder: derived here, once.
+    values["DATA_CACHE_DIR"] = values["DATA_CACHE_DIR"] or str(instance / "data-cache")
+    values["PANOSC_CACHE_DIR"] = values["PANOSC_CACHE_DIR"] or str(instance / "panosc-cache")
+    values["DATASET_REGISTRY"] = (values["DATASET_REGISTRY"]
+                                  or str(Path(values["CONTENT_DIR"]) / "datasets.yml"))
     if not values["SECRET_KEY"]:
         if values["ENV"] == "production":
             raise ConfigurationError(f"{PREFIX}SECRET_KEY must be set in production")

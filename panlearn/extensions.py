@@ -1,11 +1,10 @@
-"""Extension objects, created unbound here and bound in `create_app`."""
+"""Extension objects (database, migrations, rate limits), unbound here, bound in `create_app`."""
 
 from __future__ import annotations
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Engine, MetaData, event
 from sqlalchemy.orm import DeclarativeBase
@@ -46,23 +45,8 @@ def configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+
 migrate = Migrate()
-class ProblemApi(Api):
-    """flask-smorest, documenting every error as RFC 9457 problem+json."""
-
-    def _register_responses(self) -> None:
-        from panlearn.errors import PROBLEM_MIMETYPE
-        from panlearn.schemas import ProblemSchema
-
-        self.ERROR_SCHEMA = ProblemSchema
-        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_MIMETYPE
-        try:
-            super()._register_responses()
-        finally:
-            # Success responses stay application/json.
-            self.DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
-
-
-api = ProblemApi()
 # Limits are declared on the login routes only; storage is set from PANLEARN_RATELIMIT_STORAGE_URL.
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)

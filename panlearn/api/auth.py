@@ -13,7 +13,7 @@ from panlearn.api.identity import bearer_token, current_user
 from panlearn.api.throttle import login_limits
 from panlearn.errors import ForbiddenError, UnauthorizedError
 from panlearn.extensions import db
-from panlearn.schemas import TokenRequestSchema, TokenSchema
+from panlearn.schemas.accounts import TokenRequestSchema, TokenSchema
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Bearer tokens")
 

@@ -27,12 +27,14 @@ from panlearn.authoring.sources import SourceLimits, read_archive
 from panlearn.catalogue import get_course, get_course_version, list_courses
 from panlearn.datasets.registry import Registry
 from panlearn.extensions import db
-from panlearn.schemas import (
+from panlearn.schemas.courses import (
     CourseDetailSchema,
     CoursePageSchema,
     CoursePatchSchema,
     CourseQueryArgsSchema,
     CourseVersionArgsSchema,
+)
+from panlearn.schemas.imports import (
     ImportFilesSchema,
     ImportFormSchema,
     ImportResponseSchema,

@@ -21,7 +21,7 @@ from panlearn.credentials.service import (
 )
 from panlearn.extensions import db
 from panlearn.models import Credential
-from panlearn.schemas import (
+from panlearn.schemas.credentials import (
     CredentialDocumentSchema,
     CredentialListSchema,
     CredentialSummarySchema,

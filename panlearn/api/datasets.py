@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from panlearn.datasets.service import get_dataset, list_dataset_files, search_datasets
 from panlearn.datasets.settings import DatasetsContext
-from panlearn.schemas import (
+from panlearn.schemas.datasets import (
     DatasetFileListSchema,
     DatasetResultSchema,
     DatasetSearchArgsSchema,

@@ -13,7 +13,7 @@ from panlearn.api.present import lesson_detail
 from panlearn.catalogue import get_lesson, lesson_notebook
 from panlearn.extensions import db
 from panlearn.grading.reference import with_viewers_files
-from panlearn.schemas import LessonSchema, NotebookArgsSchema
+from panlearn.schemas.courses import LessonSchema, NotebookArgsSchema
 
 bp = Blueprint("lessons", __name__, url_prefix="/api/lessons", description="Lessons")
 

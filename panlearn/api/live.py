@@ -19,6 +19,7 @@ from panlearn.api.identity import current_user
 from panlearn.catalogue import get_lesson
 from panlearn.errors import GradingError, PanlearnError
 from panlearn.extensions import db, limiter
+from panlearn.grading.core.settings import grading_settings
 from panlearn.grading.drafts import delete_draft, draft_notebook, get_draft, save_draft
 from panlearn.grading.runs import (
     FinishedRun,
@@ -27,11 +28,10 @@ from panlearn.grading.runs import (
     run_limits,
     wait_for_run,
 )
-from panlearn.grading.runtime import grading_settings
 from panlearn.grading.submissions import get_exercise, submission_limits
 from panlearn.models import Lesson, LiveRunState, User
 from panlearn.notebooks.render import render_outputs
-from panlearn.schemas import (
+from panlearn.schemas.live import (
     DraftSavedSchema,
     DraftSaveSchema,
     DraftSchema,

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from panlearn.catalogue import list_organisations as list_all
 from panlearn.extensions import db
 from panlearn.models import Organisation
-from panlearn.schemas import OrganisationSchema
+from panlearn.schemas.accounts import OrganisationSchema
 
 bp = Blueprint("organisations", __name__, url_prefix="/api/organisations",
                description="Publishing organisations")

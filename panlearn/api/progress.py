@@ -15,9 +15,8 @@ from panlearn.progress.analytics import course_analytics
 from panlearn.progress.completion import complete_reading
 from panlearn.progress.enrolment import enrol as enrol_in_course
 from panlearn.progress.report import course_progress, learner_progress
-from panlearn.schemas import (
-    AnalyticsArgsSchema,
-    CourseAnalyticsSchema,
+from panlearn.schemas.analytics import AnalyticsArgsSchema, CourseAnalyticsSchema
+from panlearn.schemas.progress import (
     CourseProgressSchema,
     EnrolSchema,
     LessonCompletionSchema,

@@ -12,7 +12,7 @@ from panlearn.catalogue import get_lesson
 from panlearn.credentials.service import issuer_config
 from panlearn.extensions import db
 from panlearn.quizzes.service import answer_question, lesson_states, public_questions
-from panlearn.schemas import LessonQuizSchema, QuizAnswerSchema, QuizAttemptSchema
+from panlearn.schemas.quizzes import LessonQuizSchema, QuizAnswerSchema, QuizAttemptSchema
 
 bp = Blueprint("quizzes", __name__, url_prefix="/api/quizzes", description="Quiz questions")
 

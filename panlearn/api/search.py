@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from panlearn.api.identity import current_user
 from panlearn.extensions import db
-from panlearn.schemas import SearchArgsSchema, SearchResultSchema
+from panlearn.schemas.search import SearchArgsSchema, SearchResultSchema
 from panlearn.search import search
 from panlearn.search.sync import (
     SearchContext,

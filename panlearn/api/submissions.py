@@ -10,9 +10,9 @@ from flask_smorest import Blueprint
 from panlearn.api.identity import current_user
 from panlearn.errors import InvalidInputError
 from panlearn.extensions import db
-from panlearn.grading.feedback import feedback_html, render_cache_dir
+from panlearn.grading.core.settings import grading_settings
+from panlearn.grading.feedback import feedback_html
 from panlearn.grading.queue import poll_after
-from panlearn.grading.runtime import grading_settings
 from panlearn.grading.submissions import (
     check_pass_rates,
     get_exercise,
@@ -24,7 +24,12 @@ from panlearn.grading.submissions import (
     submit_notebook,
 )
 from panlearn.models import Submission
-from panlearn.schemas import SubmissionCreatedSchema, SubmissionListSchema, SubmissionSchema
+from panlearn.notebooks.cache import render_cache_dir
+from panlearn.schemas.submissions import (
+    SubmissionCreatedSchema,
+    SubmissionListSchema,
+    SubmissionSchema,
+)
 
 bp = Blueprint("submissions", __name__, url_prefix="/api", description="Submissions")
 
@@ -116,7 +121,7 @@ def get_one(submission_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
 def feedback(submission_id: int) -> Response:
     """The executed notebook with each check's result, as a sanitised HTML page."""
     submission = get_submission(db.session, submission_id, current_user())
-    html = feedback_html(submission, cache_dir=render_cache_dir(current_app))
+    html = feedback_html(submission, cache_dir=render_cache_dir(current_app.config["PANLEARN"]))
     return Response(html, mimetype="text/html")
 
 

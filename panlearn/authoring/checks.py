@@ -46,9 +46,9 @@ from panlearn.errors import (
     UpstreamError,
     UpstreamUnavailableError,
 )
+from panlearn.grading.core.nbgrader import meta as nbgrader_meta
 from panlearn.grading.validation import Validator
 from panlearn.models import Course, Organisation, User
-from panlearn.notebooks.nbgrader import meta as nbgrader_meta
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,9 @@ from panlearn.datasets.registry import Registry
 from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import PanlearnError
 from panlearn.extensions import db
-from panlearn.grading.errors import ExerciseSpecError
-from panlearn.grading.runtime import grading_settings
-from panlearn.grading.spec import load_exercise_spec
+from panlearn.grading.core.errors import ExerciseSpecError
+from panlearn.grading.core.settings import grading_settings
+from panlearn.grading.core.spec import load_exercise_spec
 
 courses_cli = AppGroup("courses", help="Validate, import and execute course folders.")
 console = Console(stderr=True, soft_wrap=True)  # a problem, one a line, never cut

@@ -14,8 +14,8 @@ from typing import Any
 
 import nbformat
 
+from panlearn.grading.core.nbgrader import meta as nbgrader_meta
 from panlearn.models import CourseVersion, Lesson
-from panlearn.notebooks.nbgrader import meta as nbgrader_meta
 
 #: The metadata an author edits in course.yml, as the diff names them.
 FIELDS = (("title", "title"), ("summary", "summary"), ("level", "level"),

@@ -26,7 +26,7 @@ from panlearn.datasets.resolve import (
 )
 from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import InvalidInputError
-from panlearn.grading.spec import is_parameters_cell
+from panlearn.grading.core.spec import is_parameters_cell
 
 
 @dataclass(frozen=True)

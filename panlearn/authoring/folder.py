@@ -36,9 +36,9 @@ from panlearn.datasets.errors import DatasetSpecError
 from panlearn.datasets.registry import Registry
 from panlearn.datasets.resolve import validate_dataset_specs
 from panlearn.errors import InvalidInputError
-from panlearn.grading.errors import ExerciseSpecError
-from panlearn.grading.spec import is_parameters_cell, load_exercise_spec
-from panlearn.notebooks import nbgrader
+from panlearn.grading.core import nbgrader
+from panlearn.grading.core.errors import ExerciseSpecError
+from panlearn.grading.core.spec import is_parameters_cell, load_exercise_spec
 from panlearn.notebooks.canonical import canonical_json, notebook_sha256, read_notebook_bytes
 from panlearn.notebooks.student import make_student_version
 from panlearn.quizzes.blocks import read_questions
@@ -361,7 +361,7 @@ def _execution_problems(notebook: Any, shown: str) -> list[Problem]:
 
 def _exercise_parts(notebook: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
                                             list[tuple[str, str]]]:
-    """Check cells (nbgrader's contract, `notebooks.nbgrader`) and dataset references.
+    """Check cells (nbgrader's contract, `grading.core.nbgrader`) and dataset references.
 
     Region-marker problems are left to `_student_version_problems`, which
     sees every cell, not only graded ones.

@@ -17,12 +17,11 @@ from typing import Any
 from license_expression import Licensing, get_spdx_licensing
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from panlearn.models import DEFAULT_PASS_MARK
+from panlearn.models import DEFAULT_PASS_MARK, LEVELS
 from panlearn.quizzes.questions import Question
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 ORCID_RE = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$")
-LEVELS = ("beginner", "intermediate", "advanced")
 
 
 @lru_cache(maxsize=1)

@@ -23,13 +23,13 @@ from typing import Any
 
 from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
 from panlearn.datasets.settings import DatasetsContext
-from panlearn.grading.answers import decode_answers
-from panlearn.grading.errors import ExerciseSpecError
-from panlearn.grading.pipeline import grade_notebook
-from panlearn.grading.pool import KernelPool
+from panlearn.grading.core.answers import decode_answers
+from panlearn.grading.core.errors import ExerciseSpecError
+from panlearn.grading.core.pipeline import grade_notebook
+from panlearn.grading.core.pool import KernelPool
+from panlearn.grading.core.settings import GradingSettings
+from panlearn.grading.core.spec import load_exercise_spec
 from panlearn.grading.reference import ExerciseValidation, job_files
-from panlearn.grading.settings import GradingSettings
-from panlearn.grading.spec import load_exercise_spec
 from panlearn.grading.validation import Validator, validate_exercise
 from panlearn.notebooks.student import make_student_version
 
@@ -87,7 +87,7 @@ def _check_in_child(values: Mapping[str, Any], notebook: dict[str, Any],
                     datasets: list[dict[str, Any]]
                     ) -> tuple[ExerciseValidation | None, str | None]:
     from panlearn.datasets.settings import DatasetsConfig
-    from panlearn.grading.runtime import grading_settings
+    from panlearn.grading.core.settings import grading_settings
 
     data = DatasetsContext(DatasetsConfig.from_settings(values))
     settings = grading_settings(values)

@@ -1,7 +1,7 @@
 """Errors of the datasets feature, each a kind of `panlearn.errors.PanlearnError`.
 
 Callers (API, CLI, grading) catch these by kind; the HTTP status comes from the
-base class, so the one problem+json mapping in `panlearn.errors` renders them.
+base class, so the one problem+json mapping in `panlearn.http.problems` renders them.
 """
 
 from __future__ import annotations

@@ -13,14 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from panlearn.config import SETTINGS
 from panlearn.datasets.client import PanoscClient
 from panlearn.datasets.filecache import FileCache
 from panlearn.datasets.registry import Registry
 from panlearn.datasets.response_cache import ResponseCache
-
-# The settings themselves are declared with all others in `panlearn.config`.
-_BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -43,30 +39,22 @@ class DatasetsConfig:
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> DatasetsConfig:
-        """Build from resolved settings (un-prefixed names; missing ones take defaults)."""
-        def get(name: str) -> Any:
-            setting = _BY_NAME[name]
-            raw = values.get(name, setting.default)
-            # Values from `load_settings` are parsed already; raw strings are parsed here.
-            return setting.parse(raw) if isinstance(raw, str) else raw
-
-        instance = Path(values.get("INSTANCE_DIR") or "./instance")
-        content = Path(values.get("CONTENT_DIR") or "./content")
-        data_dirs = get("DATA_DIRS") or []
+        """Build from the resolved settings (`config.load_settings`: parsed, defaults in)."""
+        mb = 1024 * 1024
         return cls(
-            panosc_url=get("PANOSC_URL"),
-            panosc_connect_timeout=float(get("PANOSC_CONNECT_TIMEOUT")),
-            panosc_read_timeout=float(get("PANOSC_READ_TIMEOUT")),
-            panosc_retries=int(get("PANOSC_RETRIES")),
-            panosc_cache_ttl=float(get("PANOSC_CACHE_TTL")),
-            panosc_max_response_bytes=int(get("PANOSC_MAX_RESPONSE_MB")) * 1024 * 1024,
-            panosc_cache_dir=Path(get("PANOSC_CACHE_DIR") or instance / "panosc-cache"),
-            registry_path=Path(get("DATASET_REGISTRY") or content / "datasets.yml"),
-            data_cache_dir=Path(get("DATA_CACHE_DIR") or instance / "data-cache"),
-            data_cache_max_bytes=int(get("DATA_CACHE_MAX_MB")) * 1024 * 1024,
-            data_max_file_bytes=int(get("DATA_MAX_FILE_MB")) * 1024 * 1024,
-            data_dirs=tuple(Path(p) for p in data_dirs),
-            data_download_timeout=float(get("DATA_DOWNLOAD_TIMEOUT")),
+            panosc_url=values["PANOSC_URL"],
+            panosc_connect_timeout=float(values["PANOSC_CONNECT_TIMEOUT"]),
+            panosc_read_timeout=float(values["PANOSC_READ_TIMEOUT"]),
+            panosc_retries=int(values["PANOSC_RETRIES"]),
+            panosc_cache_ttl=float(values["PANOSC_CACHE_TTL"]),
+            panosc_max_response_bytes=int(values["PANOSC_MAX_RESPONSE_MB"]) * mb,
+            panosc_cache_dir=Path(values["PANOSC_CACHE_DIR"]),
+            registry_path=Path(values["DATASET_REGISTRY"]),
+            data_cache_dir=Path(values["DATA_CACHE_DIR"]),
+            data_cache_max_bytes=int(values["DATA_CACHE_MAX_MB"]) * mb,
+            data_max_file_bytes=int(values["DATA_MAX_FILE_MB"]) * mb,
+            data_dirs=tuple(Path(p) for p in values["DATA_DIRS"]),
+            data_download_timeout=float(values["DATA_DOWNLOAD_TIMEOUT"]),
         )
 
 

@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from panlearn.errors import PayloadTooLargeError, UnauthorizedError
+from panlearn.grading.core.matching import prepare_submission
+from panlearn.grading.core.settings import GradingSettings
 from panlearn.grading.intake import parse_upload
-from panlearn.grading.matching import prepare_submission
-from panlearn.grading.settings import GradingSettings
 from panlearn.grading.submissions import SubmissionLimits, exercise_spec, source_notebook
 from panlearn.models import Exercise, ExerciseDraft, User, utcnow
 from panlearn.notebooks.canonical import canonical_json

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import SubmissionRejectedError
+from panlearn.grading.core.errors import SubmissionRejectedError
 
 
 @dataclass(frozen=True)

@@ -43,10 +43,13 @@ from panlearn.datasets.resolve import (
 )
 from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import PanlearnError
-from panlearn.grading import pipeline
+from panlearn.grading.core import pipeline
+from panlearn.grading.core.answers import ReferenceAnswers
+from panlearn.grading.core.pipeline import GradingOutcome, grade_notebook
+from panlearn.grading.core.pool import KernelPool
+from panlearn.grading.core.settings import GradingSettings
+from panlearn.grading.core.spec import ExerciseSpec
 from panlearn.grading.feedback import storable_notebook
-from panlearn.grading.pipeline import GradingOutcome, ReferenceAnswers, grade_notebook
-from panlearn.grading.pool import KernelPool
 from panlearn.grading.queue import (
     NOW,
     RUN,
@@ -65,8 +68,6 @@ from panlearn.grading.reference import (
     load_reference_answers,
     store_reference_answers,
 )
-from panlearn.grading.settings import GradingSettings
-from panlearn.grading.spec import ExerciseSpec
 from panlearn.grading.submissions import exercise_spec, lock_student, source_notebook
 from panlearn.lti.passback import post_score
 from panlearn.models import (

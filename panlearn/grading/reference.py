@@ -35,8 +35,8 @@ from panlearn.datasets.resolve import (
     datasets_key,
     with_assigned_files,
 )
-from panlearn.grading.answers import ReferenceAnswers, decode_answers, encode_answers
-from panlearn.grading.spec import ExerciseSpec, is_parameters_cell
+from panlearn.grading.core.answers import ReferenceAnswers, decode_answers, encode_answers
+from panlearn.grading.core.spec import ExerciseSpec, is_parameters_cell
 from panlearn.models import Exercise
 from panlearn.models import ReferenceAnswers as ReferenceAnswersRow
 

@@ -3,7 +3,7 @@
 A run is a job like a submission (see `grading.queue`): the request commits a
 `LiveRun` row, wakes a worker, and waits for the row to be done; a worker
 claims it in the queue's order (turns between students, one job running per
-student) and runs the cells with `grading.live.run_cells`. So a class running
+student) and runs the cells with `grading.core.live.run_cells`. So a class running
 cells never starves grading, and a run goes to any worker, local or Celery,
 because nothing is kept between runs.
 
@@ -45,9 +45,9 @@ from panlearn.errors import (
     RateLimitedError,
     UnauthorizedError,
 )
-from panlearn.grading.live import LiveOutcome, compose_run, notebook_modules, run_cells
+from panlearn.grading.core.live import LiveOutcome, compose_run, notebook_modules, run_cells
+from panlearn.grading.core.names import imported_modules
 from panlearn.grading.reference import assignment_for, job_files
-from panlearn.grading.spec import imported_modules
 from panlearn.grading.submissions import exercise_spec, lock_student, source_notebook
 from panlearn.models import Lesson, LiveRun, LiveRunState, User, utcnow
 from panlearn.notebooks.canonical import canonical_json

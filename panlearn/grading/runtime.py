@@ -18,41 +18,17 @@ import multiprocessing
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import update
 
 from panlearn.extensions import db
-from panlearn.grading.settings import GradingSettings
+from panlearn.grading.core.settings import grading_settings
 from panlearn.models import LiveRun, Submission, utcnow
 
 log = logging.getLogger(__name__)
-
-
-def grading_settings(values: Mapping[str, Any]) -> GradingSettings:
-    """Map `PANLEARN_GRADING_*` settings onto the grading core's limits."""
-    instance = Path(values["INSTANCE_DIR"])
-    data_cache = Path(values["DATA_CACHE_DIR"] or instance / "data-cache")
-    return GradingSettings(
-        sandbox=values["SANDBOX"],
-        cell_timeout_s=values["GRADING_CELL_TIMEOUT_S"],
-        total_timeout_s=values["GRADING_TIMEOUT_S"],
-        memory_mb=values["GRADING_MEMORY_MB"],
-        cpu_s=values["GRADING_CPU_S"],
-        fsize_mb=values["GRADING_FSIZE_MB"],
-        disk_mb=values["GRADING_DISK_MB"],
-        nproc=values["GRADING_NPROC"],
-        cgroup=values["GRADING_CGROUP"],
-        zygotes=values["GRADING_ZYGOTES"],
-        preload_modules=tuple(name.strip() for name in values["GRADING_PRELOAD"].split(",")
-                              if name.strip()),
-        max_output_bytes=min(values["MAX_UPLOAD_MB"] * 1024 * 1024, 10_000_000),
-        # Dataset files are served from the verified cache, bound read-only.
-        data_dirs=(data_cache.resolve(),),
-    )
 
 
 class LeaseKeeper:
@@ -97,8 +73,8 @@ def build_context(app: Flask, *, warm_kernels: int | None = None) -> Any:
     (`PANLEARN_GRADING_WEAK_LIMITS`); the pool has logged which limits.
     """
     from panlearn.config import ConfigurationError
+    from panlearn.grading.core.pool import KernelPool
     from panlearn.grading.jobs import GradingContext
-    from panlearn.grading.pool import KernelPool
 
     values = app.config["PANLEARN"]
     settings = grading_settings(values)

@@ -41,12 +41,12 @@ from panlearn.errors import (
     RateLimitedError,
     UnauthorizedError,
 )
-from panlearn.grading.errors import SubmissionRejectedError
+from panlearn.grading.core.errors import SubmissionRejectedError
+from panlearn.grading.core.matching import prepare_submission
+from panlearn.grading.core.settings import GradingSettings
+from panlearn.grading.core.spec import ExerciseSpec, load_exercise_spec
 from panlearn.grading.intake import NotebookShapeLimits, parse_upload
-from panlearn.grading.matching import prepare_submission
 from panlearn.grading.queue import until_a_place_frees
-from panlearn.grading.settings import GradingSettings
-from panlearn.grading.spec import ExerciseSpec, load_exercise_spec
 from panlearn.models import (
     CheckResult,
     Exercise,

@@ -21,12 +21,12 @@ from panlearn.datasets.resolve import (
     resolve_exercise_datasets,
 )
 from panlearn.datasets.settings import DatasetsContext
-from panlearn.grading.answers import encode_answers
-from panlearn.grading.errors import ExerciseSpecError
-from panlearn.grading.pipeline import validate_reference_solution
-from panlearn.grading.pool import KernelPool
+from panlearn.grading.core.answers import encode_answers
+from panlearn.grading.core.errors import ExerciseSpecError
+from panlearn.grading.core.pipeline import validate_reference_solution
+from panlearn.grading.core.pool import KernelPool
+from panlearn.grading.core.settings import GradingSettings
 from panlearn.grading.reference import ExerciseValidation, checksums_of, job_files
-from panlearn.grading.settings import GradingSettings
 
 #: Takes the source notebook and its dataset references; returns what validation learnt.
 Validator = Callable[[Any, list[dict[str, Any]]], ExerciseValidation]

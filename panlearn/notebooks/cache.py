@@ -63,6 +63,14 @@ def _render_stamp() -> str:
 RENDER_STAMP = _render_stamp()
 
 
+def render_cache_dir(settings: Mapping[str, Any]) -> Path:
+    """Where rendered notebooks are cached: ``<INSTANCE_DIR>/cache/render``.
+
+    Lesson pages, embeds, slides and the feedback on submissions share it.
+    """
+    return Path(settings["INSTANCE_DIR"]) / "cache" / "render"
+
+
 def variant_name(kind: str, options: Mapping[str, Any]) -> str:
     """Return a short, file-name-safe variant from a kind and its options (hashed)."""
     blob = json.dumps(dict(options), sort_keys=True, separators=(",", ":"), default=str)

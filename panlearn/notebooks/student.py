@@ -1,7 +1,7 @@
 """Student versions of exercise notebooks, following nbgrader's conventions.
 
 An exercise notebook carries its solutions and hidden checks; the student must
-get neither. The rules are nbgrader's, read from `notebooks.nbgrader` (the one
+get neither. The rules are nbgrader's, read from `grading.core.nbgrader` (the one
 place that defines cell kinds and region markers), applied as small steps over
 a deep copy of the notebook:
 
@@ -26,9 +26,9 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from panlearn.notebooks import nbgrader
+from panlearn.grading.core import nbgrader
+from panlearn.grading.core.nbgrader import CODE_STUB, TEXT_STUB, MarkerError
 from panlearn.notebooks.canonical import normalize_notebook
-from panlearn.notebooks.nbgrader import CODE_STUB, TEXT_STUB, MarkerError
 from panlearn.quizzes.blocks import strip_answer_keys
 
 __all__ = ["CODE_STUB", "TEXT_STUB", "MarkerError", "is_exercise", "make_student_version",

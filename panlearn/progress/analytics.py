@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from panlearn.accounts.permissions import require_staff
 from panlearn.errors import NotFoundError
+from panlearn.grading.core.nbgrader import read_contract
 from panlearn.grading.submissions import source_notebook
 from panlearn.models import (
     CheckResult,
@@ -48,7 +49,6 @@ from panlearn.models import (
     User,
     utcnow,
 )
-from panlearn.notebooks.nbgrader import read_contract
 from panlearn.progress.completion import passes, score_fraction, version_lessons
 from panlearn.progress.enrolment import newest_published
 

@@ -9,7 +9,7 @@ solution or hidden check is ever indexed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -129,13 +129,6 @@ def course_documents(course: Course) -> list[SearchDocument]:
                 url=f"/lessons/{lesson.id}", summary=module.title, markdown=text.markdown,
                 code=text.code, lesson_id=lesson.id, position=position, **common))
     return documents
-
-
-def all_documents(session: Session) -> Iterator[SearchDocument]:
-    """Every document of every course, for a rebuild."""
-    for course in session.scalars(select(Course).order_by(Course.slug)):
-        yield from course_documents(course)
-
 
 
 def reindex_course(session: Session, index: Index, slug: str) -> None:

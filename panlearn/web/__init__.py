@@ -13,7 +13,8 @@ from typing import Any
 
 from flask import Flask, g, request
 
-from panlearn.errors import HTML_ERRORS_EXTENSION, PanlearnError
+from panlearn.errors import PanlearnError
+from panlearn.http.problems import HTML_ERRORS_EXTENSION
 from panlearn.models import User
 from panlearn.web import (
     account,

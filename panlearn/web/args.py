@@ -11,8 +11,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
-from panlearn.authoring.manifest import LEVELS
 from panlearn.errors import InvalidInputError
+from panlearn.models import LEVELS
 
 
 class _QuerySchema(Schema):

@@ -1,6 +1,6 @@
 """Error pages for browsers: the HTML face of the one problem+json mapping.
 
-`panlearn.errors` decides status, title and detail for every error; it asks
+`panlearn.http.problems` decides status, title and detail for every error; it asks
 this renderer first, which answers only for page routes (not /api, not the
 JSON oEmbed endpoint) when the client prefers text/html, as a browser does.
 API clients, and anyone asking for JSON, keep getting problem+json.

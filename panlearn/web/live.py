@@ -9,7 +9,7 @@ gets the same script for one cell, for a lecturer's slides.
 
 The notebook in the config is the student version (what the learner may
 download anyway), without outputs; which cells may be edited is decided by
-`grading.live.is_editable`, the rule the server applies when it runs them.
+`grading.core.live.is_editable`, the rule the server applies when it runs them.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from flask import current_app, url_for
 from markupsafe import Markup
 
 from panlearn.errors import UnauthorizedError
-from panlearn.grading.live import is_editable
+from panlearn.grading.core import nbgrader
+from panlearn.grading.core.live import is_editable
 from panlearn.grading.reference import with_viewers_files
 from panlearn.grading.runs import may_run, run_limits, student_notebook
 from panlearn.models import Exercise, Lesson, User
-from panlearn.notebooks import nbgrader
 from panlearn.web import assets
 from panlearn.web.security import style_nonce
 

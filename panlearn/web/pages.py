@@ -15,7 +15,6 @@ from flask_wtf import FlaskForm
 
 from panlearn.accounts.permissions import can_view_version
 from panlearn.api.identity import current_user
-from panlearn.authoring.manifest import LEVELS
 from panlearn.catalogue import (
     get_course_version,
     get_lesson,
@@ -27,7 +26,7 @@ from panlearn.datasets.resolve import dataset_credits
 from panlearn.extensions import db
 from panlearn.grading.reference import assignment_for
 from panlearn.metadata.jsonld import course_jsonld, course_jsonld_text
-from panlearn.models import LessonKind, VersionStatus
+from panlearn.models import LEVELS, LessonKind, VersionStatus
 from panlearn.notebooks.slides import SLIDES_INIT_SCRIPT_CSP_SOURCE
 from panlearn.progress.completion import enrolment_of
 from panlearn.progress.report import course_progress

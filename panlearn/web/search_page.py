@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from panlearn.api.identity import current_user
 from panlearn.api.search import current_synonyms
 from panlearn.errors import InvalidInputError
-from panlearn.schemas import SearchArgsSchema
+from panlearn.schemas.search import SearchArgsSchema
 from panlearn.search import search
 from panlearn.search.sync import viewer_for
 

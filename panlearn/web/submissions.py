@@ -14,15 +14,14 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from panlearn.api.identity import current_user
 from panlearn.errors import PanlearnError
 from panlearn.extensions import db
+from panlearn.grading.core.settings import grading_settings
 from panlearn.grading.queue import poll_after
-from panlearn.grading.runtime import grading_settings
 from panlearn.grading.submissions import (
     get_submission,
     latest_run,
     submission_limits,
     submit_notebook,
 )
-from panlearn.web import rendering
 from panlearn.web.forms import SubmissionForm
 
 bp = Blueprint("submissions_pages", __name__)
@@ -87,11 +86,13 @@ def show(submission_id: int) -> Response | str:
 def notebook(submission_id: int) -> Response | str:
     """The executed notebook with each check's result, styled like a lesson, with maths."""
     from panlearn.grading.feedback import feedback_html
+    from panlearn.notebooks.cache import render_cache_dir
 
     viewer = current_user()
     if viewer is None:
         return redirect(url_for("signin.login", next=request.path), code=303)
     submission = get_submission(db.session, submission_id, viewer)
-    fragment = feedback_html(submission, cache_dir=rendering.render_cache_dir())
+    cache_dir = render_cache_dir(current_app.config["PANLEARN"])
+    fragment = feedback_html(submission, cache_dir=cache_dir)
     return render_template("submission_notebook.html", submission=submission,
                            lesson=submission.exercise.lesson, fragment=fragment)

@@ -27,10 +27,10 @@ from sqlalchemy import select
 from panlearn.authoring.folder import load_course_folders
 from panlearn.authoring.service import import_courses
 from panlearn.extensions import db
-from panlearn.grading.pipeline import GradingOutcome, grade_notebook
-from panlearn.grading.pool import KernelPool
+from panlearn.grading.core.pipeline import GradingOutcome, grade_notebook
+from panlearn.grading.core.pool import KernelPool
+from panlearn.grading.core.settings import GradingSettings
 from panlearn.grading.runtime import LocalDispatcher
-from panlearn.grading.settings import GradingSettings
 from panlearn.models import Exercise, Submission
 from panlearn.notebooks.student import make_student_version
 from tests.builders import answer_source, make_org, make_user, token_for

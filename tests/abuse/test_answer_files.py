@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from panlearn.grading.answers import AnswerReadError, read_answers
+from panlearn.grading.core.answers import AnswerReadError, read_answers
 from tests.abuse.conftest import notebook, submit, wait_done
 
 LIMIT = 10_000_000

@@ -12,8 +12,8 @@ import json
 import pytest
 from nbformat import v4
 
-from panlearn.grading.pipeline import grade_notebook
-from panlearn.grading.spec import load_exercise_spec
+from panlearn.grading.core.pipeline import grade_notebook
+from panlearn.grading.core.spec import load_exercise_spec
 from panlearn.notebooks.student import make_student_version
 from tests.builders import code
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from nbformat import v4
 
-from panlearn.grading.pipeline import grade_notebook
+from panlearn.grading.core.pipeline import grade_notebook
 from tests.builders import code
 
 pytestmark = pytest.mark.slow

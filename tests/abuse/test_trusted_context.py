@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from panlearn.grading.pipeline import grade_notebook
+from panlearn.grading.core.pipeline import grade_notebook
 from panlearn.notebooks.student import make_student_version
 
 pytestmark = pytest.mark.slow

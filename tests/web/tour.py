@@ -172,7 +172,8 @@ def record_graded_run(app: Flask, tour: Tour, username: str = STUDENT) -> int:
 def grade_for_real(app: Flask, tour: Tour, username: str = STUDENT,
                    timeout: float = 120) -> int:
     """Submit the wrong answers and let a real sandboxed worker grade them (needs bwrap)."""
-    from panlearn.grading.runtime import LocalDispatcher, grading_settings
+    from panlearn.grading.core.settings import grading_settings
+    from panlearn.grading.runtime import LocalDispatcher
     from panlearn.grading.submissions import submission_limits, submit_notebook
 
     notebook = answered_notebook(app, tour.lessons["exercise"])

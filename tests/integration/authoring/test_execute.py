@@ -6,7 +6,7 @@ import shutil
 
 import nbformat
 
-from panlearn.grading.spec import is_parameters_cell
+from panlearn.grading.core.spec import is_parameters_cell
 from tests.conftest import REPO_ROOT
 
 LESSON = REPO_ROOT / "courses" / "powder-diffraction" / "01-powder-diffraction-at-dmc.ipynb"

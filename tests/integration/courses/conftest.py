@@ -13,9 +13,10 @@ import nbformat
 import pytest
 
 from panlearn.authoring.folder import load_course_folders
+from panlearn.config import load_settings
 from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
 from panlearn.datasets.settings import DatasetsConfig, DatasetsContext
-from panlearn.grading.settings import GradingSettings
+from panlearn.grading.core.settings import GradingSettings
 from tests.conftest import REPO_ROOT, _shared_data_dir
 from tests.integration.courses.mistakes import Mistake
 
@@ -75,11 +76,11 @@ def declared_mistakes() -> list[tuple[str, Mistake]]:
 def datasets(tmp_path_factory: pytest.TempPathFactory) -> DatasetsContext:
     """The registry of content/datasets.yml and a verified file cache fed from the shared data."""
     instance = tmp_path_factory.mktemp("courses-instance")
-    return DatasetsContext(DatasetsConfig.from_settings({
+    return DatasetsContext(DatasetsConfig.from_settings(load_settings({}, {
         "INSTANCE_DIR": str(instance),
         "CONTENT_DIR": str(REPO_ROOT / "content"),
         "DATA_DIRS": [str(_shared_data_dir() / "nexus"), str(_shared_data_dir() / "panosc")],
-    }))
+    })))
 
 
 @pytest.fixture(scope="session")
@@ -99,7 +100,7 @@ def course_grading_settings(datasets: DatasetsContext, tmp_path_factory: pytest.
 
 @pytest.fixture(scope="module")
 def course_pool(course_grading_settings: GradingSettings) -> Iterator[Any]:
-    from panlearn.grading.pool import KernelPool
+    from panlearn.grading.core.pool import KernelPool
 
     with KernelPool(course_grading_settings, size=2) as pool:
         yield pool

@@ -30,7 +30,7 @@ def test_every_shipped_course_imports_and_every_reference_solution_scores_full_m
     from panlearn.authoring.folder import load_course_folders
     from panlearn.authoring.service import import_courses
     from panlearn.extensions import db
-    from panlearn.grading.runtime import grading_settings
+    from panlearn.grading.core.settings import grading_settings
     from panlearn.grading.validation import in_process_validator
     from panlearn.models import Course, Exercise
     from panlearn.organisations import load_organisations_file, sync_organisations
@@ -57,7 +57,7 @@ def test_every_shipped_course_imports_and_every_reference_solution_scores_full_m
 def validated(course_pool, course_grading_settings, resolve_parameters):
     """Exercise id → (spec, parameters, data files, reference answers), from grading each
     reference solution (on the first choice of files, where an exercise offers several)."""
-    from panlearn.grading.pipeline import validate_reference_solution
+    from panlearn.grading.core.pipeline import validate_reference_solution
 
     cache: dict[str, Any] = {}
 
@@ -75,7 +75,7 @@ def validated(course_pool, course_grading_settings, resolve_parameters):
 
 
 def _grade(lesson: ShippedLesson, submission, validated, course_pool, course_grading_settings):
-    from panlearn.grading.pipeline import grade_notebook
+    from panlearn.grading.core.pipeline import grade_notebook
 
     spec, parameters, files, reference = validated(lesson)
     return grade_notebook(lesson.notebook(), submission, parameters=parameters, data_files=files,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from panlearn.config import load_settings
 from panlearn.datasets import service
 from panlearn.datasets.errors import DatasetSpecError
 from panlearn.datasets.registry import Registry
@@ -84,13 +85,12 @@ def test_files_listing_comes_from_the_registry_or_from_panosc(registry, make_cli
 
 
 def test_settings_build_working_collaborators(tmp_path, server, shared_data_dir):
-    config = DatasetsConfig.from_settings({
-        "INSTANCE_DIR": str(tmp_path),
-        "CONTENT_DIR": str(REPO / "content"),
-        "PANOSC_URL": server.url("provider1"),
-        "DATA_DIRS": os.pathsep.join([str(tmp_path / "none"), str(shared_data_dir / "nexus")]),
-        "PANOSC_CACHE_TTL": "60",
-    })
+    config = DatasetsConfig.from_settings(load_settings({
+        "PANLEARN_PANOSC_URL": server.url("provider1"),
+        "PANLEARN_DATA_DIRS": os.pathsep.join([str(tmp_path / "none"),
+                                               str(shared_data_dir / "nexus")]),
+        "PANLEARN_PANOSC_CACHE_TTL": "60",
+    }, {"INSTANCE_DIR": str(tmp_path), "CONTENT_DIR": str(REPO / "content")}))
     assert config.panosc_cache_dir == tmp_path / "panosc-cache"
     assert config.panosc_cache_ttl == 60
     registry = load_registry(config)

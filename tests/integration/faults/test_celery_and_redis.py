@@ -46,7 +46,7 @@ def _grading_children(worker) -> list[psutil.Process]:
     """
     def sandbox(process: psutil.Process) -> bool:
         try:
-            return process.name() == "bwrap" or "panlearn.grading.zygote" in " ".join(
+            return process.name() == "bwrap" or "panlearn.grading.core.zygote" in " ".join(
                 process.cmdline())
         except psutil.Error:
             return False

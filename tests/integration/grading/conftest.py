@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from panlearn.grading.pool import KernelPool
-from panlearn.grading.settings import GradingSettings
+from panlearn.grading.core.pool import KernelPool
+from panlearn.grading.core.settings import GradingSettings
 
 pytestmark = pytest.mark.slow
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from panlearn.grading.errors import SubmissionRejectedError
-from panlearn.grading.pipeline import grade_notebook, validate_reference_solution
-from panlearn.grading.pool import KernelPool, Priority
-from panlearn.grading.settings import GradingSettings
+from panlearn.grading.core.errors import SubmissionRejectedError
+from panlearn.grading.core.pipeline import grade_notebook, validate_reference_solution
+from panlearn.grading.core.pool import KernelPool, Priority
+from panlearn.grading.core.settings import GradingSettings
 from panlearn.notebooks.student import make_student_version
 from tests.builders import answer_source, answered, dmc_source, solved
 
@@ -166,7 +166,7 @@ def test_interactive_submissions_go_before_bulk(grading_settings):
     import threading
     import time
 
-    from panlearn.grading.launchers import make_launcher
+    from panlearn.grading.core.launchers import make_launcher
 
     gate = threading.Event()
     launcher = make_launcher(grading_settings)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from nbformat import v4
 
-from panlearn.grading.pipeline import grade_notebook
-from panlearn.grading.pool import KernelPool
-from panlearn.grading.settings import GradingSettings
+from panlearn.grading.core.pipeline import grade_notebook
+from panlearn.grading.core.pool import KernelPool
+from panlearn.grading.core.settings import GradingSettings
 from tests.builders import code
 
 pytestmark = pytest.mark.slow
@@ -77,7 +77,7 @@ def test_kernels_get_a_copy_of_the_graders_matplotlib_font_cache(
     grading_settings: GradingSettings,
 ) -> None:
     """A kernel that imports matplotlib does not rebuild the font cache (a second of CPU)."""
-    from panlearn.grading.sandbox import font_cache
+    from panlearn.grading.core.sandbox import font_cache
 
     cache = font_cache(grading_settings)
     assert [p.name for p in cache] and all(p.name.startswith("fontlist-") for p in cache)

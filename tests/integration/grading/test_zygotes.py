@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from panlearn.grading.launchers import ZygoteLauncher, environment_of
-from panlearn.grading.settings import GradingSettings
+from panlearn.grading.core.launchers.zygotes import ZygoteLauncher, environment_of
+from panlearn.grading.core.settings import GradingSettings
 
 pytestmark = pytest.mark.slow
 

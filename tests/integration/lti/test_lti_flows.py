@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from panlearn import create_app
 from panlearn.extensions import db
+from panlearn.grading.core.pipeline import GradingOutcome
 from panlearn.grading.jobs import _record_outcome, claim
-from panlearn.grading.pipeline import GradingOutcome
 from panlearn.lti.keys import KEY_FILE
 from panlearn.models import (
     Exercise,

@@ -22,9 +22,9 @@ from panlearn.authoring.folder import CourseFolderError, load_course_folders
 from panlearn.authoring.service import import_courses
 from panlearn.extensions import db
 from panlearn.grading import jobs
+from panlearn.grading.core.settings import grading_settings
 from panlearn.grading.jobs import GradingContext, process_submission
 from panlearn.grading.reference import assignment_for, store_reference_answers
-from panlearn.grading.runtime import grading_settings
 from panlearn.grading.validation import in_process_validator
 from panlearn.models import Exercise, GradingRun, ReferenceAnswers, Submission, User
 from panlearn.notebooks.student import make_student_version

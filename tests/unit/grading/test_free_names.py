@@ -7,11 +7,11 @@ import builtins
 
 import pytest
 
-from panlearn.grading.spec import _free_names
+from panlearn.grading.core.names import free_names
 
 
 def free(code: str) -> set[str]:
-    return _free_names(code, ast.parse(code)) - set(dir(builtins))
+    return free_names(code, ast.parse(code)) - set(dir(builtins))
 
 
 @pytest.mark.parametrize(("code", "expected"), [

@@ -21,9 +21,9 @@ from panlearn.datasets.resolve import (
     validate_dataset_specs,
     with_assigned_files,
 )
-from panlearn.grading.answers import Answer, decode_answers, encode_answers
-from panlearn.grading.errors import ExerciseSpecError
-from panlearn.grading.spec import ExerciseSpec, load_exercise_spec
+from panlearn.grading.core.answers import Answer, decode_answers, encode_answers
+from panlearn.grading.core.errors import ExerciseSpecError
+from panlearn.grading.core.spec import ExerciseSpec, load_exercise_spec
 from tests.builders import code
 from tests.conftest import REPO_ROOT
 

@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from panlearn.grading.answers import AnswerReadError, _read_inside
-from panlearn.grading.checks import student_frames
-from panlearn.grading.errors import (
+from panlearn.grading.core.answers import AnswerReadError, _read_inside
+from panlearn.grading.core.checks import student_frames
+from panlearn.grading.core.errors import (
     ExerciseSpecError,
     InvalidParametersError,
     SandboxUnavailableError,
     SubmissionRejectedError,
 )
-from panlearn.grading.matching import CHECK_MARK, prepare_submission
-from panlearn.grading.pipeline import validate_parameters
-from panlearn.grading.sandbox import bwrap_command, resolve_bwrap
-from panlearn.grading.settings import GradingSettings
-from panlearn.grading.spec import ExerciseSpec, load_exercise_spec, strip_hidden_tests
+from panlearn.grading.core.matching import CHECK_MARK, prepare_submission
+from panlearn.grading.core.pipeline import validate_parameters
+from panlearn.grading.core.sandbox import bwrap_command, resolve_bwrap
+from panlearn.grading.core.settings import GradingSettings
+from panlearn.grading.core.spec import ExerciseSpec, load_exercise_spec, strip_hidden_tests
 from panlearn.notebooks.student import make_student_version
 from tests.builders import dmc_source
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 from nbformat import v4
 
-from panlearn.grading.spec import load_exercise_spec
+from panlearn.grading.core.spec import load_exercise_spec
 from tests.builders import code
 
 REPO = Path(__file__).resolve().parents[3]

@@ -4,10 +4,10 @@ import pytest
 from nbformat import v4
 
 from panlearn.errors import InvalidInputError
+from panlearn.grading.core.nbgrader import GradedCell, read_contract
+from panlearn.grading.core.nbgrader import replace_solutions as replace_solution_regions
+from panlearn.grading.core.nbgrader import strip_hidden_tests as remove_hidden_tests
 from panlearn.notebooks.canonical import normalize_notebook
-from panlearn.notebooks.nbgrader import GradedCell, read_contract
-from panlearn.notebooks.nbgrader import replace_solutions as replace_solution_regions
-from panlearn.notebooks.nbgrader import strip_hidden_tests as remove_hidden_tests
 from panlearn.notebooks.student import (
     CODE_STUB,
     TEXT_STUB,

@@ -24,8 +24,6 @@ from typing import Any
 
 import numpy as np
 
-ANSWERS_DIR = "answers"
-
 #: Name of the helper module the pool's kernels register at start-up (see `kernels`).
 EXTRACT_MODULE = "_panlearn_answers"
 

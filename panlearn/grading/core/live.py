@@ -18,8 +18,8 @@ cell, whose values the platform injects as grading does).
 
 `run_cells` reuses the grading core as it is: a kernel from the worker's
 `KernelPool` (the job's files at ``/data/<name>``, read-only), papermill's
-engine (`pipeline.execute_on_kernel`: per-cell timeouts, output caps, the
-kernel's own replies) and the `pipeline.Watchdog` that kills the whole
+engine (`execution.execute_on_kernel`: per-cell timeouts, output caps, the
+kernel's own replies) and the `execution.Watchdog` that kills the whole
 sandbox at the run's time limit or when a cell ignores the interrupt. The
 kernel is killed after one run.
 
@@ -43,11 +43,11 @@ from typing import Any
 from nbformat import NotebookNode, v4
 
 from panlearn.errors import InvalidInputError, NotFoundError
-from panlearn.notebooks import nbgrader
+from panlearn.grading.core import nbgrader
 
 from .engine import RunRecord
 from .errors import GradingError
-from .pipeline import (
+from .execution import (
     DataFiles,
     Watchdog,
     discard,
@@ -57,10 +57,11 @@ from .pipeline import (
     stop_reason,
     using_pool,
 )
+from .names import imported_modules, python_source
 from .pool import KernelPool, Priority
 from .sandboxes import KernelSandbox
 from .settings import GradingSettings
-from .spec import imported_modules, is_parameters_cell, python_source
+from .spec import is_parameters_cell
 
 #: Longest source of one cell a run accepts, in characters (a cell is typed by hand).
 MAX_CELL_CHARS = 100_000

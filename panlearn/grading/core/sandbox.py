@@ -159,7 +159,7 @@ def bwrap_command(
     """
     bwrap = resolve_bwrap(settings)
     assert bwrap is not None
-    from .launchers import job_env
+    from .launchers.base import job_env
 
     cmd = [
         bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",

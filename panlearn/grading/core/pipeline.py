@@ -27,36 +27,47 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbformat import NotebookNode, v4
-from papermill import __version__ as papermill_version
-from papermill.engines import papermill_engines
-from papermill.execute import prepare_notebook_metadata, remove_error_markers
-from papermill.parameterize import parameterize_notebook
+from nbformat import NotebookNode
 
 from .answers import Answer, AnswerReadError, ReferenceAnswers, extraction_code, read_answers
-from .checks import NOT_IMPLEMENTED, CheckResult, check_job, failure_message, student_frames
-from .checks import result as check_result
-from .engine import ENGINE_NAME, CellReply, RunRecord
-from .engine import SandboxKernelManagerName as SANDBOX_KERNEL
+from .checks import CheckResult, check_job
+from .engine import CellReply, RunRecord
 from .errors import ExerciseSpecError, GradingError, InvalidParametersError
+from .execution import (
+    DataFiles,
+    Watchdog,
+    data_file_name,
+    discard,
+    execute_on_kernel,
+    kernel_parameters,
+    named_files,
+    stop_reason,
+    using_pool,
+)
 from .matching import CHECK_MARK, prepare_submission
+from .names import imported_modules
 from .pool import KernelPool, Priority
 from .sandboxes import CheckSandbox, KernelSandbox
 from .settings import GradingSettings
-from .spec import CheckSpec, ExerciseSpec, imported_modules, load_exercise_spec
+from .spec import CheckSpec, ExerciseSpec, load_exercise_spec
+from .verdicts import (
+    NOT_PLAIN_PREFIX,
+    earlier_error,
+    in_kernel_result,
+    isolated_result,
+    set_feedback,
+)
 
 __all__ = [
     "GradingOutcome",
-    "ReferenceAnswers",
     "compute_reference_answers",
     "grade_notebook",
     "validate_parameters",
@@ -65,10 +76,7 @@ __all__ = [
 
 #: Reference answers, or a callable that provides them (called only if a check needs them).
 ReferenceSource = ReferenceAnswers | Callable[[], ReferenceAnswers]
-#: Data files: the name the job sees (``/data/<name>``) → the file on the grader's disk.
-DataFiles = Mapping[str, Path] | Sequence[Path]
 
-_NOT_PLAIN_PREFIX = "The check cannot read"
 _REFERENCE_NOT_PLAIN = "The reference solution's value of"
 
 
@@ -249,7 +257,7 @@ def validate_reference_solution(
 
         outcome = run(spec)
         needs_kernel = [c.grade_id for c in outcome.checks
-                        if c.output.startswith(_NOT_PLAIN_PREFIX)]
+                        if c.output.startswith(NOT_PLAIN_PREFIX)]
         if needs_kernel:
             spec = spec.with_checks_in_kernel(needs_kernel)  # raises for reference checks
             outcome = run(spec)
@@ -471,13 +479,13 @@ def score(run: Run) -> None:
              if c.metadata.get(CHECK_MARK)}
     for check_spec in run.spec.checks:
         index = cells[check_spec.grade_id]
-        earlier = _earlier_error(run.executed, run.replies, index)
+        earlier = earlier_error(run.executed, run.replies, index)
         if check_spec.tamper_proof:
-            result = _isolated_result(check_spec, run.values.get(check_spec.grade_id),
+            result = isolated_result(check_spec, run.values.get(check_spec.grade_id),
                                       run.runner_results.get(check_spec.grade_id),
                                       run.not_run.get(check_spec.grade_id), earlier)
         else:
-            result = _in_kernel_result(check_spec, run.replies.get(index), run.stop_reason,
+            result = in_kernel_result(check_spec, run.replies.get(index), run.stop_reason,
                                        earlier, check_counts)
         run.results.append(result)
 
@@ -488,7 +496,7 @@ def feedback(run: Run) -> GradingOutcome:
     cells = {c.metadata.get(CHECK_MARK): c for c in run.executed.cells
              if c.metadata.get(CHECK_MARK)}
     for check_spec, result in zip(run.spec.checks, run.results, strict=True):
-        _set_feedback(cells[check_spec.grade_id], check_spec, result)
+        set_feedback(cells[check_spec.grade_id], check_spec, result)
     notes = [f"Your notebook stopped early: {run.stop_reason}."] if run.stop_reason else []
     if run.record.truncated:
         notes.append(f"Output was truncated at {run.settings.max_output_bytes:,} bytes.")
@@ -508,25 +516,6 @@ def release(run: Run, pool: KernelPool) -> None:
     discard(boxes, run.checks_box, run.settings.start_timeout_s)
 
 
-def discard(boxes: list[Any], starting: Future[CheckSandbox] | None = None,
-            start_timeout_s: float = 60.0) -> None:
-    """Kill used sandboxes (and one still ``starting``) in a thread of their own.
-
-    A ``killpg`` and reaping cost milliseconds of system time that the
-    student waiting for the result need not wait for.
-    """
-    def kill_all() -> None:
-        if starting is not None:
-            try:
-                boxes.append(starting.result(timeout=start_timeout_s))
-            except Exception:  # noqa: BLE001, S110 - it never started: nothing to kill
-                pass
-        for box in boxes:
-            box.kill()
-
-    threading.Thread(target=kill_all, daemon=True, name="sandbox-discard").start()
-
-
 # -- helpers ---------------------------------------------------------------------
 
 #: Starts check sandboxes while notebooks run (forks are quick; this only overlaps them).
@@ -540,53 +529,13 @@ def _finished(box: CheckSandbox) -> Future[CheckSandbox]:
     return future
 
 
-@contextlib.contextmanager
-def using_pool(settings: GradingSettings, pool: KernelPool | None) -> Iterator[KernelPool]:
-    """The caller's pool, or one made for this call (no warm sandboxes) and closed after."""
-    if pool is not None:
-        yield pool
-        return
-    with KernelPool(settings, size=0) as own:
-        yield own
-
-
 def _as_notebook(nb: NotebookNode | Mapping[str, Any]) -> NotebookNode:
     return nb if isinstance(nb, NotebookNode) else nbformat.from_dict(copy.deepcopy(dict(nb)))
 
 
-def named_files(data_files: DataFiles) -> dict[str, Path]:
-    """Data files by the name the job sees them under (a list: by their file names)."""
-    if isinstance(data_files, Mapping):
-        return {str(name): Path(path) for name, path in data_files.items()}
-    named: dict[str, Path] = {}
-    for path in map(Path, data_files):
-        name = path.name
-        while name in named and named[name].resolve() != path.resolve():
-            name = f"_{name}"
-        named[name] = path
-    return named
-
-
-def kernel_parameters(parameters: Mapping[str, Any], files: Mapping[str, Path],
-                      kernel: KernelSandbox) -> dict[str, Any]:
-    """The parameters as the kernel sees its data files (``/data/<name>``), others as given."""
-    return {name: kernel.data_paths.get(_file_name(files, value), value)
-            for name, value in parameters.items()}
-
-
-def _file_name(files: Mapping[str, Path], value: Any) -> str | None:
-    """The data file name a parameter value stands for (its host path), if any."""
-    if not isinstance(value, str):
-        return None
-    for name, path in files.items():
-        if value in (str(path), str(Path(path).resolve())):
-            return name
-    return None
-
-
 def _paths_for(run: Run, box: CheckSandbox) -> dict[str, Any]:
     """The parameters as the check sandbox sees its data files."""
-    return {name: box.data_paths.get(_file_name(run.files, value) or "", value)
+    return {name: box.data_paths.get(data_file_name(run.files, value) or "", value)
             for name, value in run.parameters.items()}
 
 
@@ -632,204 +581,3 @@ def _take_values(run: Run, check_spec: CheckSpec, values: dict[str, Answer]) -> 
     run.values[grade_id] = {**{n: values[n] for n in check_spec.answer_names},
                             **{n: context[n] for n in check_spec.context_names}}
 
-
-class Watchdog:
-    """Kills the whole sandbox at the run's time limit, or when its memory limit bit.
-
-    papermill only knows per-cell timeouts. And the kernel's OOM killer stops
-    one process of a submission over its memory limit (the largest), while
-    the rest carry on: a submission that hit the limit is stopped whole, with
-    a message saying why.
-    """
-
-    def __init__(self, kernel: KernelSandbox, deadline: float) -> None:
-        self.kernel = kernel
-        self.deadline = deadline
-        self.timed_out = False
-        self.out_of_memory = False
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True, name="grading-watchdog")
-
-    def __enter__(self) -> Watchdog:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _watch(self) -> None:
-        cgroup = self.kernel.cgroup
-        while not self._done.wait(0.1):
-            if cgroup is not None and cgroup.oom_kills():
-                self.out_of_memory = True
-            elif time.perf_counter() >= self.deadline:
-                self.timed_out = True
-            else:
-                continue
-            self.kernel.stop()
-            return
-
-
-def stop_reason(kernel: KernelSandbox, settings: GradingSettings, record: RunRecord,
-                watchdog: Watchdog) -> str | None:
-    """Why a run stopped before its end, in words for the student; None if it did not."""
-    if watchdog.out_of_memory:
-        return (f"its processes together used more than the {settings.memory_mb:,} MB "
-                "memory limit, so the whole notebook was stopped")
-    if watchdog.timed_out:
-        return (f"the whole notebook ran longer than the {settings.total_timeout_s:g} s "
-                "time limit")
-    if record.unresponsive:
-        return (f"a cell ran longer than {settings.cell_timeout_s:g} s and ignored the "
-                "interrupt, so the Python kernel was stopped")
-    if record.kernel_died:
-        return f"the Python kernel stopped ({kernel.exit_reason()})"
-    return None
-
-
-def execute_on_kernel(nb: NotebookNode, params: dict[str, Any], settings: GradingSettings,
-                      kernel: KernelSandbox, record: RunRecord) -> NotebookNode:
-    """What ``papermill.execute_notebook`` does for us, without its notebook round trips.
-
-    papermill's parameter injection, metadata and engine run the notebook, as
-    before; left out are the steps that cost milliseconds and serve nothing
-    here: serialising and re-parsing (and twice validating) the input
-    notebook, writing the output to nowhere, the warning about undeclared
-    parameters (`validate_parameters` refuses those) and `raise_for_execution_errors`
-    (cell errors are the student's outcome, read from the kernel's replies).
-    """
-    nb.metadata.setdefault("papermill", {"default_parameters": {}, "parameters": {},
-                                         "environment_variables": {},
-                                         "version": papermill_version})
-    for cell in nb.cells:
-        cell.metadata.setdefault("tags", [])
-        cell.metadata.setdefault("papermill", {})
-    if params:
-        nb = parameterize_notebook(nb, params, kernel_name=SANDBOX_KERNEL, language="python",
-                                   engine_name=ENGINE_NAME)
-    nb = remove_error_markers(prepare_notebook_metadata(nb, None, None))
-    return papermill_engines.execute_notebook_with_engine(
-        ENGINE_NAME, nb, kernel_name=SANDBOX_KERNEL, input_path=None, output_path=None,
-        progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-        start_timeout=settings.start_timeout_s, kernel=kernel, record=record,
-        execution_timeout=settings.cell_timeout_s, max_output_bytes=settings.max_output_bytes)
-
-
-def _earlier_error(
-    executed: NotebookNode, replies: dict[int, CellReply], index: int
-) -> CellReply | None:
-    """The last error raised by a student cell above ``index`` (for hints)."""
-    found: CellReply | None = None
-    for i in range(index):
-        reply = replies.get(i)
-        if (
-            reply is not None
-            and reply.status == "error"
-            and not executed.cells[i].metadata.get(CHECK_MARK)
-        ):
-            found = reply
-    return found
-
-
-def _hint(earlier: CellReply | None, check_counts: set[int | None]) -> str:
-    if earlier is None:
-        return ""
-    if earlier.ename == "NotImplementedError":
-        return NOT_IMPLEMENTED
-    where = student_frames(earlier.traceback, {c for c in check_counts if c is not None})
-    return f"An earlier cell failed with {earlier.ename}: {earlier.evalue}" + (
-        f"\n{where}" if where else ""
-    )
-
-
-def _isolated_result(
-    check: CheckSpec,
-    values: dict[str, Answer] | None,
-    outcome: dict[str, Any] | None,
-    not_run: str | None,
-    earlier: CellReply | None,
-) -> CheckResult:
-    def make(status: str, output: str, ran: bool) -> CheckResult:
-        return check_result(check, status, output, ran)
-
-    if not_run is not None:
-        return make("failed", f"This check did not run: {not_run}.", False)
-    assert values is not None
-    bad = {n: a for n, a in values.items() if a.kind in {"unsupported", "invalid"}}
-    if bad:
-        name, answer = next(iter(bad.items()))
-        text = (
-            f"{_NOT_PLAIN_PREFIX} `{name}`: it is a {answer.detail}, not plain data "
-            "(a number, string, bool, None, list, dict or numpy array)."
-            if answer.kind == "unsupported"
-            else f"{_NOT_PLAIN_PREFIX} `{name}`: {answer.detail}."
-        )
-        return make("failed", text, False)
-    if outcome is None:
-        return make("failed", "This check did not run: the checks ran out of time.", False)
-    if outcome["status"] == "passed":
-        return make("passed", (outcome.get("stdout") or "").strip() or "Passed.", True)
-    missing = [n for n, a in values.items() if a.kind == "missing"]
-    hint = _hint(earlier, set())
-    if outcome.get("ename") == "NameError" and missing:
-        text = f"`{missing[0]}` is not defined when this check runs."
-    else:
-        text = failure_message(outcome.get("ename"), outcome.get("evalue"))
-    return make(
-        "failed",
-        "\n".join(
-            p
-            for p in (
-                hint if hint == NOT_IMPLEMENTED else "",
-                text,
-                "" if hint == NOT_IMPLEMENTED else hint,
-            )
-            if p
-        ),
-        True,
-    )
-
-
-def _in_kernel_result(
-    check: CheckSpec,
-    reply: CellReply | None,
-    stop_reason: str | None,
-    earlier: CellReply | None,
-    check_counts: set[int | None],
-) -> CheckResult:
-    def make(status: str, output: str, ran: bool) -> CheckResult:
-        return check_result(check, status, output, ran)
-
-    if reply is None:
-        return make(
-            "failed",
-            f"This check did not run: {stop_reason or 'the notebook stopped before it'}.",
-            False,
-        )
-    if reply.status == "ok":
-        return make("passed", "Passed.", True)
-    counts = {c for c in check_counts if c is not None}
-    if reply.ename == "NotImplementedError" or (
-        earlier is not None and earlier.ename == "NotImplementedError"
-    ):
-        return make("failed", NOT_IMPLEMENTED, True)
-    text = failure_message(reply.ename, reply.evalue)
-    where = student_frames(reply.traceback, counts)
-    if where:
-        text += f"\nIn your code:\n{where}"
-    hint = _hint(earlier, check_counts)
-    return make("failed", text + (f"\n{hint}" if hint else ""), True)
-
-
-def _set_feedback(cell: NotebookNode, check: CheckSpec, result: CheckResult) -> None:
-    """Show the visible check source and its result, never hidden tests or raw tracebacks."""
-    cell.source = check.visible_source
-    mark = "✓" if result.status == "passed" else "✗"
-    cell.outputs = [
-        v4.new_output(
-            "stream",
-            name="stdout",
-            text=f"{mark} {result.name}: {result.score:g}/{result.max_score:g}\n{result.output}\n",
-        )
-    ]

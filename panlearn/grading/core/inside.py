@@ -2,7 +2,7 @@
 
 Both sandboxes use it: the zygote's forked children call `run_kernel` or
 `run_checks` after isolating themselves; bubblewrap starts
-``python -I -m panlearn.grading.inside kernel|checks`` in its namespaces.
+``python -I -m panlearn.grading.core.inside kernel|checks`` in its namespaces.
 Kept light and free of the app: no Flask, no database, no secrets.
 
 The check runner never sees student code: it receives, over its channel, the
@@ -233,7 +233,7 @@ def main(argv: list[str]) -> NoReturn:
         results = os.dup(1)  # a check that writes to fd 1 must not corrupt the results frame
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
         run_checks(0, results)
-    sys.stderr.write("usage: python -m panlearn.grading.inside kernel JSON | checks\n")
+    sys.stderr.write("usage: python -m panlearn.grading.core.inside kernel JSON | checks\n")
     os._exit(2)
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
-from panlearn.notebooks.nbgrader import cell_key, is_check_cell
-from panlearn.notebooks.nbgrader import meta as nbgrader_meta
+from panlearn.grading.core.nbgrader import cell_key, is_check_cell
+from panlearn.grading.core.nbgrader import meta as nbgrader_meta
 
 from .errors import SubmissionRejectedError
 from .settings import GradingSettings

@@ -2,7 +2,7 @@
 
 Every part of panlearn that asks "is this a check cell?", "where do hidden
 tests begin?" or "are these points valid?" asks this module: the grader
-(`grading/spec.py`), the student version (`notebooks/student.py`) and the
+(`grading/core/spec.py`), the student version (`notebooks/student.py`) and the
 course loader (`authoring/folder.py`). Three copies of these rules once
 disagreed, and hidden tests reached students' feedback through the gap.
 

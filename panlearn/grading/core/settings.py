@@ -1,17 +1,22 @@
-"""Named limits and switches of the grading core.
+"""Named limits and switches of the grading core, and their one mapping from the settings.
 
-Every limit a deployment may want to tune lives here, with a default that is
-safe on a small machine; the app maps ``PANLEARN_GRADING_*`` variables onto
-these fields (`grading.runtime.grading_settings`).
+Every limit a deployment may want to tune lives here. Those a deployment sets
+(``PANLEARN_GRADING_*``, ``PANLEARN_SANDBOX``) take their defaults from their
+one declaration in `panlearn.config`; `grading_settings` maps the resolved
+settings onto these fields (plain Python: the app, the CLI and the workers
+call it alike).
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from panlearn.config import default
 
 SandboxMode = Literal["auto", "zygote", "bubblewrap", "none"]
 
@@ -20,7 +25,15 @@ SandboxMode = Literal["auto", "zygote", "bubblewrap", "none"]
 #: with numpy and h5py, ~13 ms with scipy and matplotlib.pyplot too; a job forks three
 #: times), so an exercise that imports scipy gets a zygote of its own that has it, and
 #: the others do not pay for it. Under bubblewrap every kernel imports it afresh.
-DEFAULT_PRELOAD = ("numpy", "h5py")
+
+
+
+def module_names(text: str) -> tuple[str, ...]:
+    """The modules of a comma-separated list (``PANLEARN_GRADING_PRELOAD``)."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+DEFAULT_PRELOAD = module_names(default("GRADING_PRELOAD"))
 
 
 def _default_work_dir() -> Path:
@@ -38,20 +51,20 @@ class GradingSettings:
     """
 
     #: Per-cell time limit in the student's kernel (papermill/nbclient ``timeout``).
-    cell_timeout_s: float = 30.0
+    cell_timeout_s: float = default("GRADING_CELL_TIMEOUT_S")
     #: Wall-clock limit for the whole run (student notebook + checks); a watchdog kills the sandbox.
-    total_timeout_s: float = 120.0
+    total_timeout_s: float = default("GRADING_TIMEOUT_S")
     #: Memory limit of a whole submission (its cgroup, all processes together; also the
     #: per-process address space on top of what the zygote itself maps).
-    memory_mb: int = 2048
+    memory_mb: int = default("GRADING_MEMORY_MB")
     #: CPU-seconds limit (RLIMIT_CPU) of each sandboxed process.
-    cpu_s: int = 120
+    cpu_s: int = default("GRADING_CPU_S")
     #: Maximum number of processes/threads of a submission (its pids cgroup; RLIMIT_NPROC).
-    nproc: int = 2000
+    nproc: int = default("GRADING_NPROC")
     #: Largest file a sandbox may write (RLIMIT_FSIZE).
-    fsize_mb: int = 100
+    fsize_mb: int = default("GRADING_FSIZE_MB")
     #: Everything a submission may write, all files together (its size-capped tmpfs).
-    disk_mb: int = 200
+    disk_mb: int = default("GRADING_DISK_MB")
     #: Maximum open file descriptors (RLIMIT_NOFILE) per sandboxed process.
     nofile: int = 256
     #: Cap on outputs: a submission carrying more is rejected; a run producing more is truncated.
@@ -60,11 +73,11 @@ class GradingSettings:
     max_answer_bytes: int = 50_000_000
     #: "auto" (the zygote where it runs, else bubblewrap), "zygote", "bubblewrap", or "none"
     #: (no isolation: development only, must be explicit).
-    sandbox: SandboxMode = "auto"
+    sandbox: SandboxMode = default("SANDBOX")
     #: "auto" (cgroup v1 under the grader's own cgroup), "off", or a delegated cgroup v2 folder.
-    cgroup: str = "auto"
+    cgroup: str = default("GRADING_CGROUP")
     #: Most zygotes (exercise environments) a worker keeps warm.
-    zygotes: int = 3
+    zygotes: int = default("GRADING_ZYGOTES")
     #: Path or name of the bubblewrap binary.
     bwrap_path: str = "bwrap"
     #: Python interpreter that runs kernels (its environment needs ipykernel, numpy, ...).
@@ -81,3 +94,23 @@ class GradingSettings:
     uid_base: int = 2_100_000_000
     #: Size of that uid range.
     uid_count: int = 100_000
+
+
+def grading_settings(values: Mapping[str, Any]) -> GradingSettings:
+    """Map the resolved settings (`config.load_settings`) onto the grading core's limits."""
+    return GradingSettings(
+        sandbox=values["SANDBOX"],
+        cell_timeout_s=values["GRADING_CELL_TIMEOUT_S"],
+        total_timeout_s=values["GRADING_TIMEOUT_S"],
+        memory_mb=values["GRADING_MEMORY_MB"],
+        cpu_s=values["GRADING_CPU_S"],
+        fsize_mb=values["GRADING_FSIZE_MB"],
+        disk_mb=values["GRADING_DISK_MB"],
+        nproc=values["GRADING_NPROC"],
+        cgroup=values["GRADING_CGROUP"],
+        zygotes=values["GRADING_ZYGOTES"],
+        preload_modules=module_names(values["GRADING_PRELOAD"]),
+        max_output_bytes=min(values["MAX_UPLOAD_MB"] * 1024 * 1024, 10_000_000),
+        # Dataset files are served from the verified cache, bound read-only.
+        data_dirs=(Path(values["DATA_CACHE_DIR"]).resolve(),),
+    )

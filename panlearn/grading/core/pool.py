@@ -33,7 +33,8 @@ from enum import IntEnum
 from pathlib import Path
 
 from .errors import GradingError
-from .launchers import Launcher, make_launcher
+from .launchers import make_launcher
+from .launchers.base import Launcher
 from .sandboxes import CheckSandbox, KernelSandbox, Sandbox
 from .settings import GradingSettings
 

@@ -1,7 +1,7 @@
 """The zygote: a warm Python that forks one isolated sandbox per request.
 
 Started by a grading worker as a fresh interpreter (``python -I -m
-panlearn.grading.zygote``, control socket on fd 0, a clean environment), it
+panlearn.grading.core.zygote``, control socket on fd 0, a clean environment), it
 imports the scientific stack and IPython once, stages a read-only root
 filesystem in a mount namespace of its own, then, when the grader runs as
 root, becomes an unprivileged uid that keeps only CAP_SETUID and CAP_SETGID
@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from panlearn.grading import inside, linux
+from panlearn.grading.core import inside, linux
 
 #: The uid (and gid) a job runs as inside its user namespace.
 INSIDE_UID = 1000
@@ -79,8 +79,8 @@ def _rehearse() -> list[str]:
     """
     import tempfile
 
-    from panlearn.grading.answers import EXTRACT_MODULE, EXTRACT_MODULE_SOURCE
-    from panlearn.grading.sandboxes import new_connection
+    from panlearn.grading.core.answers import EXTRACT_MODULE, EXTRACT_MODULE_SOURCE
+    from panlearn.grading.core.sandboxes import new_connection
 
     folder = tempfile.mkdtemp(prefix="panlearn-rehearsal-")
     read, write = os.pipe()
