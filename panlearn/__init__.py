@@ -23,16 +23,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from panlearn import cli, web
     from panlearn.api import register_api
-    from panlearn.authoring.runner import init_app as init_imports
+    from panlearn.authoring.runner import resume_with_first_request
     from panlearn.config import flask_config, load_settings
-    from panlearn.datasets.settings import DatasetsConfig, DatasetsContext
     from panlearn.errors import register_error_handlers
     from panlearn.extensions import api, configure_sqlite, db, limiter, migrate
     from panlearn.lti.routes import init_app as init_lti
     from panlearn.metadata.routes import init_app as init_metadata
     from panlearn.ops.logs import configure_logging
     from panlearn.ops.routes import bp as ops_bp
-    from panlearn.search.sync import SearchContext, course_hook
+    from panlearn.wiring import build_services
 
     settings = load_settings(os.environ, config)
     configure_logging(settings["LOG_FORMAT"], settings["LOG_LEVEL"])
@@ -41,16 +40,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=False)
     app.config.update(flask_config(settings))
     app.config["PANLEARN"] = settings
-    app.extensions["panlearn.datasets"] = DatasetsContext(DatasetsConfig.from_settings(settings))
-    search_context = SearchContext(Path(settings["SEARCH_DIR"] or instance / "search"))
-    app.extensions["panlearn.search"] = search_context
-    # Authoring services call these after each commit that changes a course.
-    app.extensions["panlearn_course_hooks"] = [course_hook(lambda: db.session, search_context)]
+    # Every collaborator, built once; views and commands ask `wiring.services()`.
+    services = build_services(app, settings, app_factory=create_app, version=__version__)
 
     db.init_app(app)
     with app.app_context():
         configure_sqlite(db.engine)
-    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+    migrate.init_app(app, db, directory=str(services.migrations_dir),
                      render_as_batch=True, compare_type=True)
     api.init_app(app)
     limiter.init_app(app)
@@ -59,47 +55,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     init_metadata(app)
     init_lti(app)
-    _init_sso(app)
     # After flask-smorest, so our problem+json handlers replace its error handler.
     register_error_handlers(app)
     cli.init_app(app)
-    _init_grading(app)
-    init_imports(app)
+    _start_grading_with_first_request(app, services.dispatcher)
+    resume_with_first_request(app, services.imports)
     return app
 
 
-def _init_sso(app: Flask) -> None:
-    """The identity providers of the identity file, as OpenID Connect clients of this app."""
-    import logging
-
-    from panlearn.extensions import db
-    from panlearn.sso.client import LoginStateStore, OidcClients
-    from panlearn.sso.client import init_app as init_clients
-    from panlearn.sso.providers import load_identity_file
-
-    settings = app.config["PANLEARN"]
-    path = Path(settings["IDENTITY_FILE"] or Path(settings["CONTENT_DIR"]) / "identity.yml")
-    providers = load_identity_file(path, os.environ)
-    init_clients(app, OidcClients(app, providers, state=LoginStateStore(lambda: db.session),
-                                  timeout_s=settings["OIDC_TIMEOUT_S"],
-                                  clock_skew_s=settings["OIDC_CLOCK_SKEW_S"]))
-    if not providers and not settings["LOCAL_LOGIN"]:
-        logging.getLogger(__name__).warning(
-            "PANLEARN_LOCAL_LOGIN=false and no identity provider in %s: nobody can sign in",
-            path)
-
-
-def _init_grading(app: Flask) -> None:
-    """Choose the dispatcher; the local pool starts with the first request, not at import."""
-    from panlearn.grading.runtime import dispatcher_for
-
-    broker = app.config["PANLEARN"]["BROKER_URL"]
-    if broker:
-        from panlearn.grading.tasks import configure
-
-        configure(broker)
-    dispatcher = dispatcher_for(app)
-    app.extensions["panlearn.dispatcher"] = dispatcher
+def _start_grading_with_first_request(app: Flask, dispatcher: Any) -> None:
+    """The local pool starts with the first request, not at import (nor for CLI commands)."""
     started: list[bool] = []
 
     @app.before_request

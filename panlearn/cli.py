@@ -37,7 +37,7 @@ from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import InvalidInputError, NotFoundError
 from panlearn.extensions import db
 from panlearn.grading.pipeline import compute_reference_answers, grade_notebook
-from panlearn.grading.runtime import grading_settings, worker_loop
+from panlearn.grading.runtime import worker_loop
 from panlearn.grading.submissions import exercise_spec, source_notebook
 from panlearn.models import Course, Exercise, Role
 from panlearn.notebooks.canonical import read_notebook_bytes
@@ -46,6 +46,7 @@ from panlearn.quizzes.blocks import append_questions
 from panlearn.quizzes.moodle import export_moodle_xml, import_moodle_xml
 from panlearn.quizzes.service import course_questions
 from panlearn.search.sync import SearchContext, course_documents
+from panlearn.wiring import services
 
 console = Console(stderr=True)
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -125,7 +126,7 @@ def create_user_command(username: str, role: str, organisation: str | None,
 @_user_errors
 def load_orgs_command(path: Path | None) -> None:
     """Create or update organisations from a YAML file (default content/organisations.yml)."""
-    path = path or Path(current_app.config["PANLEARN"]["CONTENT_DIR"]) / "organisations.yml"
+    path = path or Path(services().settings["CONTENT_DIR"]) / "organisations.yml"
     entries = load_organisations_file(path)
     changed = sync_organisations(db.session, entries)
     click.echo(f"{len(entries)} organisations, {changed} field(s) changed")
@@ -136,15 +137,15 @@ def load_orgs_command(path: Path | None) -> None:
 @_user_errors
 def setup_command() -> None:
     """Create or upgrade the database, load organisations, import and publish shipped courses."""
-    settings = current_app.config["PANLEARN"]
-    upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
+    settings = services().settings
+    upgrade(directory=services().migrations_dir, revision="heads")
     entries = load_organisations_file(Path(settings["CONTENT_DIR"]) / "organisations.yml")
     sync_organisations(db.session, entries)
     import_folder(Path(settings["COURSES_DIR"]), publish=True)
 
 
 def _datasets() -> DatasetsContext:
-    return current_app.extensions["panlearn.datasets"]
+    return services().datasets
 
 
 @datasets_cli.command("search")
@@ -228,7 +229,7 @@ def datasets_verify_command(remove_bad: bool) -> None:
 @_user_errors
 def search_rebuild_command() -> None:
     """Rebuild the search index from the database (same result as incremental updates)."""
-    context: SearchContext = current_app.extensions["panlearn.search"]
+    context: SearchContext = services().search
     courses = list(db.session.scalars(select(Course).order_by(Course.slug)))
     documents = []
     with Progress(console=console) as progress:
@@ -252,8 +253,7 @@ def grade_command(exercise: str, notebook: Path) -> None:
 
     Runs the same pipeline as the platform, here, and prints the per-check table.
     """
-    settings = current_app.config["PANLEARN"]
-    context = _datasets()
+    grading, context = services().grading, _datasets()
     if Path(exercise).is_file():
         source = read_notebook_bytes(Path(exercise).read_bytes())
         datasets = (source.metadata.get("panlearn") or {}).get("datasets") or []
@@ -271,10 +271,10 @@ def grade_command(exercise: str, notebook: Path) -> None:
     parameters, files = papermill_parameters(resolved), [item.path for item in resolved]
     # Checks that read `reference.<name>`: the reference solution's values on the same files.
     outcome = grade_notebook(source, notebook.read_bytes(), parameters=parameters,
-                             data_files=files, settings=grading_settings(settings), spec=spec,
+                             data_files=files, settings=grading, spec=spec,
                              reference=lambda: compute_reference_answers(
                                  source, parameters=parameters, data_files=files,
-                                 settings=grading_settings(settings), spec=spec))
+                                 settings=grading, spec=spec))
     print_table(
         [("check", "key"), ("result", "key"), ("points", "number"), ("message", "text")],
         [(escape(check.grade_id),
@@ -293,7 +293,7 @@ def grade_command(exercise: str, notebook: Path) -> None:
 @with_appcontext
 def worker_command() -> None:
     """Run a grading worker: on Celery when PANLEARN_BROKER_URL is set, else a local one."""
-    settings = current_app.config["PANLEARN"]
+    settings = services().settings
     if settings["BROKER_URL"]:
         from panlearn.grading.tasks import configure
 

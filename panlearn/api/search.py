@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from panlearn.api.identity import current_user
@@ -19,6 +18,7 @@ from panlearn.search.sync import (
     viewer_for,
 )
 from panlearn.search.synonyms import Synonyms
+from panlearn.wiring import services
 
 bp = Blueprint("search", __name__, url_prefix="/api/search", description="Search")
 
@@ -31,7 +31,7 @@ def search_all(args: dict[str, Any]) -> Any:
 
     Techniques and facilities may be given by short name (`technique:SANS`, `facility=PSI`).
     """
-    context: SearchContext = current_app.extensions["panlearn.search"]
+    context: SearchContext = services().search
     q = args.pop("q")
     return search(context.index, q, viewer=viewer_for(current_user()),
                   synonyms=current_synonyms(), **args)
@@ -39,6 +39,6 @@ def search_all(args: dict[str, Any]) -> Any:
 
 def current_synonyms() -> Synonyms:
     """The app's short names for techniques and facilities (content, organisations, PaNET)."""
-    registry = current_app.extensions["panlearn.datasets"].registry
-    return search_synonyms(db.session, Path(current_app.config["PANLEARN"]["CONTENT_DIR"]),
+    registry = services().datasets.registry
+    return search_synonyms(db.session, Path(services().settings["CONTENT_DIR"]),
                            registry_techniques(registry))

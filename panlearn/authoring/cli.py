@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from rich.console import Console
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -35,8 +34,8 @@ from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import PanlearnError
 from panlearn.extensions import db
 from panlearn.grading.errors import ExerciseSpecError
-from panlearn.grading.runtime import grading_settings
 from panlearn.grading.spec import load_exercise_spec
+from panlearn.wiring import services
 
 courses_cli = AppGroup("courses", help="Validate, import and execute course folders.")
 console = Console(stderr=True, soft_wrap=True)  # a problem, one a line, never cut
@@ -74,7 +73,7 @@ def _missing_table(error: Exception) -> bool:
 
 
 def _datasets() -> DatasetsContext:
-    return current_app.extensions["panlearn.datasets"]
+    return services().datasets
 
 
 def _registry() -> Registry:
@@ -98,12 +97,12 @@ def _printing_report() -> ImportReport:
 
 
 def _grading(*, offline_ok: bool) -> Grading:
-    settings = current_app.config["PANLEARN"]
-    if not settings["GRADING_VALIDATE"]:
+    wired = services()
+    if not wired.settings["GRADING_VALIDATE"]:
         return Grading(None)
     console.print("Grading the reference solution (full marks) and the blank student version "
                   "(0) of each exercise…")
-    checker = in_process_checker(grading_settings(settings), _datasets())
+    checker = in_process_checker(wired.grading, wired.datasets)
     return Grading(checker, regrade=offline_ok,
                    data_at_hand=data_at_hand(_datasets()) if offline_ok else None)
 
@@ -177,7 +176,7 @@ def _summary(sources: list[CourseSource], report: ImportReport) -> None:
 def import_command(path: Path | None, publish: bool, git_repo: Path | None, ref: str) -> None:
     """Import a course folder or a folder of them (idempotent), or a git repository at a ref."""
     if git_repo is not None:
-        settings = current_app.config["PANLEARN"]
+        settings = services().settings
         with tempfile.TemporaryDirectory(prefix="panlearn-git-") as tmp:
             read = read_git(git_repo, ref, Path(tmp), limits=SourceLimits.from_settings(settings),
                             registry=_registry())
@@ -195,7 +194,7 @@ def import_sources(sources: list[CourseSource], problems: list[Problem], *,
     """Import what was read (all or nothing) and print the outcome of each course."""
     results = import_courses(
         db.session, sources, publish=publish, problems=problems,
-        after_commit=current_app.extensions.get("panlearn_course_hooks", []),
+        after_commit=services().course_hooks,
         validate_exercise=_grading(offline_ok=False).validate_exercise,
         report=_printing_report())
     print_table([("course", "key"), ("version", "number"), ("outcome", "text"),

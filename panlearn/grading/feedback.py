@@ -15,7 +15,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import nbformat
-from flask import Flask
 from nbformat import NotebookNode
 
 from panlearn.errors import InvalidInputError, NotFoundError
@@ -25,11 +24,6 @@ from panlearn.notebooks.canonical import canonical_json
 from panlearn.notebooks.render import render_lesson
 
 log = logging.getLogger(__name__)
-
-
-def render_cache_dir(app: Flask) -> Path:
-    """Where rendered notebooks are cached (shared with lesson pages)."""
-    return Path(app.config["PANLEARN"]["INSTANCE_DIR"]) / "cache" / "render"
 
 
 def feedback_html(submission: Submission, *, cache_dir: Path) -> str:

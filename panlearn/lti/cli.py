@@ -9,13 +9,13 @@ import json
 import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from panlearn.errors import PanlearnError
 from panlearn.extensions import db
 from panlearn.lti.config import PlatformInput, list_platforms, register_platform, remove_platform
-from panlearn.lti.keys import tool_jwks, tool_key
+from panlearn.lti.keys import tool_jwks
+from panlearn.wiring import services
 
 lti_cli = AppGroup("lti", help="Run panlearn as an LTI 1.3 tool of an LMS.")
 
@@ -84,7 +84,7 @@ def remove_command(issuer: str, client_id: str) -> None:
 def tool_command(base_url: str) -> None:
     """Print what an LMS admin enters for panlearn: URLs, and the public key."""
     base = base_url.rstrip("/")
-    key = tool_key(current_app.config["PANLEARN"]["INSTANCE_DIR"])
+    key = services().tool_key()
     click.echo(f"Tool URL / redirection URI: {base}/lti/launch")
     click.echo(f"Initiate login URL:         {base}/lti/login")
     click.echo(f"Deep linking URL:           {base}/lti/launch")

@@ -43,7 +43,7 @@ from panlearn.lti.deep_linking import (
     selectable_courses,
     unpack_request,
 )
-from panlearn.lti.keys import ToolKey, tool_jwks, tool_key
+from panlearn.lti.keys import ToolKey, tool_jwks
 from panlearn.lti.launch import begin_login, complete_launch
 from panlearn.lti.nonces import DatabaseSessionService
 from panlearn.web.security import (
@@ -52,6 +52,7 @@ from panlearn.web.security import (
     allow_script,
     register_csrf_exempt,
 )
+from panlearn.wiring import services
 
 bp = Blueprint("lti", __name__, template_folder="templates")
 
@@ -62,7 +63,7 @@ _AUTO_SUBMIT_HASH = "'sha256-" + base64.b64encode(
 
 
 def _key() -> ToolKey:
-    return tool_key(current_app.config["PANLEARN"]["INSTANCE_DIR"])
+    return services().tool_key()
 
 
 def _tool_conf() -> DatabaseToolConf:

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from panlearn.extensions import db
 from panlearn.ops.metrics import GradingCollector
+from panlearn.wiring import services
 
 bp = Blueprint("ops", __name__)
 
@@ -31,7 +32,7 @@ def readyz() -> tuple[Response, int]:
         with db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
             current = set(MigrationContext.configure(connection).get_current_heads())
-        directory = current_app.extensions["migrate"].directory
+        directory = services().migrations_dir
         config = Config()
         config.set_main_option("script_location", str(Path(directory)))
         expected = set(ScriptDirectory.from_config(config).get_heads())

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import requests
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, Response, current_app
+from flask import Flask, Response
 from joserfc.errors import ClaimError, ExpiredTokenError, InvalidClaimError, JoseError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -41,7 +41,6 @@ from panlearn.sso.signin import VerifiedLogin
 
 log = logging.getLogger(__name__)
 
-_EXTENSION = "panlearn.sso"
 #: Claims only the id_token may set; userinfo adds the others (groups, entitlements).
 _TOKEN_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "nonce",
                            "acr", "amr", "azp", "at_hash", "c_hash", "sid", "jti"})
@@ -264,13 +263,3 @@ def _sign_in_error(name: str, error: BaseException) -> SignInError | None:
                            status=502)
     return None
 
-
-def init_app(app: Flask, clients: OidcClients) -> None:
-    """Make the providers available to the views (`oidc_clients()`)."""
-    app.extensions[_EXTENSION] = clients
-
-
-def oidc_clients() -> OidcClients:
-    """The providers of the current app."""
-    clients: OidcClients = current_app.extensions[_EXTENSION]
-    return clients

@@ -17,13 +17,13 @@ import html
 import struct
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from flask import current_app, request, url_for
 
 from panlearn.catalogue import lesson_notebook
 from panlearn.models import Lesson, User
+from panlearn.wiring import services
 
 #: URLs of the KaTeX files under /static/vendor/katex/ (the npm package's dist/).
 KATEX_CSS = "dist/katex.min.css"
@@ -56,11 +56,6 @@ class LazyNotebook(Mapping[str, Any]):
         return len(self._get())
 
 
-def render_cache_dir() -> Path:
-    """Where rendered lessons are cached: <INSTANCE_DIR>/cache/render."""
-    return Path(current_app.config["PANLEARN"]["INSTANCE_DIR"]) / "cache" / "render"
-
-
 def _student_notebook(lesson: Lesson, viewer: User | None) -> LazyNotebook:
     return LazyNotebook(lambda: lesson_notebook(lesson, viewer, version="student"))
 
@@ -69,7 +64,7 @@ def lesson_html(lesson: Lesson, viewer: User | None) -> str:
     """The lesson's notebook as a sanitised HTML fragment (student version, cached)."""
     from panlearn.notebooks.render import render_lesson
 
-    return render_lesson(_student_notebook(lesson, viewer), render_cache_dir(),
+    return render_lesson(_student_notebook(lesson, viewer), services().render_cache_dir,
                          sha256=lesson.notebook_hash)
 
 
@@ -78,7 +73,7 @@ def cell_html(lesson: Lesson, viewer: User | None, cell_id: str,
     """One cell, or its outputs only, as HTML; NotFoundError for an unknown cell."""
     from panlearn.notebooks.render import render_cell
 
-    return render_cell(_student_notebook(lesson, viewer), cell_id, render_cache_dir(),
+    return render_cell(_student_notebook(lesson, viewer), cell_id, services().render_cache_dir,
                        part=part, sha256=lesson.notebook_hash)
 
 
@@ -109,7 +104,7 @@ def slides_html(lesson: Lesson, viewer: User | None) -> str:
     if lesson.questions:
         stylesheets.append(url_for("static", filename="css/quiz.css"))
     return render_slides(
-        _student_notebook(lesson, viewer), render_cache_dir(),
+        _student_notebook(lesson, viewer), services().render_cache_dir,
         reveal_url_prefix=url_for("vendor.npm_package", package="reveal.js",
                                   filename=REVEAL_PROBE).removesuffix("/" + REVEAL_PROBE),
         title=lesson.title, stylesheets=stylesheets,
