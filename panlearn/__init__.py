@@ -21,12 +21,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     from flask import Flask
 
-    from panlearn import cli, web
+    from panlearn import cli, deferred_migrate, web
     from panlearn.api import register_api
     from panlearn.authoring.runner import resume_with_first_request
     from panlearn.config import flask_config, load_settings
     from panlearn.errors import register_error_handlers
-    from panlearn.extensions import api, configure_sqlite, db, limiter, migrate
+    from panlearn.extensions import api, configure_sqlite, db, limiter
     from panlearn.lti.routes import init_app as init_lti
     from panlearn.metadata.routes import init_app as init_metadata
     from panlearn.ops.logs import configure_logging
@@ -46,8 +46,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         configure_sqlite(db.engine)
-    migrate.init_app(app, db, directory=str(services.migrations_dir),
-                     render_as_batch=True, compare_type=True)
+    deferred_migrate.init_app(app, db, directory=str(services.migrations_dir),
+                              render_as_batch=True, compare_type=True)
     api.init_app(app)
     limiter.init_app(app)
     register_api(api)
@@ -60,7 +60,39 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     _start_grading_with_first_request(app, services.dispatcher)
     resume_with_first_request(app, services.imports)
+    if not _in_a_command():
+        _import_what_requests_need()
     return app
+
+
+#: What the views import when first used rather than at start-up (nbconvert, the grading
+#: core, whoosh and numpy, Authlib, pylti1p3, requests, Alembic, Prometheus): a web or
+#: grading process imports them while it starts, so that no first request pays for them.
+REQUEST_MODULES = (
+    "panlearn.notebooks.render", "nbconvert.exporters", "traitlets.config",
+    "panlearn.grading.live", "panlearn.grading.pipeline", "panlearn.grading.pool",
+    "panlearn.search.query", "panlearn.search.index", "panlearn.search.synonyms",
+    "panlearn.datasets.client", "panlearn.datasets.filecache",
+    "panlearn.authoring.reference_grading", "authlib.integrations.flask_client",
+    "pylti1p3.contrib.flask", "panlearn.lti.config", "panlearn.lti.deep_linking",
+    "panlearn.lti.keys", "panlearn.lti.launch", "panlearn.lti.nonces",
+    "panlearn.ops.metrics", "alembic.migration", "alembic.script", "prometheus_client",
+)
+
+
+def _in_a_command() -> bool:
+    """Whether a `flask` command is building this app (click's context is active)."""
+    import click
+
+    return click.get_current_context(silent=True) is not None
+
+
+def _import_what_requests_need() -> None:
+    """Import `REQUEST_MODULES` now: this process serves requests (or grades), it is no CLI."""
+    import importlib
+
+    for name in REQUEST_MODULES:
+        importlib.import_module(name)
 
 
 def _start_grading_with_first_request(app: Flask, dispatcher: Any) -> None:

@@ -23,7 +23,6 @@ from flask import url_for
 from markupsafe import Markup
 
 from panlearn.errors import UnauthorizedError
-from panlearn.grading.live import is_editable
 from panlearn.grading.reference import with_viewers_files
 from panlearn.grading.runs import may_run, student_notebook
 from panlearn.models import Exercise, Lesson, User
@@ -52,6 +51,8 @@ def live_config(lesson: Lesson, viewer: User | None, *, exercise: Exercise | Non
     With ``exercise`` the page keeps a draft and can check the work; with
     ``cell`` (an embed) only that cell is on the page.
     """
+    from panlearn.grading.live import is_editable  # with the grading core, at first use
+
     notebook = student_notebook(lesson)
     # The parameters cell names the viewer's own files, as their download does; the
     # notebook's metadata (every file choice of every parameter) is not the page's business.

@@ -15,7 +15,6 @@ from panlearn.api.identity import current_user
 from panlearn.api.search import current_synonyms
 from panlearn.errors import InvalidInputError
 from panlearn.schemas import SearchArgsSchema
-from panlearn.search import search
 from panlearn.search.sync import viewer_for
 from panlearn.wiring import services
 
@@ -32,6 +31,8 @@ def search_page() -> tuple[str, int] | str:
     except ValidationError as error:
         return render_template("search.html", args=dict(request.args), result=None,
                                error=f"Invalid search parameters: {error.messages}"), 400
+    from panlearn.search.query import search  # whoosh and numpy, with the first search
+
     q = args.pop("q")
     try:
         result = search(services().search.index, q,
