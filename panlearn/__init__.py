@@ -21,19 +21,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     from flask import Flask
 
-    from panlearn import cli, web
+    from panlearn import cli, deferred_migrate, web
     from panlearn.api import register_api
-    from panlearn.authoring.runner import init_app as init_imports
+    from panlearn.authoring.runner import resume_with_first_request
     from panlearn.config import flask_config, load_settings
-    from panlearn.datasets.settings import DatasetsConfig, DatasetsContext
-    from panlearn.extensions import configure_sqlite, db, limiter, migrate
+    from panlearn.extensions import configure_sqlite, db, limiter
     from panlearn.http.openapi import api
     from panlearn.http.problems import register_error_handlers
     from panlearn.lti.routes import init_app as init_lti
     from panlearn.metadata.routes import init_app as init_metadata
     from panlearn.ops.logs import configure_logging
     from panlearn.ops.routes import bp as ops_bp
-    from panlearn.search.sync import SearchContext, course_hook
+    from panlearn.wiring import build_services
 
     settings = load_settings(os.environ, config)
     configure_logging(settings["LOG_FORMAT"], settings["LOG_LEVEL"])
@@ -42,17 +41,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=False)
     app.config.update(flask_config(settings))
     app.config["PANLEARN"] = settings
-    app.extensions["panlearn.datasets"] = DatasetsContext(DatasetsConfig.from_settings(settings))
-    search_context = SearchContext(Path(settings["SEARCH_DIR"] or instance / "search"))
-    app.extensions["panlearn.search"] = search_context
-    # Authoring services call these after each commit that changes a course.
-    app.extensions["panlearn_course_hooks"] = [course_hook(lambda: db.session, search_context)]
+    # Every collaborator, built once; views and commands ask `wiring.services()`.
+    services = build_services(app, settings, app_factory=create_app, version=__version__)
 
     db.init_app(app)
     with app.app_context():
         configure_sqlite(db.engine)
-    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
-                     render_as_batch=True, compare_type=True)
+    deferred_migrate.init_app(app, db, directory=str(services.migrations_dir),
+                              render_as_batch=True, compare_type=True)
     api.init_app(app)
     limiter.init_app(app)
     register_api(api)
@@ -60,47 +56,55 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     init_metadata(app)
     init_lti(app)
-    _init_sso(app)
     # After flask-smorest, so our problem+json handlers replace its error handler.
     register_error_handlers(app)
     cli.init_app(app)
-    _init_grading(app)
-    init_imports(app)
+    _start_grading_with_first_request(app, services.dispatcher)
+    resume_with_first_request(app, services.imports)
+    if not _in_a_command():
+        _import_what_requests_need()
     return app
 
 
-def _init_sso(app: Flask) -> None:
-    """The identity providers of the identity file, as OpenID Connect clients of this app."""
-    import logging
-
-    from panlearn.extensions import db
-    from panlearn.sso.client import LoginStateStore, OidcClients
-    from panlearn.sso.client import init_app as init_clients
-    from panlearn.sso.providers import load_identity_file
-
-    settings = app.config["PANLEARN"]
-    path = Path(settings["IDENTITY_FILE"] or Path(settings["CONTENT_DIR"]) / "identity.yml")
-    providers = load_identity_file(path, os.environ)
-    init_clients(app, OidcClients(app, providers, state=LoginStateStore(lambda: db.session),
-                                  timeout_s=settings["OIDC_TIMEOUT_S"],
-                                  clock_skew_s=settings["OIDC_CLOCK_SKEW_S"]))
-    if not providers and not settings["LOCAL_LOGIN"]:
-        logging.getLogger(__name__).warning(
-            "PANLEARN_LOCAL_LOGIN=false and no identity provider in %s: nobody can sign in",
-            path)
+#: What the views import when first used rather than at start-up (nbconvert, the grading
+#: core, whoosh and numpy, Authlib, pylti1p3, requests, Alembic, Prometheus): a web or
+#: grading process imports them while it starts, so that no first request pays for them.
+REQUEST_MODULES = (
+    "panlearn.notebooks.render", "nbconvert.exporters", "traitlets.config",
+    "panlearn.grading.core.live", "panlearn.grading.core.pipeline", "panlearn.grading.core.pool",
+    "panlearn.search.query", "panlearn.search.index", "panlearn.search.synonyms",
+    "panlearn.datasets.client", "panlearn.datasets.filecache",
+    "panlearn.authoring.reference_grading", "authlib.integrations.flask_client",
+    "pylti1p3.contrib.flask", "panlearn.lti.config", "panlearn.lti.deep_linking",
+    "panlearn.lti.keys", "panlearn.lti.launch", "panlearn.lti.nonces",
+    "panlearn.ops.metrics", "alembic.migration", "alembic.script", "prometheus_client",
+)
 
 
-def _init_grading(app: Flask) -> None:
-    """Choose the dispatcher; the local pool starts with the first request, not at import."""
-    from panlearn.grading.runtime import dispatcher_for
+def _in_a_command() -> bool:
+    """Whether a `flask` command is building this app (click's context is active)."""
+    import click
 
-    broker = app.config["PANLEARN"]["BROKER_URL"]
-    if broker:
-        from panlearn.grading.tasks import configure
+    return click.get_current_context(silent=True) is not None
 
-        configure(broker)
-    dispatcher = dispatcher_for(app)
-    app.extensions["panlearn.dispatcher"] = dispatcher
+
+def _import_what_requests_need() -> None:
+    """Import `REQUEST_MODULES` now: this process serves requests (or grades), it is no CLI.
+
+    The models' relationships are resolved here too (SQLAlchemy does it at the
+    first query otherwise: a tenth of a second of the first request).
+    """
+    import importlib
+
+    from sqlalchemy.orm import configure_mappers
+
+    for name in REQUEST_MODULES:
+        importlib.import_module(name)
+    configure_mappers()
+
+
+def _start_grading_with_first_request(app: Flask, dispatcher: Any) -> None:
+    """The local pool starts with the first request, not at import (nor for CLI commands)."""
     started: list[bool] = []
 
     @app.before_request

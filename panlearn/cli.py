@@ -9,45 +9,25 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import nbformat
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from flask_migrate import upgrade
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
-from sqlalchemy import select
 
-from panlearn.accounts.service import create_user
 from panlearn.authoring.cli import courses_cli, import_folder
 from panlearn.authoring.cli import user_errors as _user_errors
-from panlearn.cli_tables import print_table
-from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
-from panlearn.datasets.service import (
-    fetch_dataset_file,
-    get_dataset,
-    list_dataset_files,
-    search_datasets,
-    verify_cache,
-)
-from panlearn.datasets.settings import DatasetsContext
-from panlearn.errors import InvalidInputError, NotFoundError
 from panlearn.extensions import db
-from panlearn.grading.core.pipeline import compute_reference_answers, grade_notebook
-from panlearn.grading.core.settings import grading_settings
-from panlearn.grading.runtime import worker_loop
-from panlearn.grading.submissions import exercise_spec, source_notebook
-from panlearn.models import Course, Exercise, Role
-from panlearn.notebooks.canonical import read_notebook_bytes
-from panlearn.organisations import load_organisations_file, sync_organisations
-from panlearn.quizzes.blocks import append_questions
-from panlearn.quizzes.moodle import export_moodle_xml, import_moodle_xml
-from panlearn.quizzes.service import course_questions
-from panlearn.search.sync import SearchContext, course_documents
+from panlearn.models import Role
+from panlearn.wiring import services
 
+if TYPE_CHECKING:
+    from panlearn.datasets.settings import DatasetsContext
+
+# Commands import what they use when they run: every `flask` command (and `--help`) builds
+# the app, and nbformat, the grading pipeline, whoosh or alembic would cost each of them.
 console = Console(stderr=True)
 users_cli = AppGroup("users", help="Manage accounts.")
 orgs_cli = AppGroup("orgs", help="Manage publishing organisations.")
@@ -67,6 +47,9 @@ search_cli = AppGroup("search", help="Maintain the search index.")
 def export_quiz_command(course: str, fmt: str, version_number: int | None,
                         output: Path | None) -> None:
     """Write a course's quiz questions as a Moodle XML question bank."""
+    from panlearn.quizzes.moodle import export_moodle_xml
+    from panlearn.quizzes.service import course_questions
+
     questions = course_questions(db.session, course, version_number)
     content, warnings = export_moodle_xml(questions)
     for warning in warnings:
@@ -89,6 +72,12 @@ def _left_out(warnings: list[str]) -> int:
 @_user_errors
 def import_quiz_command(bank: Path, target: Path) -> None:
     """Turn a Moodle XML question bank into ```quiz cells of a notebook."""
+    import nbformat
+
+    from panlearn.notebooks.canonical import read_notebook_bytes
+    from panlearn.quizzes.blocks import append_questions
+    from panlearn.quizzes.moodle import import_moodle_xml
+
     imported = import_moodle_xml(bank.read_bytes())
     for warning in imported.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
@@ -115,6 +104,8 @@ def import_quiz_command(bank: Path, target: Path) -> None:
 def create_user_command(username: str, role: str, organisation: str | None,
                         email: str | None, password: str) -> None:
     """Create an account."""
+    from panlearn.accounts.service import create_user
+
     user = create_user(db.session, username, password, role=role, organisation_slug=organisation,
                        email=email)
     click.echo(f"created {user.role.value} {user.username}"
@@ -126,7 +117,9 @@ def create_user_command(username: str, role: str, organisation: str | None,
 @_user_errors
 def load_orgs_command(path: Path | None) -> None:
     """Create or update organisations from a YAML file (default content/organisations.yml)."""
-    path = path or Path(current_app.config["PANLEARN"]["CONTENT_DIR"]) / "organisations.yml"
+    from panlearn.organisations import load_organisations_file, sync_organisations
+
+    path = path or Path(services().settings["CONTENT_DIR"]) / "organisations.yml"
     entries = load_organisations_file(path)
     changed = sync_organisations(db.session, entries)
     click.echo(f"{len(entries)} organisations, {changed} field(s) changed")
@@ -137,15 +130,19 @@ def load_orgs_command(path: Path | None) -> None:
 @_user_errors
 def setup_command() -> None:
     """Create or upgrade the database, load organisations, import and publish shipped courses."""
-    settings = current_app.config["PANLEARN"]
-    upgrade(directory=current_app.extensions["migrate"].directory, revision="heads")
+    from flask_migrate import upgrade
+
+    from panlearn.organisations import load_organisations_file, sync_organisations
+
+    settings = services().settings
+    upgrade(directory=services().migrations_dir, revision="heads")
     entries = load_organisations_file(Path(settings["CONTENT_DIR"]) / "organisations.yml")
     sync_organisations(db.session, entries)
     import_folder(Path(settings["COURSES_DIR"]), publish=True)
 
 
 def _datasets() -> DatasetsContext:
-    return current_app.extensions["panlearn.datasets"]
+    return services().datasets
 
 
 @datasets_cli.command("search")
@@ -157,6 +154,9 @@ def _datasets() -> DatasetsContext:
 def datasets_search_command(query: str | None, technique: str | None, facility: str | None,
                             limit: int) -> None:
     """Search open datasets through the PaNOSC federated search API."""
+    from panlearn.cli_tables import print_table
+    from panlearn.datasets.service import search_datasets
+
     result = search_datasets(client=_datasets().client, q=query, technique=technique,
                              facility=facility, limit=limit)
     print_table(
@@ -173,6 +173,8 @@ def datasets_search_command(query: str | None, technique: str | None, facility: 
 @_user_errors
 def datasets_show_command(pid: str) -> None:
     """Show one dataset by its PaNOSC pid."""
+    from panlearn.datasets.service import get_dataset
+
     fetched = get_dataset(pid, client=_datasets().client)
     dataset = fetched.value
     click.echo(f"{dataset.pid}: {dataset.title}" + ("  [stale]" if fetched.stale else ""))
@@ -192,6 +194,10 @@ def datasets_show_command(pid: str) -> None:
 @_user_errors
 def datasets_fetch_command(ref: str, file_name: str | None) -> None:
     """Fetch a registered dataset's files into the verified cache (by name, pid or DOI)."""
+    from rich.progress import Progress
+
+    from panlearn.datasets.service import fetch_dataset_file, list_dataset_files
+
     context = _datasets()
     listing = list_dataset_files(ref, registry=context.registry)
     names = [file_name] if file_name else [f.name for f in listing.files]
@@ -215,6 +221,8 @@ def datasets_fetch_command(ref: str, file_name: str | None) -> None:
 @_user_errors
 def datasets_verify_command(remove_bad: bool) -> None:
     """Re-check the sha256 of every cached data file."""
+    from panlearn.datasets.service import verify_cache
+
     report = verify_cache(cache=_datasets().file_cache, remove_bad=remove_bad)
     if report.ok:
         click.echo(f"{report.checked} file(s) checked, all intact")
@@ -229,7 +237,13 @@ def datasets_verify_command(remove_bad: bool) -> None:
 @_user_errors
 def search_rebuild_command() -> None:
     """Rebuild the search index from the database (same result as incremental updates)."""
-    context: SearchContext = current_app.extensions["panlearn.search"]
+    from rich.progress import Progress
+    from sqlalchemy import select
+
+    from panlearn.models import Course
+    from panlearn.search.sync import course_documents
+
+    context = services().search
     courses = list(db.session.scalars(select(Course).order_by(Course.slug)))
     documents = []
     with Progress(console=console) as progress:
@@ -253,8 +267,15 @@ def grade_command(exercise: str, notebook: Path) -> None:
 
     Runs the same pipeline as the platform, here, and prints the per-check table.
     """
-    settings = current_app.config["PANLEARN"]
-    context = _datasets()
+    from panlearn.cli_tables import print_table
+    from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
+    from panlearn.errors import InvalidInputError, NotFoundError
+    from panlearn.grading.core.pipeline import compute_reference_answers, grade_notebook
+    from panlearn.grading.submissions import exercise_spec, source_notebook
+    from panlearn.models import Exercise
+    from panlearn.notebooks.canonical import read_notebook_bytes
+
+    grading, context = services().grading, _datasets()
     if Path(exercise).is_file():
         source = read_notebook_bytes(Path(exercise).read_bytes())
         datasets = (source.metadata.get("panlearn") or {}).get("datasets") or []
@@ -272,10 +293,10 @@ def grade_command(exercise: str, notebook: Path) -> None:
     parameters, files = papermill_parameters(resolved), [item.path for item in resolved]
     # Checks that read `reference.<name>`: the reference solution's values on the same files.
     outcome = grade_notebook(source, notebook.read_bytes(), parameters=parameters,
-                             data_files=files, settings=grading_settings(settings), spec=spec,
+                             data_files=files, settings=grading, spec=spec,
                              reference=lambda: compute_reference_answers(
                                  source, parameters=parameters, data_files=files,
-                                 settings=grading_settings(settings), spec=spec))
+                                 settings=grading, spec=spec))
     print_table(
         [("check", "key"), ("result", "key"), ("points", "number"), ("message", "text")],
         [(escape(check.grade_id),
@@ -294,7 +315,7 @@ def grade_command(exercise: str, notebook: Path) -> None:
 @with_appcontext
 def worker_command() -> None:
     """Run a grading worker: on Celery when PANLEARN_BROKER_URL is set, else a local one."""
-    settings = current_app.config["PANLEARN"]
+    settings = services().settings
     if settings["BROKER_URL"]:
         from panlearn.grading.tasks import configure
 
@@ -306,6 +327,8 @@ def worker_command() -> None:
         ])
     else:
         click.echo("grading submissions from the database (Ctrl-C to stop)")
+        from panlearn.grading.runtime import worker_loop
+
         worker_loop(current_app._get_current_object())  # type: ignore[attr-defined]
 
 

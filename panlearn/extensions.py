@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Engine, MetaData, event
 from sqlalchemy.orm import DeclarativeBase
@@ -47,6 +46,5 @@ def configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
 
-migrate = Migrate()
 # Limits are declared on the login routes only; storage is set from PANLEARN_RATELIMIT_STORAGE_URL.
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)

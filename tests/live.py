@@ -19,11 +19,13 @@ import nbformat
 from flask import Flask
 from flask.testing import FlaskClient
 
+from panlearn import create_app
 from panlearn.authoring.folder import load_course_folders
 from panlearn.authoring.service import import_courses
 from panlearn.extensions import db
 from panlearn.grading.runtime import LocalDispatcher
 from panlearn.notebooks.student import make_student_version
+from panlearn.wiring import replace_services, services_of
 from tests.builders import make_org, make_user, token_for
 from tests.conftest import REPO_ROOT, _shared_data_dir, app_on_fresh_database
 
@@ -111,8 +113,8 @@ def live_site(tmp_path: Path, *, workers: int = 1, kernels: int = 2,
                    .get_json()["modules"] for lesson in module["lessons"]]
         exercise = next(lesson for lesson in lessons if lesson["slug"].startswith("03-"))
         app.config["PANLEARN"].update({"GRADING_WORKERS": workers, "GRADING_KERNELS": kernels})
-        dispatcher = LocalDispatcher(app)
-        app.extensions["panlearn.dispatcher"] = dispatcher
+        dispatcher = LocalDispatcher(services_of(app).settings, app_factory=create_app)
+        replace_services(app, dispatcher=dispatcher)
         dispatcher.start()
         site = LiveSite(app, dispatcher, exercise["exercise_id"], exercise["id"],
                         {name: token_for(client, name) for name in (*STUDENTS, "teacher")})

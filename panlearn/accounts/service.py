@@ -14,6 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -32,8 +33,16 @@ NO_PASSWORD = "!"
 _NOT_USERNAME = re.compile(r"[^A-Za-z0-9_.@-]+")
 
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so both paths take as long.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so both paths take as long.
+
+    Made at the first sign-in, not at import: hashing costs a third of a second,
+    which every CLI command would pay.
+    """
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,7 @@ def authenticate(session: Session, username: str, password: str) -> User:
     """Return the user for a username and password, or raise UnauthorizedError."""
     user = session.scalar(select(User).where(User.username == username))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None or not user.is_active:

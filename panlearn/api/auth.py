@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from panlearn.accounts.service import authenticate, issue_token, revoke_token
@@ -14,6 +13,7 @@ from panlearn.api.throttle import login_limits
 from panlearn.errors import ForbiddenError, UnauthorizedError
 from panlearn.extensions import db
 from panlearn.schemas.accounts import TokenRequestSchema, TokenSchema
+from panlearn.wiring import services
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Bearer tokens")
 
@@ -29,11 +29,11 @@ def create_token(credentials: dict[str, Any]) -> dict[str, Any]:
     people who sign in through an identity provider make personal tokens on
     their account page.
     """
-    if not current_app.config["PANLEARN"]["LOCAL_LOGIN"]:
+    if not services().settings["LOCAL_LOGIN"]:
         raise ForbiddenError("Signing in with a password is turned off here; make a personal "
                              "API token on your account page (/account).")
     user = authenticate(db.session, credentials["username"], credentials["password"])
-    ttl = timedelta(hours=current_app.config["PANLEARN"]["TOKEN_TTL_HOURS"])
+    ttl = timedelta(hours=services().settings["TOKEN_TTL_HOURS"])
     issued = issue_token(db.session, user, ttl=ttl)
     return {"token": issued.token, "token_type": "Bearer", "expires_at": issued.expires_at}
 

@@ -7,7 +7,6 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from panlearn.accounts.permissions import require_author
@@ -16,6 +15,7 @@ from panlearn.api.present import course_detail, course_summary
 from panlearn.authoring.checks import Grading
 from panlearn.authoring.reference_grading import subprocess_checker
 from panlearn.authoring.service import (
+    CourseHook,
     archive_course,
     delete_course,
     import_courses,
@@ -40,12 +40,13 @@ from panlearn.schemas.imports import (
     ImportResponseSchema,
     ValidationReportSchema,
 )
+from panlearn.wiring import services
 
 bp = Blueprint("courses", __name__, url_prefix="/api/courses", description="Courses")
 
 
-def _hooks() -> list[Any]:
-    return current_app.extensions.get("panlearn_course_hooks", [])
+def _hooks() -> tuple[CourseHook, ...]:
+    return services().course_hooks
 
 
 @bp.route("")
@@ -121,7 +122,7 @@ def import_archive(form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any
     reports) refuses the whole archive with a 400 listing every problem.
     """
     viewer = require_author(current_user())
-    settings = current_app.config["PANLEARN"]
+    settings = services().settings
     upload = files["archive"]
     with tempfile.TemporaryDirectory(prefix="panlearn-import-") as tmp:
         sources, problems = read_archive(upload.stream, upload.filename or "", Path(tmp),
@@ -149,7 +150,7 @@ def validate_archive(files: dict[str, Any]) -> dict[str, Any]:
     too (0), unless `PANLEARN_GRADING_VALIDATE` is off.
     """
     viewer = require_author(current_user())
-    settings = current_app.config["PANLEARN"]
+    settings = services().settings
     upload = files["archive"]
     with tempfile.TemporaryDirectory(prefix="panlearn-validate-") as tmp:
         sources, problems = read_archive(upload.stream, upload.filename or "", Path(tmp),
@@ -166,4 +167,4 @@ def validate_archive(files: dict[str, Any]) -> dict[str, Any]:
 
 
 def _registry() -> Registry:
-    return current_app.extensions["panlearn.datasets"].registry
+    return services().datasets.registry

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, json
+from flask import Response, json
 from flask_smorest import Blueprint
 
 from panlearn.api.identity import current_user
@@ -14,7 +14,6 @@ from panlearn.credentials.service import (
     check_credential,
     check_document,
     get_credential,
-    issuer_config,
     list_credentials,
     organisation_keys_document,
     revoke_credential,
@@ -28,6 +27,7 @@ from panlearn.schemas.credentials import (
     RevokeSchema,
     VerificationSchema,
 )
+from panlearn.wiring import services
 
 bp = Blueprint("credentials", __name__, url_prefix="/api",
                description="Completion credentials (Open Badges 3.0)")
@@ -36,7 +36,7 @@ JSON_LD = "application/ld+json"
 
 
 def _issuer() -> IssuerConfig:
-    return issuer_config(current_app.config["PANLEARN"])
+    return services().issuer
 
 
 def present(credential: Credential) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from panlearn.datasets.service import get_dataset, list_dataset_files, search_datasets
@@ -15,13 +14,14 @@ from panlearn.schemas.datasets import (
     DatasetSearchArgsSchema,
     DatasetSearchResultSchema,
 )
+from panlearn.wiring import services
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/datasets",
                description="Open PaN datasets (PaNOSC federated search)")
 
 
 def _context() -> DatasetsContext:
-    return current_app.extensions["panlearn.datasets"]
+    return services().datasets
 
 
 @bp.route("")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint
 
@@ -19,16 +18,14 @@ from panlearn.api.identity import current_user
 from panlearn.catalogue import get_lesson
 from panlearn.errors import GradingError, PanlearnError
 from panlearn.extensions import db, limiter
-from panlearn.grading.core.settings import grading_settings
 from panlearn.grading.drafts import delete_draft, draft_notebook, get_draft, save_draft
 from panlearn.grading.runs import (
     FinishedRun,
     may_run,
     request_run,
-    run_limits,
     wait_for_run,
 )
-from panlearn.grading.submissions import get_exercise, submission_limits
+from panlearn.grading.submissions import get_exercise
 from panlearn.models import Lesson, LiveRunState, User
 from panlearn.notebooks.render import render_outputs
 from panlearn.schemas.live import (
@@ -38,6 +35,7 @@ from panlearn.schemas.live import (
     RunRequestSchema,
     RunResultSchema,
 )
+from panlearn.wiring import services
 
 bp = Blueprint("live", __name__, url_prefix="/api",
                description="Live runs and drafts: run a lesson's cells on the grading workers; "
@@ -65,7 +63,7 @@ def _rate_key() -> str:
 
 
 def _limit(setting: str, scope: str) -> Any:
-    return limiter.limit(lambda: current_app.config["PANLEARN"][setting], key_func=_rate_key,
+    return limiter.limit(lambda: services().settings[setting], key_func=_rate_key,
                          scope=scope, methods=["POST", "PUT"])
 
 
@@ -85,7 +83,7 @@ def run_exercise_cell(body: dict[str, Any], exercise_id: int) -> dict[str, Any]:
     run in time; both with `Retry-After`.
     """
     viewer = current_user()
-    may_run(viewer, run_limits(current_app.config["PANLEARN"]))
+    may_run(viewer, services().run_limits)
     exercise = get_exercise(db.session, exercise_id, viewer)
     return _run(exercise.lesson, viewer, body)
 
@@ -102,19 +100,19 @@ def run_lesson_cell(body: dict[str, Any], lesson_id: int) -> dict[str, Any]:
     The same limits and errors as an exercise's runs.
     """
     viewer = current_user()
-    may_run(viewer, run_limits(current_app.config["PANLEARN"]))
+    may_run(viewer, services().run_limits)
     return _run(get_lesson(db.session, lesson_id, viewer), viewer, body)
 
 
 def _run(lesson: Lesson, viewer: User | None, body: dict[str, Any]) -> dict[str, Any]:
-    limits = run_limits(current_app.config["PANLEARN"])
+    wired = services()
+    limits = wired.run_limits
     run = request_run(db.session, lesson, viewer, body["notebook"], body["cell"],
                       limits=limits, all_outputs=body["outputs"] == "all")
     # Committed first: dispatch after, so nothing is lost if dispatch fails.
-    dispatcher = current_app.extensions["panlearn.dispatcher"]
-    dispatcher.enqueue(run.id)
+    wired.dispatch(db.session, run.id)
     return present_run(wait_for_run(db.session, run, limits,
-                                    wake=getattr(dispatcher, "wake_on_finish", None)))
+                                    wake=getattr(wired.dispatcher, "wake_on_finish", None)))
 
 
 def present_run(finished: FinishedRun) -> dict[str, Any]:
@@ -163,9 +161,9 @@ def put_exercise_draft(body: dict[str, Any], exercise_id: int) -> dict[str, Any]
     """
     viewer = current_user()
     exercise = get_exercise(db.session, exercise_id, viewer)
-    settings = current_app.config["PANLEARN"]
+    wired = services()
     draft = save_draft(db.session, exercise, viewer, body["notebook"],
-                       limits=submission_limits(settings), settings=grading_settings(settings))
+                       limits=wired.submission_limits, settings=wired.grading)
     return {"saved_at": draft.saved_at, "size": draft.size}
 
 

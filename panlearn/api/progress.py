@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from panlearn.api.identity import current_user
 from panlearn.catalogue import get_course
-from panlearn.credentials.service import IssuerConfig, issuer_config
+from panlearn.credentials.service import IssuerConfig
 from panlearn.extensions import db
 from panlearn.progress.analytics import course_analytics
 from panlearn.progress.completion import complete_reading
@@ -22,12 +21,13 @@ from panlearn.schemas.progress import (
     LessonCompletionSchema,
     ProgressListSchema,
 )
+from panlearn.wiring import services
 
 bp = Blueprint("progress", __name__, url_prefix="/api", description="Learner progress")
 
 
 def _issuer() -> IssuerConfig:
-    return issuer_config(current_app.config["PANLEARN"])
+    return services().issuer
 
 
 @bp.route("/courses/<slug>/enrol", methods=["POST"])

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from panlearn.api.identity import current_user
 from panlearn.catalogue import get_lesson
-from panlearn.credentials.service import issuer_config
 from panlearn.extensions import db
 from panlearn.quizzes.service import answer_question, lesson_states, public_questions
 from panlearn.schemas.quizzes import LessonQuizSchema, QuizAnswerSchema, QuizAttemptSchema
+from panlearn.wiring import services
 
 bp = Blueprint("quizzes", __name__, url_prefix="/api/quizzes", description="Quiz questions")
 
@@ -39,4 +38,4 @@ def answer(args: dict[str, Any], lesson_id: int, question_id: str) -> Any:
     number (numeric) or a string (text). 409 when no attempt is left.
     """
     return answer_question(db.session, lesson_id, question_id, current_user(), args["answer"],
-                           issuer=issuer_config(current_app.config["PANLEARN"]))
+                           issuer=services().issuer)

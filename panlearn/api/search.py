@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from panlearn.api.identity import current_user
 from panlearn.extensions import db
 from panlearn.schemas.search import SearchArgsSchema, SearchResultSchema
-from panlearn.search import search
-from panlearn.search.sync import (
-    SearchContext,
-    registry_techniques,
-    search_synonyms,
-    viewer_for,
-)
-from panlearn.search.synonyms import Synonyms
+from panlearn.search.sync import registry_techniques, search_synonyms, viewer_for
+from panlearn.wiring import services
+
+if TYPE_CHECKING:
+    from panlearn.search.synonyms import Synonyms
 
 bp = Blueprint("search", __name__, url_prefix="/api/search", description="Search")
 
@@ -31,7 +27,9 @@ def search_all(args: dict[str, Any]) -> Any:
 
     Techniques and facilities may be given by short name (`technique:SANS`, `facility=PSI`).
     """
-    context: SearchContext = current_app.extensions["panlearn.search"]
+    from panlearn.search.query import search  # whoosh and numpy, with the first search
+
+    context = services().search
     q = args.pop("q")
     return search(context.index, q, viewer=viewer_for(current_user()),
                   synonyms=current_synonyms(), **args)
@@ -39,6 +37,6 @@ def search_all(args: dict[str, Any]) -> Any:
 
 def current_synonyms() -> Synonyms:
     """The app's short names for techniques and facilities (content, organisations, PaNET)."""
-    registry = current_app.extensions["panlearn.datasets"].registry
-    return search_synonyms(db.session, Path(current_app.config["PANLEARN"]["CONTENT_DIR"]),
+    registry = services().datasets.registry
+    return search_synonyms(db.session, Path(services().settings["CONTENT_DIR"]),
                            registry_techniques(registry))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, request, url_for
+from flask import Response, request, url_for
 from flask_smorest import Blueprint
 
 from panlearn.api.identity import current_user
 from panlearn.errors import InvalidInputError
 from panlearn.extensions import db
-from panlearn.grading.core.settings import grading_settings
 from panlearn.grading.feedback import feedback_html
 from panlearn.grading.queue import poll_after
 from panlearn.grading.submissions import (
@@ -20,16 +19,15 @@ from panlearn.grading.submissions import (
     is_exercise_staff,
     latest_run,
     list_submissions,
-    submission_limits,
     submit_notebook,
 )
 from panlearn.models import Submission
-from panlearn.notebooks.cache import render_cache_dir
 from panlearn.schemas.submissions import (
     SubmissionCreatedSchema,
     SubmissionListSchema,
     SubmissionSchema,
 )
+from panlearn.wiring import services
 
 bp = Blueprint("submissions", __name__, url_prefix="/api", description="Submissions")
 
@@ -89,14 +87,12 @@ def create(exercise_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     429 with `Retry-After` when the student is over the hourly limit of the
     exercise (refused notebooks count) or has too many submissions waiting.
     """
-    settings = current_app.config["PANLEARN"]
+    wired = services()
     viewer = current_user()
     exercise = get_exercise(db.session, exercise_id, viewer)
     submission = submit_notebook(db.session, exercise, viewer, _uploaded_notebook(),
-                                 limits=submission_limits(settings),
-                                 settings=grading_settings(settings))
-    # Committed first: dispatch after, so nothing is lost if dispatch fails.
-    current_app.extensions["panlearn.dispatcher"].enqueue(submission.id)
+                                 limits=wired.submission_limits, settings=wired.grading,
+                                 after_commit=wired.submitted_hooks)
     location = url_for("submissions.get_one", submission_id=submission.id)
     return {"id": submission.id, "state": submission.state.value, "url": location}, 202, {
         "Location": location}
@@ -121,7 +117,7 @@ def get_one(submission_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
 def feedback(submission_id: int) -> Response:
     """The executed notebook with each check's result, as a sanitised HTML page."""
     submission = get_submission(db.session, submission_id, current_user())
-    html = feedback_html(submission, cache_dir=render_cache_dir(current_app.config["PANLEARN"]))
+    html = feedback_html(submission, cache_dir=services().render_cache_dir)
     return Response(html, mimetype="text/html")
 
 

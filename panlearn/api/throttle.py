@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from flask_limiter.util import get_remote_address
 
 from panlearn.extensions import limiter
+from panlearn.wiring import services
 
 
 def _username() -> str:
@@ -29,9 +30,9 @@ def _failed(response: Any) -> bool:
 
 def login_limits(view: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate a login view with both limits, read from the settings at request time."""
-    per_address = limiter.limit(lambda: current_app.config["PANLEARN"]["LOGIN_RATE"],
+    per_address = limiter.limit(lambda: services().settings["LOGIN_RATE"],
                                 key_func=get_remote_address, scope="login-address")
-    lockout = limiter.limit(lambda: current_app.config["PANLEARN"]["LOGIN_LOCKOUT"],
+    lockout = limiter.limit(lambda: services().settings["LOGIN_LOCKOUT"],
                             key_func=_username, deduct_when=_failed, scope="login-user",
                             error_message="Too many failed logins for this account; try again "
                                           "later.")

@@ -14,29 +14,26 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from rich.console import Console
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from panlearn.authoring.checks import Grading, data_at_hand
-from panlearn.authoring.folder import CourseFolderError
-from panlearn.authoring.manifest import CourseSource, Problem
-from panlearn.authoring.reference_grading import in_process_checker
-from panlearn.authoring.report import ImportReport
-from panlearn.authoring.service import import_courses, validate_courses
-from panlearn.authoring.sources import SourceLimits, read_folder, read_git
-from panlearn.cli_tables import print_table
-from panlearn.datasets.registry import Registry
-from panlearn.datasets.settings import DatasetsContext
 from panlearn.errors import PanlearnError
 from panlearn.extensions import db
-from panlearn.grading.core.errors import ExerciseSpecError
-from panlearn.grading.core.settings import grading_settings
-from panlearn.grading.core.spec import load_exercise_spec
+from panlearn.wiring import services
+
+if TYPE_CHECKING:
+    from panlearn.authoring.checks import Grading
+    from panlearn.authoring.manifest import CourseSource, Problem
+    from panlearn.authoring.report import ImportReport
+    from panlearn.datasets.registry import Registry
+    from panlearn.datasets.settings import DatasetsContext
+
+# The commands import the authoring services when they run: those bring the grading
+# pipeline (papermill, numpy), which `flask --help` and `flask courses --help` need not load.
 
 courses_cli = AppGroup("courses", help="Validate, import and execute course folders.")
 console = Console(stderr=True, soft_wrap=True)  # a problem, one a line, never cut
@@ -49,10 +46,12 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except CourseFolderError as error:
-            print_problems(error.problems)
-            sys.exit(1)
         except PanlearnError as error:
+            from panlearn.authoring.folder import CourseFolderError
+
+            if isinstance(error, CourseFolderError):
+                print_problems(error.problems)
+                sys.exit(1)
             console.print(f"[red]{error.title}:[/red] {error.detail}", highlight=False)
             if error.errors:
                 for name, messages in error.errors.items():
@@ -74,7 +73,7 @@ def _missing_table(error: Exception) -> bool:
 
 
 def _datasets() -> DatasetsContext:
-    return current_app.extensions["panlearn.datasets"]
+    return services().datasets
 
 
 def _registry() -> Registry:
@@ -83,6 +82,8 @@ def _registry() -> Registry:
 
 def _printing_report() -> ImportReport:
     """A report that prints each exercise's grading when it ends."""
+    from panlearn.authoring.report import ImportReport
+
     printed: set[int] = set()
 
     def show(report: ImportReport) -> None:
@@ -98,12 +99,15 @@ def _printing_report() -> ImportReport:
 
 
 def _grading(*, offline_ok: bool) -> Grading:
-    settings = current_app.config["PANLEARN"]
-    if not settings["GRADING_VALIDATE"]:
+    from panlearn.authoring.checks import Grading, data_at_hand
+    from panlearn.authoring.reference_grading import in_process_checker
+
+    wired = services()
+    if not wired.settings["GRADING_VALIDATE"]:
         return Grading(None)
     console.print("Grading the reference solution (full marks) and the blank student version "
                   "(0) of each exercise…")
-    checker = in_process_checker(grading_settings(settings), _datasets())
+    checker = in_process_checker(wired.grading, wired.datasets)
     return Grading(checker, regrade=offline_ok,
                    data_at_hand=data_at_hand(_datasets()) if offline_ok else None)
 
@@ -126,6 +130,9 @@ def validate_command(path: Path, names: bool) -> None:
     Lists every problem at once; grades each exercise whose data is on this
     machine (PANLEARN_DATA_DIRS or the data cache). Exit status 1 on any problem.
     """
+    from panlearn.authoring.service import validate_courses
+    from panlearn.authoring.sources import read_folder
+
     sources, problems = read_folder(path, _registry())
     report = validate_courses(db.session, sources, problems=problems,
                               grading=_grading(offline_ok=True), report=_printing_report())
@@ -143,6 +150,9 @@ def _print_check_names(sources: list[CourseSource]) -> None:
     An author reads this to see that a check recomputing its expected value
     from data takes that data from the reference run, not from the student.
     """
+    from panlearn.grading.core.errors import ExerciseSpecError
+    from panlearn.grading.core.spec import load_exercise_spec
+
     for source in sources:
         for module in source.modules:
             for lesson in module.lessons:
@@ -176,8 +186,10 @@ def _summary(sources: list[CourseSource], report: ImportReport) -> None:
 @user_errors
 def import_command(path: Path | None, publish: bool, git_repo: Path | None, ref: str) -> None:
     """Import a course folder or a folder of them (idempotent), or a git repository at a ref."""
+    from panlearn.authoring.sources import SourceLimits, read_folder, read_git
+
     if git_repo is not None:
-        settings = current_app.config["PANLEARN"]
+        settings = services().settings
         with tempfile.TemporaryDirectory(prefix="panlearn-git-") as tmp:
             read = read_git(git_repo, ref, Path(tmp), limits=SourceLimits.from_settings(settings),
                             registry=_registry())
@@ -193,9 +205,12 @@ def import_command(path: Path | None, publish: bool, git_repo: Path | None, ref:
 def import_sources(sources: list[CourseSource], problems: list[Problem], *,
                    publish: bool) -> None:
     """Import what was read (all or nothing) and print the outcome of each course."""
+    from panlearn.authoring.service import import_courses
+    from panlearn.cli_tables import print_table
+
     results = import_courses(
         db.session, sources, publish=publish, problems=problems,
-        after_commit=current_app.extensions.get("panlearn_course_hooks", []),
+        after_commit=services().course_hooks,
         validate_exercise=_grading(offline_ok=False).validate_exercise,
         report=_printing_report())
     print_table([("course", "key"), ("version", "number"), ("outcome", "text"),
@@ -206,6 +221,8 @@ def import_sources(sources: list[CourseSource], problems: list[Problem], *,
 
 def import_folder(path: Path, *, publish: bool) -> None:
     """`flask setup`'s import of the shipped courses."""
+    from panlearn.authoring.sources import read_folder
+
     import_sources(*read_folder(path, _registry()), publish=publish)
 
 

@@ -19,19 +19,22 @@ import weakref
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
 from panlearn.datasets.settings import DatasetsContext
-from panlearn.grading.core.answers import decode_answers
 from panlearn.grading.core.errors import ExerciseSpecError
-from panlearn.grading.core.pipeline import grade_notebook
-from panlearn.grading.core.pool import KernelPool
 from panlearn.grading.core.settings import GradingSettings
 from panlearn.grading.core.spec import load_exercise_spec
 from panlearn.grading.reference import ExerciseValidation, job_files
 from panlearn.grading.validation import Validator, validate_exercise
 from panlearn.notebooks.student import make_student_version
+
+if TYPE_CHECKING:
+    from panlearn.grading.core.pool import KernelPool
+
+# The grading core (papermill, numpy) is imported when an exercise is checked: the
+# authoring services and the workspace's pages import this module at start-up.
 
 
 def check_exercise(notebook: Any, datasets: list[dict[str, Any]], *,
@@ -42,6 +45,9 @@ def check_exercise(notebook: Any, datasets: list[dict[str, Any]], *,
     Raises `ExerciseSpecError` saying which checks fail the reference or pass
     without an answer. ``pool`` starts the sandboxes (one launcher for an import).
     """
+    from panlearn.grading.core.answers import decode_answers
+    from panlearn.grading.core.pipeline import grade_notebook
+
     validation = validate_exercise(notebook, datasets, settings=settings, data=data, pool=pool)
     resolved = resolve_exercise_datasets(datasets, registry=data.registry, cache=data.file_cache)
     reference = decode_answers(validation.reference_answers[0][1]) \
@@ -70,6 +76,8 @@ def in_process_checker(settings: GradingSettings, data: DatasetsContext) -> Vali
     One pool (its zygotes) serves every exercise of the command; it is closed
     when the checker is dropped.
     """
+    from panlearn.grading.core.pool import KernelPool
+
     pool = KernelPool(settings, size=0)
 
     def check(notebook: Any, datasets: list[dict[str, Any]]) -> ExerciseValidation:
@@ -87,6 +95,7 @@ def _check_in_child(values: Mapping[str, Any], notebook: dict[str, Any],
                     datasets: list[dict[str, Any]]
                     ) -> tuple[ExerciseValidation | None, str | None]:
     from panlearn.datasets.settings import DatasetsConfig
+    from panlearn.grading.core.pool import KernelPool
     from panlearn.grading.core.settings import grading_settings
 
     data = DatasetsContext(DatasetsConfig.from_settings(values))

@@ -23,11 +23,9 @@ from panlearn.authoring.jobs import (
     run_import_job,
 )
 from panlearn.extensions import db
+from panlearn.wiring import services_of
 
 log = logging.getLogger(__name__)
-
-#: `app.extensions` key of the app's `ImportRunner`.
-EXTENSION = "panlearn.imports"
 
 
 class ImportRunner:
@@ -78,17 +76,14 @@ class ImportRunner:
 
     def context(self) -> ImportContext:
         """The settings, registry, hooks and sessions a job runs with."""
-        app = self._app
-        return ImportContext(settings=app.config["PANLEARN"],
-                             registry=app.extensions["panlearn.datasets"].registry,
+        services = services_of(self._app)
+        return ImportContext(settings=services.settings, registry=services.datasets.registry,
                              make_session=lambda: Session(db.engine),
-                             hooks=list(app.extensions.get("panlearn_course_hooks", [])))
+                             hooks=list(services.course_hooks))
 
 
-def init_app(app: Flask) -> ImportRunner:
-    """Create the app's runner; it resumes left-behind jobs with the first request."""
-    runner = ImportRunner(app)
-    app.extensions[EXTENSION] = runner
+def resume_with_first_request(app: Flask, runner: ImportRunner) -> None:
+    """The app's runner resumes left-behind jobs with the first request."""
     started: list[bool] = []
 
     @app.before_request
@@ -99,5 +94,3 @@ def init_app(app: Flask) -> ImportRunner:
                 runner.resume()
             except Exception:  # e.g. a database not migrated yet: pages must still answer
                 log.exception("resuming import jobs failed; they resume when looked at")
-
-    return runner

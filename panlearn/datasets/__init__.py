@@ -13,24 +13,32 @@ Modules, each named for what it holds:
 - `settings`: `PANLEARN_*` keys and the factories that build the collaborators
 """
 
-from panlearn.datasets.client import DEFAULT_PANOSC_URL, Fetched, PanoscClient
-from panlearn.datasets.filecache import FileCache, VerifyReport
-from panlearn.datasets.filters import Filter, Include, field, text
-from panlearn.datasets.registry import Registry, RegistryDataset, RegistryFile
-from panlearn.datasets.resolve import (
-    ResolvedDataset,
-    papermill_parameters,
-    resolve_exercise_datasets,
-    validate_dataset_specs,
-)
-from panlearn.datasets.response_cache import ResponseCache
-from panlearn.datasets.service import (
-    fetch_dataset_file,
-    get_dataset,
-    list_dataset_files,
-    search_datasets,
-    verify_cache,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+#: Where each name below lives. They are imported on first use, not with the package:
+#: `requests` and `filelock` would otherwise cost every importer of `datasets.errors`.
+_HOMES = {
+    "DEFAULT_PANOSC_URL": "client", "Fetched": "client", "PanoscClient": "client",
+    "FileCache": "filecache", "VerifyReport": "filecache",
+    "Filter": "filters", "Include": "filters", "field": "filters", "text": "filters",
+    "Registry": "registry", "RegistryDataset": "registry", "RegistryFile": "registry",
+    "ResolvedDataset": "resolve", "papermill_parameters": "resolve",
+    "resolve_exercise_datasets": "resolve", "validate_dataset_specs": "resolve",
+    "ResponseCache": "response_cache",
+    "fetch_dataset_file": "service", "get_dataset": "service", "list_dataset_files": "service",
+    "search_datasets": "service", "verify_cache": "service",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The re-exported name, imported from its module when first asked for."""
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
+
 
 __all__ = [
     "DEFAULT_PANOSC_URL",

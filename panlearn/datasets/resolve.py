@@ -23,12 +23,14 @@ import keyword
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from panlearn.datasets.download import ProgressCallback
 from panlearn.datasets.errors import DatasetSpecError
-from panlearn.datasets.filecache import FileCache
 from panlearn.datasets.registry import Registry, RegistryDataset, RegistryFile, TechniqueRef
+
+if TYPE_CHECKING:  # types only: the cache and downloads bring `requests` and `filelock`
+    from panlearn.datasets.download import ProgressCallback
+    from panlearn.datasets.filecache import FileCache
 
 _KEYS = ("parameter", "dataset", "file")
 _CHOICE_KEYS = ("dataset", "file")

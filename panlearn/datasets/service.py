@@ -10,15 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from panlearn.datasets.client import Fetched, PanoscClient
-from panlearn.datasets.download import ProgressCallback
 from panlearn.datasets.errors import DatasetNotFoundError, InvalidFilterError
-from panlearn.datasets.filecache import FileCache, VerifyReport
 from panlearn.datasets.filters import Filter, Include
 from panlearn.datasets.models import Dataset
 from panlearn.datasets.registry import Registry
+
+if TYPE_CHECKING:  # the adapters come in as arguments; their modules bring `requests`
+    from panlearn.datasets.client import Fetched, PanoscClient
+    from panlearn.datasets.download import ProgressCallback
+    from panlearn.datasets.filecache import FileCache, VerifyReport
 
 #: The largest page a search may ask for (the federated default, and its cap in practice).
 MAX_LIMIT = 100

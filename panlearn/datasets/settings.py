@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from panlearn.datasets.client import PanoscClient
-from panlearn.datasets.filecache import FileCache
-from panlearn.datasets.registry import Registry
-from panlearn.datasets.response_cache import ResponseCache
+if TYPE_CHECKING:  # imported by the factories: the app builds its context without them
+    from panlearn.datasets.client import PanoscClient
+    from panlearn.datasets.filecache import FileCache
+    from panlearn.datasets.registry import Registry
+    from panlearn.datasets.response_cache import ResponseCache
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class DatasetsConfig:
 
 def build_response_cache(config: DatasetsConfig) -> ResponseCache:
     """Open the shared PaNOSC response cache."""
+    from panlearn.datasets.response_cache import ResponseCache
+
     return ResponseCache(config.panosc_cache_dir)
 
 
@@ -70,6 +73,8 @@ def build_client(
     cache: ResponseCache | None = None,
 ) -> PanoscClient:
     """Make a PaNOSC client; `base_url` overrides the default (an organisation's own API)."""
+    from panlearn.datasets.client import PanoscClient
+
     return PanoscClient(
         base_url or config.panosc_url,
         cache=cache if cache is not None else build_response_cache(config),
@@ -83,6 +88,8 @@ def build_client(
 
 def build_file_cache(config: DatasetsConfig) -> FileCache:
     """Make the data file cache with its mirrors and caps."""
+    from panlearn.datasets.filecache import FileCache
+
     return FileCache(
         config.data_cache_dir,
         mirrors=config.data_dirs,
@@ -94,6 +101,8 @@ def build_file_cache(config: DatasetsConfig) -> FileCache:
 
 def load_registry(config: DatasetsConfig) -> Registry:
     """Load the validated dataset registry (RegistryValidationError names every problem)."""
+    from panlearn.datasets.registry import Registry
+
     return Registry.load(config.registry_path)
 
 

@@ -25,6 +25,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -34,7 +35,6 @@ from nbformat import NotebookNode
 from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from panlearn import __version__
 from panlearn.config import default
 from panlearn.datasets.resolve import (
     ResolvedDataset,
@@ -50,6 +50,7 @@ from panlearn.grading.core.pool import KernelPool
 from panlearn.grading.core.settings import GradingSettings
 from panlearn.grading.core.spec import ExerciseSpec
 from panlearn.grading.feedback import storable_notebook
+from panlearn.grading.hooks import SubmissionHook, publish
 from panlearn.grading.queue import (
     NOW,
     RUN,
@@ -69,7 +70,6 @@ from panlearn.grading.reference import (
     store_reference_answers,
 )
 from panlearn.grading.submissions import exercise_spec, lock_student, source_notebook
-from panlearn.lti.passback import post_score
 from panlearn.models import (
     CheckResult,
     GradingRun,
@@ -80,7 +80,6 @@ from panlearn.models import (
     store_notebook_blob,
     utcnow,
 )
-from panlearn.progress.hooks import on_submission_graded
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +96,10 @@ class GradingContext:
     attempts: int = default("GRADING_ATTEMPTS")
     #: Time limit of a live run (PANLEARN_LIVE_TIMEOUT_S).
     live_timeout_s: float = default("LIVE_TIMEOUT_S")
+    #: The grader's version, recorded on each run (the app's `panlearn.__version__`).
+    grader_version: str = "unknown"
+    #: Run after each graded result is committed (progress, LTI passback: `panlearn.wiring`).
+    on_graded: tuple[SubmissionHook, ...] = ()
 
     @property
     def lease(self) -> timedelta:
@@ -269,7 +272,8 @@ def process_submission(session: Session, submission_id: int, context: GradingCon
                                f"{type(error).__name__}: {error}", retry=True,
                                attempts=context.attempts)
     try:
-        return _record_outcome(session, submission, token, run, outcome)
+        return _record_outcome(session, submission, token, run, outcome,
+                               after_commit=context.on_graded)
     except Exception as error:  # e.g. the database: retried, within the attempts
         session.rollback()
         log.exception("submission %s: the result could not be recorded", submission_id)
@@ -283,7 +287,7 @@ def process_submission(session: Session, submission_id: int, context: GradingCon
 def _new_run(submission: Submission, context: GradingContext,
              started_at: datetime | None = None) -> GradingRun:
     return GradingRun(submission_id=submission.id, state=SubmissionState.RUNNING,
-                      grader_version=__version__,
+                      grader_version=context.grader_version,
                       check_suite_hash=submission.exercise.lesson.notebook_hash,
                       worker=context.worker[:100], started_at=started_at or utcnow())
 
@@ -323,7 +327,8 @@ def _still_ours(session: Session, submission_id: int, token: str, values: dict[s
 
 
 def _record_outcome(session: Session, submission: Submission, token: str, run: GradingRun,
-                    outcome: GradingOutcome) -> bool:
+                    outcome: GradingOutcome, *,
+                    after_commit: Iterable[SubmissionHook] = ()) -> bool:
     now = utcnow()
     if not _still_ours(session, submission.id, token, {
         "state": SubmissionState.GRADED, "score": outcome.score,
@@ -353,9 +358,8 @@ def _record_outcome(session: Session, submission: Submission, token: str, run: G
     ]
     session.add(run)
     session.commit()
-    # After the commit, and guarded inside: progress can never make grading fail.
-    on_submission_graded(session, submission.id)
-    post_score(session, submission.id)  # LTI grade passback; never raises either
+    # After the commit, each guarded: a subscriber (progress, LTI passback) never fails grading.
+    publish(after_commit, session, submission.id, event="graded")
     return True
 
 

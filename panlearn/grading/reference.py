@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -35,10 +35,12 @@ from panlearn.datasets.resolve import (
     datasets_key,
     with_assigned_files,
 )
-from panlearn.grading.core.answers import ReferenceAnswers, decode_answers, encode_answers
 from panlearn.grading.core.spec import ExerciseSpec, is_parameters_cell
 from panlearn.models import Exercise
 from panlearn.models import ReferenceAnswers as ReferenceAnswersRow
+
+if TYPE_CHECKING:  # `answers` brings numpy: imported when answers are read or written
+    from panlearn.grading.core.answers import ReferenceAnswers
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,8 @@ def checksums_of(resolved: Iterable[Any], spec: ExerciseSpec) -> dict[str, str]:
 def load_reference_answers(session: Session, solution_hash: str,
                            checksums: Mapping[str, str]) -> ReferenceAnswers | None:
     """The cached reference answers of this solution on these files, or None."""
+    from panlearn.grading.core.answers import decode_answers
+
     row = session.scalar(select(ReferenceAnswersRow).where(
         ReferenceAnswersRow.solution_hash == solution_hash,
         ReferenceAnswersRow.datasets_key == datasets_key(checksums)))
@@ -98,6 +102,8 @@ def add_reference_answers(session: Session, solution_hash: str, checksums: Mappi
         ReferenceAnswersRow.datasets_key == key))
     if exists is not None:
         return
+    from panlearn.grading.core.answers import encode_answers
+
     data = answers if isinstance(answers, bytes) else encode_answers(answers)
     session.add(ReferenceAnswersRow(solution_hash=solution_hash, datasets_key=key,
                                     dataset_checksums=dict(checksums), answers=data,

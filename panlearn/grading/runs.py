@@ -30,7 +30,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 from sqlalchemy import delete, func, select, update
@@ -45,13 +45,18 @@ from panlearn.errors import (
     RateLimitedError,
     UnauthorizedError,
 )
-from panlearn.grading.core.live import LiveOutcome, compose_run, notebook_modules, run_cells
 from panlearn.grading.core.names import imported_modules
 from panlearn.grading.reference import assignment_for, job_files
 from panlearn.grading.submissions import exercise_spec, lock_student, source_notebook
 from panlearn.models import Lesson, LiveRun, LiveRunState, User, utcnow
 from panlearn.notebooks.canonical import canonical_json
 from panlearn.notebooks.student import make_student_version
+
+if TYPE_CHECKING:
+    from panlearn.grading.core.live import LiveOutcome
+
+# `grading.live` (the kernels, papermill) is imported where a run is composed, read or done:
+# the pages and views that import this module for its limits need not load it.
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +133,8 @@ def request_run(session: Session, lesson: Lesson, viewer: User | None, notebook:
     unknown cell), 400 (not a code cell, a malformed notebook), 429 (the
     learner already has `waiting_per_owner` runs going). Commits the run.
     """
+    from panlearn.grading.core.live import compose_run
+
     may_run(viewer, limits)
     if not can_view_version(viewer, lesson.module.course_version):
         raise NotFoundError(f"No lesson {lesson.id}.")
@@ -175,6 +182,8 @@ def wait_for_run(session: Session, run: LiveRun, limits: RunLimits,
     every 20 to 100 ms. A run given up while still queued is marked failed,
     so no worker spends time on it.
     """
+    from panlearn.grading.core.live import LiveOutcome
+
     run_id, created = run.id, run.created_at
     deadline = time.monotonic() + limits.wait_s
     interval = 0.02
@@ -217,6 +226,8 @@ def lesson_datasets(lesson: Lesson) -> list[dict[str, Any]]:
 
 def lesson_modules(lesson: Lesson) -> tuple[str, ...]:
     """What the run's kernel should preload: what grading preloads for an exercise."""
+    from panlearn.grading.core.live import notebook_modules
+
     if lesson.exercise is not None:
         return imported_modules(exercise_spec(lesson.exercise,
                                               source_notebook(lesson.exercise)).import_code)
@@ -231,6 +242,8 @@ def process_run(session: Session, run_id: int, context: Any, token: str) -> bool
     A platform failure records the run `failed` with the reason; whatever the
     learner's code does is an outcome.
     """
+    from panlearn.grading.core.live import run_cells
+
     run = session.get(LiveRun, run_id)
     if run is None:
         return False

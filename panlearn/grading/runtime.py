@@ -18,7 +18,7 @@ import multiprocessing
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
@@ -27,6 +27,7 @@ from sqlalchemy import update
 from panlearn.extensions import db
 from panlearn.grading.core.settings import grading_settings
 from panlearn.models import LiveRun, Submission, utcnow
+from panlearn.wiring import services_of
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ def build_context(app: Flask, *, warm_kernels: int | None = None) -> Any:
     from panlearn.grading.core.pool import KernelPool
     from panlearn.grading.jobs import GradingContext
 
-    values = app.config["PANLEARN"]
+    services = services_of(app)
+    values = services.settings
     settings = grading_settings(values)
     size = values["GRADING_KERNELS"] if warm_kernels is None else warm_kernels
     settings.work_dir.mkdir(parents=True, exist_ok=True)
@@ -90,9 +92,10 @@ def build_context(app: Flask, *, warm_kernels: int | None = None) -> Any:
             "the grader cannot enforce " + "; ".join(weak) + ". Give it what it needs "
             "(docs/OPERATIONS.md, 'Limits per submission'), or accept this with "
             "PANLEARN_GRADING_WEAK_LIMITS=true")
-    return GradingContext(settings=settings, datasets=app.extensions["panlearn.datasets"],
+    return GradingContext(settings=settings, datasets=services.datasets,
                           pool=pool, attempts=values["GRADING_ATTEMPTS"],
-                          live_timeout_s=values["LIVE_TIMEOUT_S"])
+                          live_timeout_s=values["LIVE_TIMEOUT_S"],
+                          grader_version=services.version, on_graded=services.graded_hooks)
 
 
 def grade_one(app: Flask, context: Any,
@@ -110,7 +113,7 @@ def grade_one(app: Flask, context: Any,
     from panlearn.grading.queue import RUN
     from panlearn.grading.runs import process_run
 
-    lease_s = app.config["PANLEARN"]["GRADING_LEASE_S"]
+    lease_s = services_of(app).settings["GRADING_LEASE_S"]
     with app.app_context():
         claimed = claim_next(db.session, timedelta(seconds=lease_s), attempts=context.attempts)
         if claimed is None:
@@ -160,10 +163,13 @@ def worker_loop(app: Flask, wake: Any = None, *, poll_s: float = 2.0,
             context.pool.close()
 
 
-def _worker_process_main(overrides: dict[str, Any], wake: Any, finished: Any = None) -> None:
-    """Entry point of a local worker process (spawned: a fresh interpreter)."""
-    from panlearn import create_app
+def _worker_process_main(app_factory: Callable[..., Flask], overrides: dict[str, Any], wake: Any,
+                         finished: Any = None) -> None:
+    """Entry point of a local worker process (spawned: a fresh interpreter).
 
+    ``app_factory`` (`panlearn.create_app`, passed by reference) builds the
+    worker's app: grading does not import the app factory.
+    """
     logging.basicConfig(level=logging.INFO)
     # papermill and nbclient log every run at INFO ("Executing notebook…"): noise per submission.
     for name in ("papermill", "traitlets"):
@@ -180,7 +186,7 @@ def _worker_process_main(overrides: dict[str, Any], wake: Any, finished: Any = N
                 stop.set()
 
     threading.Thread(target=_watch_parent, daemon=True, name="parent-watch").start()
-    worker_loop(create_app(overrides), wake, stop=stop, finished=finished)
+    worker_loop(app_factory(overrides), wake, stop=stop, finished=finished)
 
 
 class FinishedRuns:
@@ -212,11 +218,14 @@ class FinishedRuns:
 
 
 class LocalDispatcher:
-    """Worker processes inside the app, fed from the database; started on first use."""
+    """Worker processes inside the app, fed from the database; started on first use.
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.size = app.config["PANLEARN"]["GRADING_WORKERS"]
+    Each worker builds its own app with ``app_factory`` from these ``settings``.
+    """
+
+    def __init__(self, settings: Mapping[str, Any], *, app_factory: Callable[..., Flask]) -> None:
+        self.settings, self.app_factory = settings, app_factory
+        self.size = settings["GRADING_WORKERS"]
         self._context = multiprocessing.get_context("spawn")
         self._wake: Any = None
         self._finished_queue: Any = None
@@ -236,10 +245,10 @@ class LocalDispatcher:
                 self._finished_queue = self._context.Queue()
                 threading.Thread(target=self._listen, args=(self._finished_queue,),
                                  daemon=True, name="finished-runs").start()
-            overrides = {k: v for k, v in self.app.config["PANLEARN"].items()}
+            overrides = dict(self.settings)
             while len(self._processes) < self.size:
                 process = self._context.Process(target=_worker_process_main,
-                                                args=(overrides, self._wake,
+                                                args=(self.app_factory, overrides, self._wake,
                                                       self._finished_queue),
                                                 daemon=True, name="panlearn-grader")
                 process.start()
@@ -297,8 +306,12 @@ class CeleryDispatcher:
     wake_on_finish = None  # a waiting request polls the database
 
 
-def dispatcher_for(app: Flask) -> LocalDispatcher | CeleryDispatcher:
-    """The dispatcher chosen by `PANLEARN_BROKER_URL`."""
-    if app.config["PANLEARN"]["BROKER_URL"]:
+def dispatcher_for(app: Flask, settings: Mapping[str, Any], *,
+                   app_factory: Callable[..., Flask]) -> LocalDispatcher | CeleryDispatcher:
+    """The dispatcher chosen by `PANLEARN_BROKER_URL` (Celery is pointed at the broker)."""
+    if settings["BROKER_URL"]:
+        from panlearn.grading.tasks import configure
+
+        configure(settings["BROKER_URL"])
         return CeleryDispatcher(app)
-    return LocalDispatcher(app)
+    return LocalDispatcher(settings, app_factory=app_factory)

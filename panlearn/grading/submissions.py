@@ -1,7 +1,8 @@
 """Submissions as use cases: hand one in, see one, list them, with who may see what.
 
-A submission is validated and committed before any grading work starts; the
-caller dispatches it after the commit. Handing one in goes through, in order:
+A submission is validated and committed before any grading work starts; its
+"submitted" hooks run after the commit (the dispatcher wakes a worker: see
+`panlearn.wiring`). Handing one in goes through, in order:
 
 1. a look at the student's limits (`check_limits`): uploads per exercise per
    hour, refused ones included, and submissions waiting or being graded
@@ -24,6 +25,7 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +47,7 @@ from panlearn.grading.core.errors import SubmissionRejectedError
 from panlearn.grading.core.matching import prepare_submission
 from panlearn.grading.core.settings import GradingSettings
 from panlearn.grading.core.spec import ExerciseSpec, load_exercise_spec
+from panlearn.grading.hooks import SubmissionHook, publish
 from panlearn.grading.intake import NotebookShapeLimits, parse_upload
 from panlearn.grading.queue import until_a_place_frees
 from panlearn.models import (
@@ -140,8 +143,13 @@ def exercise_spec(exercise: Exercise, source: Any | None = None) -> ExerciseSpec
 
 def submit_notebook(session: Session, exercise: Exercise, viewer: User | None, data: bytes, *,
                     limits: SubmissionLimits, settings: GradingSettings,
-                    priority: int = INTERACTIVE) -> Submission:
-    """Validate and store a submission in state `queued`; nothing runs yet."""
+                    priority: int = INTERACTIVE,
+                    after_commit: Iterable[SubmissionHook] = ()) -> Submission:
+    """Validate and store a submission in state `queued`, then run the ``after_commit`` hooks.
+
+    The hooks (the dispatcher's wake-up) run only once the submission is
+    committed, so nothing is lost when one fails: the workers find it queued.
+    """
     if viewer is None:
         raise UnauthorizedError("Sign in to submit.")
     user_id = viewer.id
@@ -170,6 +178,7 @@ def submit_notebook(session: Session, exercise: Exercise, viewer: User | None, d
                             priority=priority, preview=is_try_out(viewer, version))
     session.add(submission)
     session.commit()
+    publish(after_commit, session, submission.id, event="submitted")
     return submission
 
 

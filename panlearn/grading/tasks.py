@@ -113,9 +113,10 @@ def sweep(stale_after_s: float | None = None) -> int:
     from panlearn.grading.jobs import settle_exhausted
     from panlearn.grading.queue import in_turn, queue_order
     from panlearn.models import SubmissionState, utcnow
+    from panlearn.wiring import services_of
 
     app = _app()
-    settings = app.config["PANLEARN"]
+    settings = services_of(app).settings
     if stale_after_s is None:
         stale_after_s = settings["GRADING_LEASE_S"]
     stale = utcnow() - timedelta(seconds=stale_after_s)

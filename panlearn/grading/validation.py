@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from panlearn.datasets.resolve import (
     all_assignments,
@@ -21,12 +21,15 @@ from panlearn.datasets.resolve import (
     resolve_exercise_datasets,
 )
 from panlearn.datasets.settings import DatasetsContext
-from panlearn.grading.core.answers import encode_answers
 from panlearn.grading.core.errors import ExerciseSpecError
-from panlearn.grading.core.pipeline import validate_reference_solution
-from panlearn.grading.core.pool import KernelPool
 from panlearn.grading.core.settings import GradingSettings
 from panlearn.grading.reference import ExerciseValidation, checksums_of, job_files
+
+if TYPE_CHECKING:
+    from panlearn.grading.core.pool import KernelPool
+
+# The grading core (papermill, numpy) is imported when an exercise is validated, not
+# with this module: the import services and commands that name it must start quickly.
 
 #: Takes the source notebook and its dataset references; returns what validation learnt.
 Validator = Callable[[Any, list[dict[str, Any]]], ExerciseValidation]
@@ -41,6 +44,8 @@ def validate_exercise(notebook: Any, datasets: list[dict[str, Any]], *,
     reference, its answers on each choice. Raises `ExerciseSpecError` naming
     each check that does not pass (and the files, when there are choices).
     """
+    from panlearn.grading.core.pool import KernelPool
+
     assignments = all_assignments(datasets)
     result = ExerciseValidation()
     in_kernel: set[str] = set()
@@ -61,6 +66,9 @@ def _validate_on(notebook: Any, datasets: list[dict[str, Any]], assignment: Any,
                  *, settings: GradingSettings, data: DatasetsContext, pool: KernelPool,
                  result: ExerciseValidation, in_kernel: set[str]) -> None:
     """Grade the reference solution on one choice of files, adding what it learnt to ``result``."""
+    from panlearn.grading.core.answers import encode_answers
+    from panlearn.grading.core.pipeline import validate_reference_solution
+
     resolved = resolve_exercise_datasets(datasets, registry=data.registry,
                                          cache=data.file_cache, assignment=assignment)
     try:
@@ -84,6 +92,8 @@ def in_process_validator(settings: GradingSettings, data: DatasetsContext) -> Va
 
     The pool is closed when the validator is dropped.
     """
+    from panlearn.grading.core.pool import KernelPool
+
     pool = KernelPool(settings, size=0)
 
     def validate(notebook: Any, datasets: list[dict[str, Any]]) -> ExerciseValidation:

@@ -9,13 +9,11 @@ import json
 import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from panlearn.errors import PanlearnError
 from panlearn.extensions import db
-from panlearn.lti.config import PlatformInput, list_platforms, register_platform, remove_platform
-from panlearn.lti.keys import tool_jwks, tool_key
+from panlearn.wiring import services
 
 lti_cli = AppGroup("lti", help="Run panlearn as an LTI 1.3 tool of an LMS.")
 
@@ -43,6 +41,8 @@ def register_command(issuer: str, client_id: str, deployment_ids: tuple[str, ...
                      auth_login_url: str, token_url: str, jwks_url: str, audience: str | None,
                      name: str) -> None:
     """Register (or update) a platform; deployments are added to those it has."""
+    from panlearn.lti.config import PlatformInput, register_platform  # pylti1p3: when run
+
     try:
         platform = register_platform(db.session, PlatformInput(
             issuer=issuer, client_id=client_id, auth_login_url=auth_login_url,
@@ -59,6 +59,8 @@ def register_command(issuer: str, client_id: str, deployment_ids: tuple[str, ...
 @lti_cli.command("list")
 def list_command() -> None:
     """List the registered platforms."""
+    from panlearn.lti.config import list_platforms
+
     for platform in list_platforms(db.session):
         deployments = ", ".join(d.deployment_id for d in platform.deployments) or "-"
         click.echo(f"{platform.issuer}  client {platform.client_id}  deployments {deployments}"
@@ -70,6 +72,8 @@ def list_command() -> None:
 @click.argument("client_id")
 def remove_command(issuer: str, client_id: str) -> None:
     """Forget a platform registration."""
+    from panlearn.lti.config import remove_platform
+
     try:
         remove_platform(db.session, issuer, client_id)
     except PanlearnError as error:
@@ -83,8 +87,10 @@ def remove_command(issuer: str, client_id: str) -> None:
               help="Where this panlearn is served (the URLs an LMS admin enters).")
 def tool_command(base_url: str) -> None:
     """Print what an LMS admin enters for panlearn: URLs, and the public key."""
+    from panlearn.lti.keys import tool_jwks
+
     base = base_url.rstrip("/")
-    key = tool_key(current_app.config["PANLEARN"]["INSTANCE_DIR"])
+    key = services().tool_key()
     click.echo(f"Tool URL / redirection URI: {base}/lti/launch")
     click.echo(f"Initiate login URL:         {base}/lti/login")
     click.echo(f"Deep linking URL:           {base}/lti/launch")

@@ -1,9 +1,10 @@
 """Grade passback: after a submission is graded, post the score to the LMS gradebook (AGS).
 
 `post_score` runs after the grading result is committed, in the grading
-worker. It posts the learner's best graded score for the exercise (the mark
-that counts for progress too, so a worse retry never lowers the gradebook) to
-every line item remembered from their launches, with a client-credentials
+worker: it subscribes to grading's "graded" hooks (`panlearn.wiring`). It
+posts the learner's best graded score for the exercise (the mark that counts
+for progress too, so a worse retry never lowers the gradebook) to every line
+item remembered from their launches, with a client-credentials
 token obtained by a JWT assertion signed with the tool's key. It never raises:
 the LMS being down must not fail or retry a grading, so failures are logged
 and kept on the line item (`last_error`) for operators.
@@ -16,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-from flask import current_app
 from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.grade import Grade
 from pylti1p3.service_connector import ServiceConnector
@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from panlearn.lti.config import TimeoutSession, ToolRegistration
-from panlearn.lti.keys import ToolKey, tool_key
+from panlearn.lti.keys import ToolKey
 from panlearn.lti.users import sub_of
 from panlearn.models import LtiLineItem, Submission, SubmissionState, utcnow
 
@@ -32,12 +32,13 @@ log = logging.getLogger(__name__)
 
 
 def post_score(session: Session, submission_id: int, *,
-               key: ToolKey | None = None,
+               key: Callable[[], ToolKey],
                http: Callable[[], requests.Session] = TimeoutSession) -> int:
     """Post the learner's best score to each LMS line item of the exercise; how many took it.
 
     Called after the grading commit. Does nothing (and costs one indexed query)
-    for submissions of exercises never launched from an LMS. Never raises.
+    for submissions of exercises never launched from an LMS; ``key`` gives the
+    tool's signing key, read only when there is something to post. Never raises.
     """
     try:
         submission = session.get(Submission, submission_id)
@@ -48,14 +49,14 @@ def post_score(session: Session, submission_id: int, *,
             LtiLineItem.exercise_id == submission.exercise_id)))
         if not links:
             return 0
-        key = key or tool_key(current_app.config["PANLEARN"]["INSTANCE_DIR"])
         best = session.scalar(select(func.max(Submission.score)).where(
             Submission.user_id == submission.user_id,
             Submission.exercise_id == submission.exercise_id,
             Submission.state == SubmissionState.GRADED))
         maximum = submission.max_score or submission.exercise.points
         when = submission.finished_at or utcnow()
-        posted = sum(_post_one(session, link, best or 0.0, maximum, when, key, http)
+        signing_key = key()
+        posted = sum(_post_one(session, link, best or 0.0, maximum, when, signing_key, http)
                      for link in links)
         session.commit()
         return posted

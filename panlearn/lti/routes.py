@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -26,32 +26,27 @@ from flask import (
     session,
     url_for,
 )
-from pylti1p3.contrib.flask import (
-    FlaskCookieService,
-    FlaskMessageLaunch,
-    FlaskOIDCLogin,
-    FlaskRequest,
-)
 
 from panlearn.api.identity import SESSION_USER_KEY
 from panlearn.errors import InvalidInputError
 from panlearn.extensions import db
-from panlearn.lti.config import DatabaseToolConf, TimeoutSession
-from panlearn.lti.deep_linking import (
-    deep_link_response,
-    pack_request,
-    selectable_courses,
-    unpack_request,
-)
-from panlearn.lti.keys import ToolKey, tool_jwks, tool_key
-from panlearn.lti.launch import begin_login, complete_launch
-from panlearn.lti.nonces import DatabaseSessionService
 from panlearn.web.security import (
     allow_form_action,
     allow_framing,
     allow_script,
     register_csrf_exempt,
 )
+from panlearn.wiring import services
+
+if TYPE_CHECKING:
+    from pylti1p3.contrib.flask import FlaskCookieService, FlaskRequest
+
+    from panlearn.lti.config import DatabaseToolConf
+    from panlearn.lti.keys import ToolKey
+    from panlearn.lti.nonces import DatabaseSessionService
+
+# pylti1p3 (with requests and jwcrypto) and the tool's modules are imported by the views
+# that use them: every `flask` command builds the app, and this module with it.
 
 bp = Blueprint("lti", __name__, template_folder="templates")
 
@@ -62,14 +57,20 @@ _AUTO_SUBMIT_HASH = "'sha256-" + base64.b64encode(
 
 
 def _key() -> ToolKey:
-    return tool_key(current_app.config["PANLEARN"]["INSTANCE_DIR"])
+    return services().tool_key()
 
 
 def _tool_conf() -> DatabaseToolConf:
+    from panlearn.lti.config import DatabaseToolConf
+
     return DatabaseToolConf(db.session, _key())
 
 
 def _lti_request() -> tuple[FlaskRequest, DatabaseSessionService, FlaskCookieService]:
+    from pylti1p3.contrib.flask import FlaskCookieService, FlaskRequest
+
+    from panlearn.lti.nonces import DatabaseSessionService
+
     lti_request = FlaskRequest()
     return (lti_request, DatabaseSessionService(lti_request, db.session),
             FlaskCookieService(lti_request))
@@ -78,6 +79,8 @@ def _lti_request() -> tuple[FlaskRequest, DatabaseSessionService, FlaskCookieSer
 @bp.route("/.well-known/jwks.json")
 def jwks() -> Response:
     """The tool's public keys, with which platforms verify what panlearn signs."""
+    from panlearn.lti.keys import tool_jwks
+
     response = jsonify(tool_jwks(_key()))
     response.cache_control.public = True
     response.cache_control.max_age = 300
@@ -87,6 +90,10 @@ def jwks() -> Response:
 @bp.route("/lti/login", methods=["GET", "POST"])
 def login() -> Any:
     """OIDC third-party login initiation: the platform sends `iss` and `login_hint`."""
+    from pylti1p3.contrib.flask import FlaskOIDCLogin
+
+    from panlearn.lti.launch import begin_login
+
     lti_request, sessions, cookies = _lti_request()
     oidc = FlaskOIDCLogin(lti_request, _tool_conf(), session_service=sessions,
                           cookie_service=cookies)
@@ -96,6 +103,12 @@ def login() -> Any:
 @bp.route("/lti/launch", methods=["POST"])
 def launch() -> Any:
     """The platform posts the id_token here: open the lesson, or the deep-linking picker."""
+    from pylti1p3.contrib.flask import FlaskMessageLaunch
+
+    from panlearn.lti.config import TimeoutSession
+    from panlearn.lti.deep_linking import pack_request, selectable_courses
+    from panlearn.lti.launch import complete_launch
+
     lti_request, sessions, cookies = _lti_request()
     tool_conf = _tool_conf()
     message = FlaskMessageLaunch(lti_request, tool_conf, session_service=sessions,
@@ -121,6 +134,8 @@ def launch() -> Any:
 @bp.route("/lti/deep-link", methods=["POST"])
 def deep_link() -> str:
     """The picker's answer: sign the chosen lessons and post them back to the LMS."""
+    from panlearn.lti.deep_linking import deep_link_response, unpack_request
+
     context, _ = unpack_request(request.form.get("token", ""),
                                 current_app.config["SECRET_KEY"])
     try:

@@ -18,6 +18,7 @@ from panlearn.metadata.oai import OAI_MIMETYPE, Repository, handle_request
 from panlearn.metadata.sitemap import build_sitemap, published_versions
 from panlearn.metadata.urls import FlaskUrls
 from panlearn.web.security import register_csrf_exempt
+from panlearn.wiring import services
 
 bp = Blueprint("metadata", __name__)
 
@@ -30,7 +31,7 @@ MAX_AGE = 300
 def course_jsonld_document(slug: str) -> Response:
     """The Bioschemas JSON-LD of a course's published version."""
     version = get_course_version(db.session, slug, None)
-    registry = current_app.extensions["panlearn.datasets"].registry
+    registry = services().datasets.registry
     response = current_app.json.response(course_jsonld(version, registry=registry))
     response.mimetype = JSONLD_MIMETYPE
     return _cacheable(response)
@@ -49,7 +50,7 @@ def oai() -> Response:
     source = request.form if request.method == "POST" else request.args
     arguments = {name: values for name, values in source.lists()}
     base_url = url_for("metadata.oai", _external=True)
-    settings = current_app.config["PANLEARN"]
+    settings = services().settings
     host = urlsplit(base_url).hostname or "localhost"
     repository = Repository(
         name=f"panlearn at {host}", base_url=base_url,

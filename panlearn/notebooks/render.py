@@ -26,11 +26,9 @@ import re
 import threading
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from nbconvert.exporters import HTMLExporter
 from nbformat import NotebookNode
-from traitlets.config import Config
 
 from panlearn.errors import NotFoundError
 from panlearn.notebooks.cache import TEMPLATES_DIR, cached, variant_name
@@ -38,6 +36,9 @@ from panlearn.notebooks.canonical import CELL_ID_PATTERN, normalize_notebook
 from panlearn.notebooks.sanitise import image_data_url, sanitise_html, svg_data_url
 from panlearn.notebooks.student import make_student_version, needs_student_version
 from panlearn.quizzes.blocks import has_quizzes, split_markdown
+
+if TYPE_CHECKING:  # nbconvert is imported with the first cold render: a cached page never needs it
+    from nbconvert.exporters import HTMLExporter
 
 #: Text outputs longer than this many lines fold into a <details> element.
 DEFAULT_COLLAPSE_LINES = 40
@@ -82,6 +83,9 @@ def new_exporter(kind: Literal["lesson", "slides"] = "lesson") -> HTMLExporter:
     Building one loads and compiles the Jinja templates (~0.3 s), so the
     renderer keeps one per thread; tests may pass their own.
     """
+    from nbconvert.exporters import HTMLExporter
+    from traitlets.config import Config
+
     # The inline pygments <style> of nbconvert is useless in a fragment.
     config = Config({"CSSHTMLHeaderPreprocessor": {"enabled": False}})
     common: dict[str, Any] = {

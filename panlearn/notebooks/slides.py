@@ -21,9 +21,7 @@ import hashlib
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from nbconvert.exporters import HTMLExporter
+from typing import TYPE_CHECKING, Any
 
 from panlearn.errors import InvalidInputError
 from panlearn.notebooks.cache import cached, variant_name
@@ -36,6 +34,9 @@ from panlearn.notebooks.render import (
     prepare_for_display,
 )
 from panlearn.notebooks.slide_plan import plan_slides
+
+if TYPE_CHECKING:
+    from nbconvert.exporters import HTMLExporter
 
 #: Where the platform serves the npm package `reveal.js` (dist/, plugin/).
 DEFAULT_REVEAL_URL_PREFIX = "/static/vendor/reveal.js"

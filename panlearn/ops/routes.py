@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Blueprint, Response, current_app, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 
 from panlearn.extensions import db
-from panlearn.ops.metrics import GradingCollector
+from panlearn.wiring import services
 
 bp = Blueprint("ops", __name__)
 
@@ -26,12 +22,17 @@ def healthz() -> Response:
 @bp.route("/readyz")
 def readyz() -> tuple[Response, int]:
     """Readiness: the database answers and its schema is at the code's migration head."""
+    # Alembic is imported here, not at start-up: it costs every `flask` command a third of a second.
+    from alembic.config import Config
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     checks: dict[str, str] = {}
     try:
         with db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
             current = set(MigrationContext.configure(connection).get_current_heads())
-        directory = current_app.extensions["migrate"].directory
+        directory = services().migrations_dir
         config = Config()
         config.set_main_option("script_location", str(Path(directory)))
         expected = set(ScriptDirectory.from_config(config).get_heads())
@@ -47,6 +48,10 @@ def readyz() -> tuple[Response, int]:
 @bp.route("/metrics")
 def metrics() -> Response:
     """Prometheus exposition of the grading metrics."""
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+    from panlearn.ops.metrics import GradingCollector
+
     registry = CollectorRegistry(auto_describe=False)
     registry.register(GradingCollector(current_app._get_current_object()))  # type: ignore[attr-defined]
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

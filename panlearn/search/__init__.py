@@ -16,17 +16,28 @@ Modules, each named for what it holds:
 - `synonyms`: short names of techniques and facilities; `sync`: courses into documents
 """
 
-from panlearn.search.documents import (
-    KINDS,
-    SearchDocument,
-    Viewer,
-    course_doc_id,
-    exercise_doc_id,
-    lesson_doc_id,
-)
-from panlearn.search.extract import NotebookText, extract_notebook_text
-from panlearn.search.index import Index, SearchIndexBusyError
-from panlearn.search.query import FacetCount, SearchHit, SearchResult, search
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+#: Where each name below lives. They are imported on first use, not with the package:
+#: whoosh and numpy would otherwise cost every `flask` command and every page module.
+_HOMES = {
+    "KINDS": "documents", "SearchDocument": "documents", "Viewer": "documents",
+    "course_doc_id": "documents", "exercise_doc_id": "documents", "lesson_doc_id": "documents",
+    "NotebookText": "extract", "extract_notebook_text": "extract",
+    "Index": "index", "SearchIndexBusyError": "index",
+    "FacetCount": "query", "SearchHit": "query", "SearchResult": "query", "search": "query",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The re-exported name, imported from its module when first asked for."""
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
+
 
 __all__ = [
     "KINDS",

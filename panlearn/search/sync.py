@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 from sqlalchemy import select
@@ -28,8 +28,10 @@ from panlearn.search.documents import (
     lesson_doc_id,
 )
 from panlearn.search.extract import extract_notebook_text
-from panlearn.search.index import Index, SearchIndexBusyError
-from panlearn.search.synonyms import Synonyms, build_synonyms, load_table
+
+if TYPE_CHECKING:  # whoosh: imported when the index is opened or a query expanded
+    from panlearn.search.index import Index
+    from panlearn.search.synonyms import Synonyms
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ class SearchContext:
     def index(self) -> Index:
         """The open index."""
         if self._index is None:
+            from panlearn.search.index import Index
+
             self._index = Index.open_or_create(self.path, lock_timeout=self.lock_timeout)
         return self._index
 
@@ -66,6 +70,8 @@ SYNONYMS_FILE = "synonyms.yml"
 def _synonyms(path: Path, mtime: float, organisations: tuple[tuple[str, str], ...],
               techniques: tuple[tuple[str, str], ...]) -> Synonyms:
     # Keyed by the file's mtime and the organisations: an edit or `orgs load` shows at once.
+    from panlearn.search.synonyms import build_synonyms, load_table
+
     return build_synonyms(load_table(path), organisations, techniques)
 
 
@@ -138,6 +144,8 @@ def reindex_course(session: Session, index: Index, slug: str) -> None:
     leaves a ghost hit. A busy index is logged, not raised: the database is the
     source of truth and `flask search rebuild` restores the index.
     """
+    from panlearn.search.index import SearchIndexBusyError
+
     course = session.scalar(select(Course).where(Course.slug == slug))
     try:
         index.delete_course(slug)

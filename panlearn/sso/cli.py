@@ -11,11 +11,10 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
-from panlearn.sso.client import oidc_clients
 from panlearn.sso.errors import SignInError
+from panlearn.wiring import services
 
 sso_cli = AppGroup("sso", help="Sign-in through OpenID Connect identity providers.")
 
@@ -26,9 +25,9 @@ sso_cli = AppGroup("sso", help="Sign-in through OpenID Connect identity provider
 @click.option("--check", is_flag=True, help="Fetch each provider's discovery document.")
 def providers_command(base_url: str | None, check: bool) -> None:
     """List the configured providers with what to register at each."""
-    base = (base_url or current_app.config["PANLEARN"]["PUBLIC_URL"]
+    base = (base_url or services().settings["PUBLIC_URL"]
             or "http://localhost:5000").rstrip("/")
-    clients = oidc_clients()
+    clients = services().sso
     if not clients.providers:
         click.echo("no identity providers configured (see PANLEARN_IDENTITY_FILE)")
         return

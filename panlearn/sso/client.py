@@ -22,14 +22,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-from authlib.integrations.base_client import MismatchingStateError, OAuthError
-from authlib.integrations.flask_client import OAuth
-from flask import Flask, Response, current_app
-from joserfc.errors import ClaimError, ExpiredTokenError, InvalidClaimError, JoseError
+from flask import Flask, Response
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -39,9 +36,11 @@ from panlearn.sso.errors import SignInError
 from panlearn.sso.providers import ProviderConfig
 from panlearn.sso.signin import VerifiedLogin
 
+if TYPE_CHECKING:  # Authlib (and requests, joserfc) load with the first sign-in, not at start-up
+    from authlib.integrations.flask_client import OAuth
+
 log = logging.getLogger(__name__)
 
-_EXTENSION = "panlearn.sso"
 #: Claims only the id_token may set; userinfo adds the others (groups, entitlements).
 _TOKEN_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "nonce",
                            "acr", "amr", "azp", "at_hash", "c_hash", "sid", "jti"})
@@ -84,15 +83,22 @@ def _origin(url: object) -> str | None:
 
 
 class OidcClients:
-    """The configured providers, each an Authlib client registered on the app."""
+    """The configured providers, each an Authlib client registered on the app at first use."""
 
     def __init__(self, app: Flask, providers: list[ProviderConfig], *, state: LoginStateStore,
                  timeout_s: float, clock_skew_s: int) -> None:
+        self._app, self._state, self._timeout_s = app, state, timeout_s
         self._providers = {provider.name: provider for provider in providers}
         self._clock_skew_s = clock_skew_s
-        self._oauth = OAuth(app, cache=state)
-        for provider in providers:
-            self._oauth.register(
+
+    @cached_property
+    def _oauth(self) -> OAuth:
+        """Authlib's registry of the providers (built once, at the first sign-in)."""
+        from authlib.integrations.flask_client import OAuth
+
+        oauth = OAuth(self._app, cache=self._state)
+        for provider in self._providers.values():
+            oauth.register(
                 provider.name, client_id=provider.client_id,
                 client_secret=provider.client_secret,
                 server_metadata_url=provider.discovery_url,
@@ -101,8 +107,9 @@ class OidcClients:
                     "code_challenge_method": "S256",
                     "token_endpoint_auth_method": ("client_secret_basic"
                                                    if provider.client_secret else "none"),
-                    "default_timeout": timeout_s,
+                    "default_timeout": self._timeout_s,
                 })
+        return oauth
 
     @property
     def providers(self) -> list[ProviderConfig]:
@@ -221,6 +228,10 @@ class _translated:
 
 
 def _sign_in_error(name: str, error: BaseException) -> SignInError | None:
+    import requests
+    from authlib.integrations.base_client import MismatchingStateError, OAuthError
+    from joserfc.errors import ClaimError, ExpiredTokenError, InvalidClaimError, JoseError
+
     again = "Please sign in again."
     if isinstance(error, MismatchingStateError):
         return SignInError(f"This sign-in was already completed, has expired, or was started "
@@ -264,13 +275,3 @@ def _sign_in_error(name: str, error: BaseException) -> SignInError | None:
                            status=502)
     return None
 
-
-def init_app(app: Flask, clients: OidcClients) -> None:
-    """Make the providers available to the views (`oidc_clients()`)."""
-    app.extensions[_EXTENSION] = clients
-
-
-def oidc_clients() -> OidcClients:
-    """The providers of the current app."""
-    clients: OidcClients = current_app.extensions[_EXTENSION]
-    return clients

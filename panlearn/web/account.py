@@ -26,9 +26,9 @@ from panlearn.accounts.service import (
 from panlearn.api.identity import current_user
 from panlearn.extensions import db
 from panlearn.models import Identity, IdentityKind, User
-from panlearn.sso.client import oidc_clients
 from panlearn.sso.providers import ProviderConfig
 from panlearn.web.forms import TokenForm
+from panlearn.wiring import services
 
 bp = Blueprint("account", __name__)
 
@@ -52,7 +52,7 @@ def _label(identity: Identity, providers: dict[str, ProviderConfig]) -> str:
 
 def _page(user: User, form: TokenForm, *, new_token: IssuedToken | None = None,
           new_token_name: str | None = None) -> str:
-    providers = {provider.name: provider for provider in oidc_clients().providers}
+    providers = {provider.name: provider for provider in services().sso.providers}
     ways_in = len(user.identities) + (1 if has_password(user) else 0)
     linked = [LinkedIdentity(id=identity.id, label=_label(identity, providers),
                              identity=identity,

@@ -16,7 +16,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -27,12 +26,13 @@ from flask import (
 from panlearn.accounts.permissions import require_author
 from panlearn.api.identity import current_user
 from panlearn.authoring.jobs import recent_import_jobs
-from panlearn.authoring.service import archive_course, publish_course
+from panlearn.authoring.service import CourseHook, archive_course, publish_course
 from panlearn.authoring.workspace import course_row, organisation_courses, publish_plan
 from panlearn.errors import ConflictError
 from panlearn.extensions import db
 from panlearn.models import User
 from panlearn.web.forms import ConfirmForm, ImportForm
+from panlearn.wiring import services
 
 bp = Blueprint("author", __name__, url_prefix="/author")
 
@@ -51,8 +51,8 @@ def author_page(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _hooks() -> list[Any]:
-    return current_app.extensions.get("panlearn_course_hooks", [])
+def _hooks() -> tuple[CourseHook, ...]:
+    return services().course_hooks
 
 
 @bp.route("")

@@ -11,17 +11,17 @@ page shows where it is whenever it is opened again.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, render_template, url_for
+from flask import Blueprint, Response, redirect, render_template, url_for
 
 from panlearn.authoring.jobs import get_import_job, recent_import_jobs, start_import
 from panlearn.authoring.report import ImportReport
-from panlearn.authoring.runner import EXTENSION
 from panlearn.authoring.workspace import organisation_courses
 from panlearn.errors import InvalidInputError
 from panlearn.extensions import db
 from panlearn.models import ImportJob, ImportJobState, User
 from panlearn.web.author import author_page
 from panlearn.web.forms import ImportForm
+from panlearn.wiring import services
 
 bp = Blueprint("author_imports", __name__, url_prefix="/author/imports")
 
@@ -41,19 +41,19 @@ def start(viewer: User) -> Response | tuple[str, int]:
         job = start_import(db.session, viewer, mode=form.mode.data or "import",
                            archive=data or None, filename=upload.filename if upload else "",
                            git_url=(form.git_url.data or "").strip() or None,
-                           git_ref=form.git_ref.data, settings=current_app.config["PANLEARN"])
+                           git_ref=form.git_ref.data, settings=services().settings)
     except InvalidInputError as error:
         return render_template("author/home.html", rows=organisation_courses(db.session, viewer),
                                jobs=recent_import_jobs(db.session, viewer), form=form,
                                organisation=viewer.organisation, form_error=error.detail), 400
-    current_app.extensions[EXTENSION].submit(job.id)
+    services().imports.submit(job.id)
     return redirect(url_for("author_imports.show", job_id=job.id), code=303)
 
 
 def _report_of(job: ImportJob) -> ImportReport:
     if job.state in (ImportJobState.QUEUED, ImportJobState.RUNNING):
         # Whoever looks keeps the job alive: one left behind by a dead process is resumed.
-        current_app.extensions[EXTENSION].resume()
+        services().imports.resume()
     return ImportReport.from_dict(job.report)
 
 

@@ -19,17 +19,17 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, url_for
+from flask import url_for
 from markupsafe import Markup
 
 from panlearn.errors import UnauthorizedError
 from panlearn.grading.core import nbgrader
-from panlearn.grading.core.live import is_editable
 from panlearn.grading.reference import with_viewers_files
-from panlearn.grading.runs import may_run, run_limits, student_notebook
+from panlearn.grading.runs import may_run, student_notebook
 from panlearn.models import Exercise, Lesson, User
 from panlearn.web import assets
 from panlearn.web.security import style_nonce
+from panlearn.wiring import services
 
 #: The bundle of CodeMirror 6 that `assets` builds at install time.
 EDITOR_BUNDLE = "codemirror.js"
@@ -38,7 +38,7 @@ EDITOR_BUNDLE = "codemirror.js"
 def may_run_here(viewer: User | None) -> bool:
     """Whether this viewer gets runnable cells (signed in, or anonymous runs allowed)."""
     try:
-        may_run(viewer, run_limits(current_app.config["PANLEARN"]))
+        may_run(viewer, services().run_limits)
     except UnauthorizedError:
         return False
     return True
@@ -51,6 +51,8 @@ def live_config(lesson: Lesson, viewer: User | None, *, exercise: Exercise | Non
     With ``exercise`` the page keeps a draft and can check the work; with
     ``cell`` (an embed) only that cell is on the page.
     """
+    from panlearn.grading.core.live import is_editable  # with the grading core, at first use
+
     notebook = student_notebook(lesson)
     # The parameters cell names the viewer's own files, as their download does; the
     # notebook's metadata (every file choice of every parameter) is not the page's business.
@@ -65,7 +67,7 @@ def live_config(lesson: Lesson, viewer: User | None, *, exercise: Exercise | Non
             item.outputs, item.execution_count = [], None
     checks = {str(nbgrader.meta(c).get("grade_id")): c["id"] for c in notebook.cells
               if nbgrader.is_check_cell(c) and nbgrader.meta(c).get("grade_id")}
-    settings = current_app.config["PANLEARN"]
+    settings = services().settings
     config: dict[str, Any] = {
         "lesson": lesson.id,
         "user": viewer.id if viewer is not None else None,
@@ -113,7 +115,7 @@ def jupyterhub_link(lesson: Lesson) -> str | None:
     Only for courses imported from a git repository: nbgitpuller clones (or
     updates) it into the learner's hub and opens it in JupyterLab.
     """
-    hub = current_app.config["PANLEARN"]["JUPYTERHUB_URL"]
+    hub = services().settings["JUPYTERHUB_URL"]
     origin = lesson.module.course_version.source_uri or ""
     if not hub or not origin.startswith("git:"):
         return None

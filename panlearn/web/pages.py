@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_wtf import FlaskForm
 
 from panlearn.accounts.permissions import can_view_version
@@ -41,6 +41,7 @@ from panlearn.web.security import (
     embed_frame_sources,
     is_public,
 )
+from panlearn.wiring import services
 
 bp = Blueprint("pages", __name__)
 
@@ -75,7 +76,7 @@ def course(slug: str) -> str:
     # Search engines and the PaN training catalogue (TeSS) read the Bioschemas markup.
     jsonld = None
     if version.status == VersionStatus.PUBLISHED:
-        registry = current_app.extensions["panlearn.datasets"].registry
+        registry = services().datasets.registry
         jsonld = course_jsonld_text(course_jsonld(version, registry=registry))
     progress = None
     if viewer is not None and (enrolment := enrolment_of(db.session, viewer.id,
@@ -109,7 +110,7 @@ def lesson(lesson_id: int, upload_error: str | None = None,
     # The data credit names the viewer's own files (all choices for anonymous viewers).
     data_credits = dataset_credits(
         exercise.datasets if exercise is not None else [],
-        registry=current_app.extensions["panlearn.datasets"].registry,
+        registry=services().datasets.registry,
         assignment=assignment_for(exercise, viewer.id)
         if exercise is not None and viewer is not None else None)
     # A signed-in learner does the exercise in the page (js/live.js); others read it.

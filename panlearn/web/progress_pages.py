@@ -6,15 +6,15 @@ redirecting back to the page it came from.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, request, url_for
+from flask import Blueprint, Response, redirect, request, url_for
 from flask_wtf import FlaskForm
 
 from panlearn.api.identity import current_user
 from panlearn.catalogue import get_course
-from panlearn.credentials.service import issuer_config
 from panlearn.extensions import db
 from panlearn.progress.completion import complete_reading
 from panlearn.progress.enrolment import enrol
+from panlearn.wiring import services
 
 bp = Blueprint("progress_pages", __name__)
 
@@ -34,7 +34,7 @@ def enrol_page(slug: str) -> Response:
     FlaskForm().validate()  # CSRFProtect has checked the token; nothing else to read
     enrol(db.session, get_course(db.session, slug), current_user(),
           move=request.form.get("move") == "1",
-          issuer=issuer_config(current_app.config["PANLEARN"]))
+          issuer=services().issuer)
     return redirect(back, code=303)
 
 
@@ -45,5 +45,5 @@ def mark_read(lesson_id: int) -> Response:
     if (login := _signed_in_or_login(back)) is not None:
         return login
     complete_reading(db.session, lesson_id, current_user(),
-                     issuer=issuer_config(current_app.config["PANLEARN"]))
+                     issuer=services().issuer)
     return redirect(request.form.get("next") or back, code=303)

@@ -22,19 +22,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 
 from panlearn.api.identity import current_user
 from panlearn.catalogue import get_lesson
-from panlearn.credentials.service import issuer_config
 from panlearn.errors import ConflictError, InvalidInputError
 from panlearn.extensions import db
 from panlearn.models import Lesson, User
 from panlearn.notebooks.render import render_markdown
 from panlearn.progress.completion import completions_for
 from panlearn.quizzes.service import QuestionState, answer_question, find_question, lesson_states
+from panlearn.wiring import services
 
 bp = Blueprint("quiz_pages", __name__)
 
@@ -155,7 +155,7 @@ def answer(lesson_id: int, question_id: str) -> Any:
     row = find_question(lesson, question_id)
     try:
         answer_question(db.session, lesson.id, row.key, viewer, _form_answer(row.type),
-                        issuer=issuer_config(current_app.config["PANLEARN"]))
+                        issuer=services().issuer)
     except (InvalidInputError, ConflictError) as error:
         # Shown at the question, with the page around it (status 400 / 409 for scripts).
         status = 409 if isinstance(error, ConflictError) else 400

@@ -23,7 +23,7 @@ from flask import current_app, request, url_for
 
 from panlearn.catalogue import lesson_notebook
 from panlearn.models import Lesson, User
-from panlearn.notebooks.cache import render_cache_dir
+from panlearn.wiring import services
 
 #: URLs of the KaTeX files under /static/vendor/katex/ (the npm package's dist/).
 KATEX_CSS = "dist/katex.min.css"
@@ -64,8 +64,8 @@ def lesson_html(lesson: Lesson, viewer: User | None) -> str:
     """The lesson's notebook as a sanitised HTML fragment (student version, cached)."""
     from panlearn.notebooks.render import render_lesson
 
-    cache_dir = render_cache_dir(current_app.config["PANLEARN"])
-    return render_lesson(_student_notebook(lesson, viewer), cache_dir, sha256=lesson.notebook_hash)
+    return render_lesson(_student_notebook(lesson, viewer), services().render_cache_dir,
+                         sha256=lesson.notebook_hash)
 
 
 def cell_html(lesson: Lesson, viewer: User | None, cell_id: str,
@@ -73,8 +73,7 @@ def cell_html(lesson: Lesson, viewer: User | None, cell_id: str,
     """One cell, or its outputs only, as HTML; NotFoundError for an unknown cell."""
     from panlearn.notebooks.render import render_cell
 
-    cache_dir = render_cache_dir(current_app.config["PANLEARN"])
-    return render_cell(_student_notebook(lesson, viewer), cell_id, cache_dir,
+    return render_cell(_student_notebook(lesson, viewer), cell_id, services().render_cache_dir,
                        part=part, sha256=lesson.notebook_hash)
 
 
@@ -105,7 +104,7 @@ def slides_html(lesson: Lesson, viewer: User | None) -> str:
     if lesson.questions:
         stylesheets.append(url_for("static", filename="css/quiz.css"))
     return render_slides(
-        _student_notebook(lesson, viewer), render_cache_dir(current_app.config["PANLEARN"]),
+        _student_notebook(lesson, viewer), services().render_cache_dir,
         reveal_url_prefix=url_for("vendor.npm_package", package="reveal.js",
                                   filename=REVEAL_PROBE).removesuffix("/" + REVEAL_PROBE),
         title=lesson.title, stylesheets=stylesheets,

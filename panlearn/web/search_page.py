@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from marshmallow import ValidationError
 
 from panlearn.api.identity import current_user
 from panlearn.api.search import current_synonyms
 from panlearn.errors import InvalidInputError
 from panlearn.schemas.search import SearchArgsSchema
-from panlearn.search import search
 from panlearn.search.sync import viewer_for
+from panlearn.wiring import services
 
 bp = Blueprint("search_page", __name__)
 
@@ -31,9 +31,11 @@ def search_page() -> tuple[str, int] | str:
     except ValidationError as error:
         return render_template("search.html", args=dict(request.args), result=None,
                                error=f"Invalid search parameters: {error.messages}"), 400
+    from panlearn.search.query import search  # whoosh and numpy, with the first search
+
     q = args.pop("q")
     try:
-        result = search(current_app.extensions["panlearn.search"].index, q,
+        result = search(services().search.index, q,
                         viewer=viewer_for(current_user()), synonyms=current_synonyms(), **args)
     except InvalidInputError as error:
         return render_template("search.html", args={"q": q, **args}, result=None,

@@ -30,10 +30,11 @@ import re
 import secrets
 from collections.abc import Iterable
 
-from flask import Blueprint, Flask, Response, current_app, g, render_template, request, url_for
+from flask import Blueprint, Flask, Response, g, render_template, request, url_for
 from flask_wtf.csrf import CSRFProtect
 
 from panlearn.models import CourseVersion, VersionStatus
+from panlearn.wiring import services
 
 #: CSRF protection of the page forms (login, logout). The API is exempt: it
 #: checks the X-CSRFToken header itself for cookie sessions (api/identity.py).
@@ -123,7 +124,7 @@ def embed_frame_sources(public: bool) -> list[str]:
     """
     if not public:
         return ["'self'"]
-    origins = str(current_app.config["PANLEARN"]["EMBED_ORIGINS"]).split()
+    origins = str(services().settings["EMBED_ORIGINS"]).split()
     return origins or ["'self'"]
 
 

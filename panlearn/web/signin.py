@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Response,
-    current_app,
     redirect,
     render_template,
     request,
@@ -31,8 +30,8 @@ from panlearn.api.throttle import login_limits
 from panlearn.errors import ForbiddenError, UnauthorizedError
 from panlearn.extensions import db
 from panlearn.models import User
-from panlearn.sso.client import oidc_clients
 from panlearn.web.forms import LoginForm, LogoutForm
+from panlearn.wiring import services
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ def safe_next(target: str | None) -> str:
 
 def external_url(endpoint: str, **values: Any) -> str:
     """An absolute URL of ours, on PANLEARN_PUBLIC_URL when set (what providers registered)."""
-    base = current_app.config["PANLEARN"]["PUBLIC_URL"]
+    base = services().settings["PUBLIC_URL"]
     if base:
         return str(base).rstrip("/") + url_for(endpoint, **values)
     return url_for(endpoint, _external=True, **values)
@@ -78,12 +77,12 @@ def start_session(user: User, *, provider: str | None = None, id_token: str | No
 
 def local_login_enabled() -> bool:
     """Whether passwords are accepted here at all (PANLEARN_LOCAL_LOGIN)."""
-    return bool(current_app.config["PANLEARN"]["LOCAL_LOGIN"])
+    return bool(services().settings["LOCAL_LOGIN"])
 
 
 def _login_page(form: LoginForm, *, failed: bool) -> str:
     return render_template("login.html", form=form, failed=failed,
-                           providers=oidc_clients().providers,
+                           providers=services().sso.providers,
                            local_login=local_login_enabled(), next=form.next.data or "")
 
 
@@ -131,7 +130,7 @@ def logout() -> Response | str:
     signed_in_with = session.get(SESSION_SSO_KEY) or {}
     session.clear()
     if signed_in_with.get("provider"):
-        url = oidc_clients().logout_url(
+        url = services().sso.logout_url(
             str(signed_in_with["provider"]), post_logout_redirect_uri=external_url(
                 "signin.logout"), id_token_hint=signed_in_with.get("id_token"))
         if url:

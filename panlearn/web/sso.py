@@ -15,7 +15,6 @@ import logging
 from flask import (
     Blueprint,
     Response,
-    current_app,
     redirect,
     render_template,
     request,
@@ -28,11 +27,11 @@ from panlearn.api.identity import SESSION_USER_KEY
 from panlearn.errors import PanlearnError
 from panlearn.extensions import db, limiter
 from panlearn.models import User
-from panlearn.sso.client import oidc_clients
 from panlearn.sso.errors import SignInError
 from panlearn.sso.signin import link_to_account, sign_in
 from panlearn.web.security import allow_form_action
 from panlearn.web.signin import external_url, safe_next, start_session
+from panlearn.wiring import services
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ _LINK_KEY = "sso_link"
 
 #: Each start of a sign-in stores its state until it is used or expires: as many starts per
 #: client address as password attempts (PANLEARN_LOGIN_RATE).
-_starts = limiter.limit(lambda: current_app.config["PANLEARN"]["LOGIN_RATE"],
+_starts = limiter.limit(lambda: services().settings["LOGIN_RATE"],
                         key_func=get_remote_address, scope="sso-start")
 
 
@@ -56,7 +55,7 @@ def _redirect_uri(provider: str) -> str:
 @bp.before_app_request
 def _allow_provider_forms() -> None:
     """Let page forms lead to the providers (signing out, linking): CSP `form-action`."""
-    clients = oidc_clients()
+    clients = services().sso
     if clients.providers:
         allow_form_action(clients.form_origins())
 
@@ -65,7 +64,7 @@ def _allow_provider_forms() -> None:
 @_starts
 def start(provider: str) -> Response:
     """Go to the provider to sign in, then come back to `next`."""
-    clients = oidc_clients()
+    clients = services().sso
     clients.provider(provider)
     session[_NEXT_KEY] = safe_next(request.args.get("next"))
     session.pop(_LINK_KEY, None)
@@ -76,7 +75,7 @@ def start(provider: str) -> Response:
 @_starts
 def link(provider: str) -> Response:
     """Go to the provider to add that identity to the signed-in account (CSRF-checked form)."""
-    clients = oidc_clients()
+    clients = services().sso
     clients.provider(provider)
     user_id = session.get(SESSION_USER_KEY)
     if user_id is None:
@@ -88,7 +87,7 @@ def link(provider: str) -> Response:
 @bp.route("/login/sso/<provider>/callback")
 def callback(provider: str) -> Response:
     """The provider's answer: verify it, then sign in (or link), and go on."""
-    clients = oidc_clients()
+    clients = services().sso
     config = clients.provider(provider)
     login = clients.finish(provider)
     wanted_link = session.pop(_LINK_KEY, None)

@@ -9,20 +9,19 @@ re-renders the exercise page scrolled to the form, with the reason beside it.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from panlearn.api.identity import current_user
 from panlearn.errors import PanlearnError
 from panlearn.extensions import db
-from panlearn.grading.core.settings import grading_settings
 from panlearn.grading.queue import poll_after
 from panlearn.grading.submissions import (
     get_submission,
     latest_run,
-    submission_limits,
     submit_notebook,
 )
 from panlearn.web.forms import SubmissionForm
+from panlearn.wiring import services
 
 bp = Blueprint("submissions_pages", __name__)
 
@@ -58,15 +57,14 @@ def submit(lesson_id: int) -> Response | tuple[str, int] | tuple[str, int, dict[
     found = get_lesson(db.session, lesson_id, viewer)
     if found.exercise is None:
         return lesson(lesson_id, upload_error="This lesson has no exercise to submit."), 400
-    settings = current_app.config["PANLEARN"]
+    wired = services()
     try:
         submission = submit_notebook(db.session, found.exercise, viewer,
                                      form.notebook.data.read(),
-                                     limits=submission_limits(settings),
-                                     settings=grading_settings(settings))
+                                     limits=wired.submission_limits, settings=wired.grading,
+                                     after_commit=wired.submitted_hooks)
     except PanlearnError as error:  # the page explains it; Retry-After and such stay
         return lesson(lesson_id, upload_error=error.detail), error.status, error.headers
-    current_app.extensions["panlearn.dispatcher"].enqueue(submission.id)
     return redirect(url_for("submissions_pages.show", submission_id=submission.id), code=303)
 
 
@@ -86,13 +84,11 @@ def show(submission_id: int) -> Response | str:
 def notebook(submission_id: int) -> Response | str:
     """The executed notebook with each check's result, styled like a lesson, with maths."""
     from panlearn.grading.feedback import feedback_html
-    from panlearn.notebooks.cache import render_cache_dir
 
     viewer = current_user()
     if viewer is None:
         return redirect(url_for("signin.login", next=request.path), code=303)
     submission = get_submission(db.session, submission_id, viewer)
-    cache_dir = render_cache_dir(current_app.config["PANLEARN"])
-    fragment = feedback_html(submission, cache_dir=cache_dir)
+    fragment = feedback_html(submission, cache_dir=services().render_cache_dir)
     return render_template("submission_notebook.html", submission=submission,
                            lesson=submission.exercise.lesson, fragment=fragment)

@@ -24,6 +24,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from panlearn import create_app
 from panlearn.authoring.folder import load_course_folders
 from panlearn.authoring.service import import_courses
 from panlearn.extensions import db
@@ -33,6 +34,7 @@ from panlearn.grading.core.settings import GradingSettings
 from panlearn.grading.runtime import LocalDispatcher
 from panlearn.models import Exercise, Submission
 from panlearn.notebooks.student import make_student_version
+from panlearn.wiring import replace_services, services_of
 from tests.builders import answer_source, make_org, make_user, token_for
 from tests.builders import answered as answered_cells
 from tests.conftest import REPO_ROOT
@@ -161,8 +163,8 @@ def local_workers(grading_app: Flask) -> Iterator[Callable[[int], LocalDispatche
 
     def start(n: int) -> LocalDispatcher:
         grading_app.config["PANLEARN"]["GRADING_WORKERS"] = n
-        dispatcher = LocalDispatcher(grading_app)
-        grading_app.extensions["panlearn.dispatcher"] = dispatcher
+        dispatcher = LocalDispatcher(services_of(grading_app).settings, app_factory=create_app)
+        replace_services(grading_app, dispatcher=dispatcher)
         dispatcher.start()
         started.append(dispatcher)
         return dispatcher

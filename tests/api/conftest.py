@@ -8,6 +8,7 @@ import yaml
 from panlearn.authoring.folder import load_course_folders
 from panlearn.authoring.service import import_courses
 from panlearn.extensions import db
+from panlearn.wiring import services_of
 from tests.builders import make_org, make_user, token_for, write_course
 
 
@@ -26,7 +27,7 @@ def catalogue(app, client, tmp_path):
                  techniques=["imaging"])
     with app.app_context():
         sources = {s.slug: s for s in load_course_folders(tmp_path / "src")}
-        hooks = app.extensions["panlearn_course_hooks"]
+        hooks = services_of(app).course_hooks
         import_courses(db.session, [sources["published"], sources["ess-course"]], publish=True,
                        after_commit=hooks)
         import_courses(db.session, [sources["drafty"]], after_commit=hooks)

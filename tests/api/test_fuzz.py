@@ -15,6 +15,7 @@ from schemathesis.checks import content_type_conformance, response_schema_confor
 from panlearn.authoring.folder import load_course_folders
 from panlearn.authoring.service import import_courses
 from panlearn.extensions import db
+from panlearn.wiring import services_of
 from tests.builders import make_org, make_user, token_for, write_course
 
 pytestmark = pytest.mark.slow
@@ -46,7 +47,7 @@ def fuzz_app(tmp_path_factory):
     write_course(root / "src", "demo")
     with app.app_context():
         import_courses(db.session, load_course_folders(root / "src"), publish=True,
-                       after_commit=app.extensions["panlearn_course_hooks"])
+                       after_commit=services_of(app).course_hooks)
     app.config["FUZZ_HEADERS"] = token_for(app.test_client(), "author")
     return app
 

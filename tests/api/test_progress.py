@@ -9,6 +9,7 @@ import nbformat
 import pytest
 from sqlalchemy import func, select
 
+from panlearn import create_app
 from panlearn.authoring.folder import load_course_folders
 from panlearn.authoring.service import import_courses
 from panlearn.extensions import db
@@ -23,6 +24,7 @@ from panlearn.models import (
 )
 from panlearn.notebooks.student import make_student_version
 from panlearn.progress.hooks import on_submission_graded
+from panlearn.wiring import replace_services, services, services_of
 from tests.api.conftest import bump_title
 from tests.builders import (
     exercise_notebook,
@@ -73,7 +75,8 @@ def graded_submission(app, username: str, exercise_id: int, score: float, *,
                     for index, (grade_id, status, output) in enumerate(checks)])]
         db.session.add(submission)
         db.session.commit()
-        on_submission_graded(db.session, submission.id)  # what the grading worker calls
+        # What the grading worker's "graded" hook calls.
+        on_submission_graded(db.session, submission.id, issuer=services().issuer)
         return submission.id
 
 
@@ -240,8 +243,9 @@ def test_a_failed_or_ungraded_submission_completes_nothing(app, client, catalogu
                                 notebook_hash="0" * 64, state=SubmissionState.FAILED)
         db.session.add(submission)
         db.session.commit()
-        on_submission_graded(db.session, submission.id)
-        on_submission_graded(db.session, 12345)  # unknown: nothing, and no exception
+        on_submission_graded(db.session, submission.id, issuer=services().issuer)
+        # Unknown: nothing, and no exception.
+        on_submission_graded(db.session, 12345, issuer=services().issuer)
     [course] = client.get("/api/me/progress", headers=student).get_json()["items"]
     assert course["lessons_done"] == 0
 
@@ -441,8 +445,8 @@ def test_a_really_graded_passing_submission_completes_its_exercise(nexus_app):
     student = token_for(client, "student")
     assert enrol(client, student, "reading-nexus").status_code == 200
     lesson = lessons_of(client, "reading-nexus")[EXERCISE.stem]
-    dispatcher = LocalDispatcher(nexus_app)
-    nexus_app.extensions["panlearn.dispatcher"] = dispatcher
+    dispatcher = LocalDispatcher(services_of(nexus_app).settings, app_factory=create_app)
+    replace_services(nexus_app, dispatcher=dispatcher)
     try:
         notebook = answered("float(two_theta[np.argmax(counts)])",
                             "wavelength / (2 * np.sin(np.radians(peak_two_theta / 2)))")

@@ -7,6 +7,7 @@ import pytest
 from panlearn.authoring.folder import load_course_folders
 from panlearn.authoring.service import import_courses
 from panlearn.extensions import db
+from panlearn.wiring import services_of
 from tests.api.test_progress import enrol, graded_submission, lessons_of
 from tests.builders import (
     QUIZ_BLOCKS,
@@ -31,7 +32,7 @@ def import_quiz_course(app, root, slug="quizzed", *, blocks=None, exercise_block
         "03-more.ipynb": reading_notebook("Reading two")}, **overrides)
     with app.app_context():
         import_courses(db.session, load_course_folders(folder), publish=True,
-                       after_commit=app.extensions["panlearn_course_hooks"])
+                       after_commit=services_of(app).course_hooks)
     return folder
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from panlearn.authoring.folder import load_course_folders
 from panlearn.authoring.service import import_courses
 from panlearn.extensions import db
+from panlearn.wiring import services_of
 from tests.api.conftest import bump_title
 
 
@@ -48,7 +49,7 @@ def test_publish_update_and_delete_keep_the_index_true(app, client, catalogue, t
     bump_title(tmp_path / "src" / "published", "Neutron optics primer")
     with app.app_context():
         import_courses(db.session, load_course_folders(tmp_path / "src" / "published"),
-                       publish=True, after_commit=app.extensions["panlearn_course_hooks"])
+                       publish=True, after_commit=services_of(app).course_hooks)
     assert _search(client, q="optics")["hits"][0]["course_slug"] == "published"
     assert client.delete("/api/courses/published", headers=author).status_code == 204
     assert _search(client, q="optics")["total"] == 0

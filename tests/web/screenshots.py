@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from panlearn import create_app
+from panlearn.wiring import replace_services, services_of
 from tests.builders import PASSWORD
 from tests.conftest import REPO_ROOT
 from tests.web import browser as chrome
@@ -201,8 +203,8 @@ def live_exercise(shooter: Shooter, base: str, tour: site.Tour, app: Any) -> Non
         return
     driver = shooter.driver
     app.config["PANLEARN"].update({"GRADING_WORKERS": 1, "GRADING_KERNELS": 1})
-    dispatcher = LocalDispatcher(app)
-    app.extensions["panlearn.dispatcher"] = dispatcher
+    dispatcher = LocalDispatcher(services_of(app).settings, app_factory=create_app)
+    replace_services(app, dispatcher=dispatcher)
     dispatcher.start()
     try:
         for width in shooter.widths:

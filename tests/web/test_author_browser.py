@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from panlearn.extensions import db
 from panlearn.models import Submission
+from panlearn.wiring import services
 from tests.builders import PASSWORD, make_org, make_user, reading_notebook, write_course, zip_folder
 from tests.web.browser import ARTIFACTS, Server, assert_clean, wait_for
 
@@ -232,7 +233,7 @@ def _learner_submission(app: Any, username: str, exercise_id: int, answer: str,
                                                  output=output)])])
         db.session.add(submission)
         db.session.commit()
-        on_submission_graded(db.session, submission.id)
+        on_submission_graded(db.session, submission.id, issuer=services().issuer)
 
 
 def test_the_workspace_of_a_course_with_learners_and_a_new_draft(app, browser, tmp_path):

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from panlearn.authoring.jobs import MAX_ATTEMPTS, claim_import
 from panlearn.extensions import db
 from panlearn.models import Course, ImportJob, ImportJobState, Submission, User, utcnow
+from panlearn.wiring import services
 from tests.api.test_progress import graded_submission
 from tests.builders import (
     exercise_notebook,
@@ -432,5 +433,5 @@ def test_a_try_out_is_no_learners_progress(app, workspace, tmp_path):
                                                  check_suite_hash="1" * 64)])
         db.session.add(submission)
         db.session.commit()
-        on_submission_graded(db.session, submission.id)
+        on_submission_graded(db.session, submission.id, issuer=services().issuer)
         assert db.session.scalar(select(LessonCompletion)) is None

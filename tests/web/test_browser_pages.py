@@ -18,8 +18,10 @@ import nbformat
 import pytest
 from sqlalchemy import select
 
+from panlearn import create_app
 from panlearn.extensions import db
 from panlearn.models import Submission, SubmissionState
+from panlearn.wiring import replace_services, services_of
 from tests.builders import PASSWORD
 from tests.web import tour as site
 from tests.web.browser import (
@@ -275,8 +277,8 @@ def test_the_result_appears_within_two_seconds_of_grading(app, browser, tmp_path
     tour = site.populate(app)
     app.config["PANLEARN"].update({"GRADING_WORKERS": 1, "GRADING_KERNELS": 1,
                                    "GRADING_TIMEOUT_S": 60.0, "GRADING_CELL_TIMEOUT_S": 20.0})
-    dispatcher = LocalDispatcher(app)
-    app.extensions["panlearn.dispatcher"] = dispatcher
+    dispatcher = LocalDispatcher(services_of(app).settings, app_factory=create_app)
+    replace_services(app, dispatcher=dispatcher)
     answers = tmp_path / "answers.ipynb"
     answers.write_text(nbformat.writes(site.answered_notebook(app, tour.lessons["exercise"])))
     delays = []

@@ -18,6 +18,7 @@ import nbformat
 from flask import Flask
 from sqlalchemy import select
 
+from panlearn import create_app
 from panlearn.authoring.folder import load_course_folders
 from panlearn.authoring.service import import_courses
 from panlearn.credentials.service import issue_credential, issuer_config
@@ -36,6 +37,7 @@ from panlearn.models import (
 from panlearn.notebooks.canonical import canonical_json, notebook_sha256
 from panlearn.notebooks.student import make_student_version
 from panlearn.organisations import load_organisations_file, sync_organisations
+from panlearn.wiring import services_of
 from tests.builders import make_user
 from tests.conftest import REPO_ROOT
 
@@ -106,7 +108,7 @@ def populate(app: Flask) -> Tour:
         entries = load_organisations_file(REPO_ROOT / "content" / "organisations.yml")
         sync_organisations(db.session, entries)
         import_courses(db.session, load_course_folders(REPO_ROOT / "courses"), publish=True,
-                       after_commit=app.extensions["panlearn_course_hooks"])
+                       after_commit=services_of(app).course_hooks)
     make_user(app, STUDENT)
     make_user(app, AUTHOR, "author", "psi")
     with app.app_context():
@@ -178,7 +180,7 @@ def grade_for_real(app: Flask, tour: Tour, username: str = STUDENT,
 
     notebook = answered_notebook(app, tour.lessons["exercise"])
     app.config["PANLEARN"]["GRADING_WORKERS"] = 1
-    dispatcher = LocalDispatcher(app)
+    dispatcher = LocalDispatcher(services_of(app).settings, app_factory=create_app)
     try:
         with app.app_context():
             user = db.session.scalar(select(User).where(User.username == username))

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from panlearn.wiring import services_of
 from tests.integration.courses.conftest import (
     COURSES,
     REPO_ROOT,
@@ -35,7 +36,7 @@ def test_every_shipped_course_imports_and_every_reference_solution_scores_full_m
     from panlearn.models import Course, Exercise
     from panlearn.organisations import load_organisations_file, sync_organisations
 
-    data = app.extensions["panlearn.datasets"]
+    data = services_of(app).datasets
     with app.app_context():
         sync_organisations(db.session, load_organisations_file(REPO_ROOT / "content" /
                                                                "organisations.yml"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from panlearn import create_app
+from panlearn.wiring import services_of
 from tests.conftest import REPO_ROOT
 
 
@@ -69,7 +70,7 @@ def test_upstream_errors_become_problems(data_app, server):
 def test_stale_answer_is_served_when_the_upstream_goes_away(data_app, server):
     client = data_app.test_client()
     assert client.get("/api/datasets?q=beam").get_json()["stale"] is False
-    data_app.extensions["panlearn.datasets"].client.ttl = 0
+    services_of(data_app).datasets.client.ttl = 0
     server.outage = "503"
     body = client.get("/api/datasets?q=beam").get_json()
     assert body["stale"] is True

@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 
 from panlearn.extensions import db
 from panlearn.models import GradingRun, Submission, SubmissionState
+from panlearn.wiring import replace_services
 from tests.builders import PASSWORD, make_org, make_user
 from tests.conftest import REPO_ROOT, _shared_data_dir
 
@@ -375,7 +376,7 @@ def use_broker(app: Flask, url: str) -> None:
     configure(url)
     celery_app.close()  # drops the connection pool; the producer pool keeps its own
     celery_app.amqp._producer_pool = None
-    app.extensions["panlearn.dispatcher"] = CeleryDispatcher(app)
+    replace_services(app, dispatcher=CeleryDispatcher(app))
 
 
 def python_children(process: subprocess.Popen | int) -> list[psutil.Process]:

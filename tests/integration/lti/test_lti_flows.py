@@ -25,6 +25,7 @@ from panlearn.models import (
     Submission,
     SubmissionState,
 )
+from panlearn.wiring import services_of
 from tests.integration.lti.platform import form_fields, login_url
 
 pytestmark = pytest.mark.slow
@@ -138,7 +139,7 @@ def test_submissions_of_exercises_never_launched_from_an_lms_post_nothing(app, t
 
 
 def grade(app, user_id, exercise_id, score):
-    """Record a grading outcome the way a worker does (the passback hook runs after it)."""
+    """Record a grading outcome the way a worker does (its "graded" hooks run after it)."""
     with app.app_context():
         exercise = db.session.get(Exercise, exercise_id)
         submission = Submission(exercise=exercise, user_id=user_id,
@@ -151,7 +152,7 @@ def grade(app, user_id, exercise_id, score):
         outcome = GradingOutcome(checks=[], score=score, max_score=2.0,
                                  executed_notebook=new_notebook(), timings={"total": 0.1})
         return _record_outcome(db.session, db.session.get(Submission, submission.id), token,
-                               run, outcome)
+                               run, outcome, after_commit=services_of(app).graded_hooks)
 
 
 # -- deep linking --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 
 from panlearn.grading.runtime import CeleryDispatcher
 from panlearn.grading.tasks import configure
+from panlearn.wiring import replace_services
 from tests.integration.submissions.conftest import (
     answered,
     dump,
@@ -48,7 +49,7 @@ def redis_url():
 def test_celery_worker_grades_a_submission(grading_app, exercise_id, student, redis_url):
     grading_app.config["PANLEARN"]["BROKER_URL"] = redis_url
     configure(redis_url)
-    grading_app.extensions["panlearn.dispatcher"] = CeleryDispatcher(grading_app)
+    replace_services(grading_app, dispatcher=CeleryDispatcher(grading_app))
     worker = start_worker(grading_app, {"PANLEARN_BROKER_URL": redis_url})
     client = grading_app.test_client()
     try:

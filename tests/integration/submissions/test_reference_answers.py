@@ -28,6 +28,7 @@ from panlearn.grading.reference import assignment_for, store_reference_answers
 from panlearn.grading.validation import in_process_validator
 from panlearn.models import Exercise, GradingRun, ReferenceAnswers, Submission, User
 from panlearn.notebooks.student import make_student_version
+from panlearn.wiring import services_of
 from tests.builders import make_org, make_user, token_for
 from tests.conftest import REPO_ROOT
 from tests.integration.submissions.conftest import dump, submit
@@ -82,7 +83,7 @@ def course_app(app, tmp_path, bubblewrap):
 
 def import_course(app, folder, *, validate: bool) -> int:
     with app.app_context():
-        data = app.extensions["panlearn.datasets"]
+        data = services_of(app).datasets
         validator = (in_process_validator(grading_settings(app.config["PANLEARN"]), data)
                      if validate else None)
         import_courses(db.session, load_course_folders(folder, registry=data.registry),
@@ -127,7 +128,8 @@ def grade(app, client, exercise_id, headers, notebook) -> dict:
     submission_id = response.get_json()["id"]
     with app.app_context():
         context = GradingContext(settings=grading_settings(app.config["PANLEARN"]),
-                                 datasets=app.extensions["panlearn.datasets"])
+                                 datasets=services_of(app).datasets,
+                                 on_graded=services_of(app).graded_hooks)
         assert process_submission(db.session, submission_id, context)
     return client.get(response.headers["Location"], headers=headers).get_json()
 
@@ -265,7 +267,7 @@ def test_the_student_never_sees_the_reference_values(course_app, tmp_path, refer
 def test_import_refuses_a_reference_check_in_the_students_kernel_and_an_unknown_choice(
         course_app, tmp_path):
     app = course_app
-    data = app.extensions["panlearn.datasets"]
+    data = services_of(app).datasets
     in_kernel = source_notebook()
     for cell in in_kernel.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "check-total-counts":

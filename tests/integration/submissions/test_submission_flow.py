@@ -6,9 +6,11 @@ import nbformat
 import pytest
 from sqlalchemy import select
 
+from panlearn import create_app
 from panlearn.extensions import db
 from panlearn.grading.runtime import LocalDispatcher
 from panlearn.models import GradingRun, Submission
+from panlearn.wiring import replace_services, services_of
 from tests.builders import token_for
 from tests.integration.submissions.conftest import (
     answered,
@@ -27,8 +29,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def local_pool(grading_app):
     grading_app.config["PANLEARN"]["GRADING_WORKERS"] = 1
-    dispatcher = LocalDispatcher(grading_app)
-    grading_app.extensions["panlearn.dispatcher"] = dispatcher
+    dispatcher = LocalDispatcher(services_of(grading_app).settings, app_factory=create_app)
+    replace_services(grading_app, dispatcher=dispatcher)
     yield dispatcher
     dispatcher.stop()
 
