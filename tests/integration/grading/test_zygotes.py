@@ -3,12 +3,17 @@ to import what each of its exercises asks, and sandboxes that outlive a retired 
 
 from __future__ import annotations
 
+import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 
-from panlearn.grading.core.launchers.zygotes import ZygoteLauncher, environment_of
+from panlearn.grading.core.errors import SandboxUnavailableError
+from panlearn.grading.core.launchers import make_launcher
+from panlearn.grading.core.launchers.bubblewrap import BubblewrapLauncher
+from panlearn.grading.core.launchers.zygotes import ZygoteLauncher, environment_of, root_plan
 from panlearn.grading.core.settings import GradingSettings
 
 pytestmark = pytest.mark.slow
@@ -90,3 +95,24 @@ def test_a_sandbox_outlives_the_zygote_it_was_forked_from(launcher: ZygoteLaunch
             client.stop_channels()
     finally:
         kernel.kill()
+
+
+def test_an_environment_under_tmp_is_refused_with_a_reason_and_auto_uses_bubblewrap(
+        grading_settings: GradingSettings, tmp_path, caplog) -> None:
+    # A checkout under /tmp: each sandbox's own /tmp would hide the interpreter's files
+    # from the children (they died at once, "the probe sandbox did not answer").
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    settings = replace(grading_settings, python=str(venv / "bin" / "python"))
+    with pytest.raises(SandboxUnavailableError, match="PANLEARN_SANDBOX=bubblewrap"):
+        root_plan(settings, tmp_path / "root")
+    with pytest.raises(SandboxUnavailableError, match=f"{venv} is under /tmp"):
+        make_launcher(replace(settings, sandbox="zygote"))
+    if shutil.which("bwrap"):
+        chosen = make_launcher(replace(settings, sandbox="auto"))
+        try:
+            assert isinstance(chosen, BubblewrapLauncher)
+        finally:
+            chosen.close()
+        assert "is under /tmp" in caplog.text

@@ -40,8 +40,17 @@ _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/mim
               "/etc/nsswitch.conf")
 
 
+#: Folders each sandbox mounts a fresh tmpfs over (`zygote._isolate`): what lies under them
+#: on the host is not in the sandbox.
+SCRATCH_DIRS = ("/tmp", "/run")
+
+
 def root_plan(settings: GradingSettings, root: Path) -> dict[str, Any]:
-    """What the zygote's staged root holds, read-only (see `zygote.stage_root`)."""
+    """What the zygote's staged root holds, read-only (see `zygote.stage_root`).
+
+    Raises `SandboxUnavailableError` when the interpreter's environment lies
+    under a folder each sandbox replaces: its children could not import from it.
+    """
     dirs: list[str] = []
     symlinks: list[list[str]] = []
     for name in _SYSTEM_DIRS:
@@ -57,6 +66,14 @@ def root_plan(settings: GradingSettings, root: Path) -> dict[str, Any]:
         if path.is_dir():
             dirs.append(str(path.resolve()))
     dirs = _outermost(dirs)
+    for path in dirs:
+        scratch = next((s for s in SCRATCH_DIRS if Path(s) == Path(path)
+                        or Path(s) in Path(path).parents), None)
+        if scratch is not None:
+            raise SandboxUnavailableError(
+                f"the interpreter's environment {path} is under {scratch}, which every "
+                "sandbox replaces with a scratch space of its own: install panlearn's "
+                f"environment elsewhere, or set PANLEARN_SANDBOX=bubblewrap")
     files = [p for p in _ETC_FILES if os.path.exists(p)]
     return {"root": str(root), "dirs": dirs, "symlinks": symlinks, "files": files,
             "data_dirs": [str(Path(p).resolve()) for p in settings.data_dirs],
@@ -84,6 +101,7 @@ class Zygote:
         # the work folder's parents are.
         base = Path("/tmp") if os.stat("/tmp").st_mode & 0o1777 == 0o1777 else settings.work_dir
         self.root = base / f"panlearn-zygote-{secrets.token_hex(6)}"
+        plan = root_plan(settings, self.root)  # refuses before anything is started
         self.root.mkdir(mode=0o755, parents=True)
         settings.work_dir.mkdir(parents=True, exist_ok=True)
         self.log = settings.work_dir / f"{self.root.name}.log"
@@ -99,7 +117,7 @@ class Zygote:
         mpl = sandbox.font_cache_dir(settings)
         if mpl is not None:  # the zygote imports matplotlib with the grader's font cache
             env["MPLCONFIGDIR"] = str(mpl)
-        config = {"preload": list(preload), "plan": root_plan(settings, self.root),
+        config = {"preload": list(preload), "plan": plan,
                   "zygote_env": env,
                   "zygote_uid": settings.uid_base - 1 if os.geteuid() == 0 else None}
         ours.send(json.dumps(config).encode())
