@@ -108,7 +108,9 @@ class Services:
     @property
     def render_cache_dir(self) -> Path:
         """Where rendered notebooks are cached (lesson pages and feedback share it)."""
-        return self.instance_dir / "cache" / "render"
+        from panlearn.notebooks.cache import render_cache_dir
+
+        return render_cache_dir(self.settings)
 
     @property
     def grading(self) -> GradingSettings:
