@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import tempfile
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -122,18 +123,10 @@ def import_archive(form: dict[str, Any], files: dict[str, Any]) -> dict[str, Any
     reports) refuses the whole archive with a 400 listing every problem.
     """
     viewer = require_author(current_user())
-    settings = services().settings
-    upload = files["archive"]
-    with tempfile.TemporaryDirectory(prefix="panlearn-import-") as tmp:
-        sources, problems = read_archive(upload.stream, upload.filename or "", Path(tmp),
-                                         limits=SourceLimits.from_settings(settings),
-                                         registry=_registry())
-        validation = (subprocess_checker(settings) if settings["GRADING_VALIDATE"]
-                      else nullcontext(None))
-        with validation as validator:
-            results = import_courses(db.session, sources, publish=form["publish"],
-                                     actor=viewer, after_commit=_hooks(),
-                                     validate_exercise=validator, problems=problems)
+    with _uploaded_archive(files["archive"]) as (sources, problems, validator):
+        results = import_courses(db.session, sources, publish=form["publish"],
+                                 actor=viewer, after_commit=_hooks(),
+                                 validate_exercise=validator, problems=problems)
     return {"courses": [vars(result) for result in results]}
 
 
@@ -150,17 +143,9 @@ def validate_archive(files: dict[str, Any]) -> dict[str, Any]:
     too (0), unless `PANLEARN_GRADING_VALIDATE` is off.
     """
     viewer = require_author(current_user())
-    settings = services().settings
-    upload = files["archive"]
-    with tempfile.TemporaryDirectory(prefix="panlearn-validate-") as tmp:
-        sources, problems = read_archive(upload.stream, upload.filename or "", Path(tmp),
-                                         limits=SourceLimits.from_settings(settings),
-                                         registry=_registry())
-        validation = (subprocess_checker(settings) if settings["GRADING_VALIDATE"]
-                      else nullcontext(None))
-        with validation as validator:
-            report = validate_courses(db.session, sources, problems=problems, actor=viewer,
-                                      grading=Grading(validator, regrade=True))
+    with _uploaded_archive(files["archive"]) as (sources, problems, validator):
+        report = validate_courses(db.session, sources, problems=problems, actor=viewer,
+                                  grading=Grading(validator, regrade=True))
     body = report.as_dict()
     return {"valid": report.result == "valid", "courses": [s.slug for s in sources],
             "problems": body["problems"], "exercises": body["exercises"]}
@@ -168,3 +153,21 @@ def validate_archive(files: dict[str, Any]) -> dict[str, Any]:
 
 def _registry() -> Registry:
     return services().datasets.registry
+
+
+@contextmanager
+def _uploaded_archive(upload: Any) -> Iterator[tuple[list[Any], list[Any], Any]]:
+    """An uploaded course zip, read into a temporary folder for the length of the block.
+
+    Yields its sources, its problems, and the reference-solution grader (None
+    when `PANLEARN_GRADING_VALIDATE` is off).
+    """
+    settings = services().settings
+    with tempfile.TemporaryDirectory(prefix="panlearn-upload-") as tmp:
+        sources, problems = read_archive(upload.stream, upload.filename or "", Path(tmp),
+                                         limits=SourceLimits.from_settings(settings),
+                                         registry=_registry())
+        validation = (subprocess_checker(settings) if settings["GRADING_VALIDATE"]
+                      else nullcontext(None))
+        with validation as validator:
+            yield sources, problems, validator
