@@ -10,11 +10,12 @@ handlers do.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_client.asynchronous.client import AsyncKernelClient
 
-from .sandboxes import KernelSandbox
+if TYPE_CHECKING:  # the sandbox makes its manager (`KernelSandbox.manager`), not the reverse
+    from .sandboxes import KernelSandbox
 
 #: After a per-cell timeout the kernel is interrupted; if its main thread does not
 #: answer within this many seconds (the cell ignores SIGINT), the sandbox is killed.

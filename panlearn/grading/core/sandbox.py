@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .environment import job_env
 from .errors import SandboxUnavailableError
 from .inside import ANSWERS_DIR, FONT_CACHE_DIR
 from .settings import GradingSettings
@@ -159,8 +160,6 @@ def bwrap_command(
     """
     bwrap = resolve_bwrap(settings)
     assert bwrap is not None
-    from .launchers.base import job_env
-
     cmd = [
         bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
         "--unshare-cgroup-try", "--die-with-parent", "--hostname", "sandbox",

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import sandbox
+from ..environment import job_env
 from ..sandboxes import CheckSandbox, KernelSandbox, new_connection
-from .base import Launcher, job_env
+from .base import Launcher
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,12 @@ from typing import Any
 
 from .. import inside, sandbox
 from ..cgroups import JobCgroup
+from ..environment import job_env
 from ..errors import KernelStartError, SandboxUnavailableError
 from ..inside import KERNEL_DIR, recv_frame
 from ..sandboxes import CheckSandbox, KernelSandbox, Sandbox, new_connection
 from ..settings import GradingSettings
-from .base import MB, Launcher, job_env
+from .base import MB, Launcher
 
 log = logging.getLogger(__name__)
 
