@@ -98,6 +98,48 @@ def build_context(app: Flask, *, warm_kernels: int | None = None) -> Any:
                           grader_version=services.version, on_graded=services.graded_hooks)
 
 
+def published_imports(app: Flask) -> list[tuple[str, ...]]:
+    """What each published exercise imports (read from its author's notebook)."""
+    from sqlalchemy import select
+
+    from panlearn.grading.core.names import imported_modules
+    from panlearn.grading.submissions import exercise_spec
+    from panlearn.models import CourseVersion, Exercise, Lesson, Module, VersionStatus
+
+    found: list[tuple[str, ...]] = []
+    with app.app_context():
+        exercises = db.session.scalars(
+            select(Exercise).join(Exercise.lesson).join(Lesson.module)
+            .join(Module.course_version)
+            .where(CourseVersion.status == VersionStatus.PUBLISHED)).all()
+        for exercise in exercises:
+            try:
+                found.append(imported_modules(exercise_spec(exercise).import_code))
+            except Exception:  # noqa: BLE001 - a notebook grading would refuse anyway
+                log.warning("grading warm-up: exercise %s has no readable spec", exercise.id)
+        db.session.remove()
+    return found
+
+
+def start_warm_up(app: Flask, pool: Any) -> threading.Thread:
+    """Prepare the sandboxes of the published exercises in the background.
+
+    A worker's first submissions of each exercise environment would otherwise
+    wait for its zygote to import the scientific stack (seconds); claiming
+    work is not delayed by it.
+    """
+    def warm() -> None:
+        try:
+            count = pool.warm(published_imports(app))
+            log.info("grading: %d exercise environments prepared", count)
+        except Exception as error:  # noqa: BLE001 - the first submissions will start them
+            log.info("grading warm-up stopped: %s", error)
+
+    thread = threading.Thread(target=warm, name="grading-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def grade_one(app: Flask, context: Any,
               finished: Callable[[int], object] | None = None) -> bool:
     """Claim the job whose turn it is (a submission or a live run) and do it.
@@ -140,6 +182,7 @@ def worker_loop(app: Flask, wake: Any = None, *, poll_s: float = 2.0,
     live run done is put on ``finished`` (a queue read by the web process).
     """
     context = build_context(app)
+    start_warm_up(app, context.pool)
     stop = stop or threading.Event()
     announce = finished.put if finished is not None else None
     try:

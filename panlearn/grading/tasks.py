@@ -56,9 +56,10 @@ def _app() -> Any:
 
 def _context() -> Any:
     if "context" not in _state:
-        from panlearn.grading.runtime import build_context
+        from panlearn.grading.runtime import build_context, start_warm_up
 
         _state["context"] = build_context(_app())
+        start_warm_up(_app(), _state["context"].pool)
     return _state["context"]
 
 

@@ -54,6 +54,9 @@ class Launcher:
         """Whether kernels started ahead of demand can be given their data files later."""
         return False
 
+    def warm(self, preload: tuple[str, ...]) -> None:
+        """Prepare ahead what starting a sandbox that preloads ``preload`` needs (nothing here)."""
+
     def checks_in_kernel_sandbox(self) -> bool:
         """Whether a submission's checks run in its kernel's sandbox once the kernel is done."""
         return False
