@@ -603,9 +603,9 @@ def main() -> None:
             core(args.core)
     finally:
         server.close()
-        dispatcher = app.extensions.get("panlearn.dispatcher")
-        if dispatcher is not None:
-            dispatcher.stop()
+        from panlearn.wiring import services_of
+
+        services_of(app).dispatcher.stop()
 
 
 if __name__ == "__main__":

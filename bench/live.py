@@ -460,7 +460,9 @@ def main() -> None:
         checks(learner, nexus, args.checks)
     finally:
         server.close()
-        app.extensions["panlearn.dispatcher"].stop()
+        from panlearn.wiring import services_of
+
+        services_of(app).dispatcher.stop()
     print(f"\ndone ({load()})")
 
 
