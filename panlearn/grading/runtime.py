@@ -182,9 +182,9 @@ def worker_loop(app: Flask, wake: Any = None, *, poll_s: float = 2.0,
     live run done is put on ``finished`` (a queue read by the web process).
     """
     context = build_context(app)
-    start_warm_up(app, context.pool)
     stop = stop or threading.Event()
     announce = finished.put if finished is not None else None
+    warming: threading.Thread | None = None
     try:
         while not stop.is_set():
             try:
@@ -194,6 +194,8 @@ def worker_loop(app: Flask, wake: Any = None, *, poll_s: float = 2.0,
                 log.exception("grading worker: error outside a grading run; carrying on")
                 stop.wait(poll_s)
                 continue
+            if warming is None:  # first idle moment: what woke the worker is graded first
+                warming = start_warm_up(app, context.pool)
             try:
                 if wake is not None:
                     wake.get(timeout=poll_s)
