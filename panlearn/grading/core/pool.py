@@ -196,13 +196,14 @@ class KernelPool:
 
         With the zygote launcher each environment's zygote starts now, so the
         first submissions of a class do not wait seconds for numpy, scipy or
-        matplotlib to be imported. The most asked preload goes last: it is the
-        most recently used when the launcher keeps fewer zygotes than asked.
-        Returns how many preload sets were prepared.
+        matplotlib to be imported. Only the ``settings.zygotes`` most asked
+        preload sets (an author's many exercises cannot make a worker start
+        zygotes without end), the most asked last: it is then the most recently
+        used. Returns how many preload sets were prepared.
         """
         asked = Counter(self.preload_for(modules) for modules in exercises)
         prepared = 0
-        for preload, _ in reversed(asked.most_common()):
+        for preload, _ in reversed(asked.most_common(max(self.settings.zygotes, 1))):
             if self._closed:
                 break
             self.launcher.warm(preload)
