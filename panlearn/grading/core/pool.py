@@ -196,19 +196,13 @@ class KernelPool:
 
         With the zygote launcher each environment's zygote starts now, so the
         first submissions of a class do not wait seconds for numpy, scipy or
-        matplotlib to be imported. Only the ``settings.zygotes`` most asked
-        preload sets (an author's many exercises cannot make a worker start
-        zygotes without end), the most asked last: it is then the most recently
-        used. Returns how many preload sets were prepared.
+        matplotlib to be imported (at most ``settings.zygotes`` of them, the
+        most asked). Returns how many were prepared.
         """
         asked = Counter(self.preload_for(modules) for modules in exercises)
-        prepared = 0
-        for preload, _ in reversed(asked.most_common(max(self.settings.zygotes, 1))):
-            if self._closed:
-                break
-            self.launcher.warm(preload)
-            prepared += 1
-        return prepared
+        if self._closed:
+            return 0
+        return self.launcher.warm([preload for preload, _ in asked.most_common()])
 
     def preload_for(self, modules: tuple[str, ...] | list[str]) -> tuple[str, ...]:
         """The preload set of a sandbox for an exercise importing ``modules``."""

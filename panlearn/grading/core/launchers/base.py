@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +54,12 @@ class Launcher:
         """Whether kernels started ahead of demand can be given their data files later."""
         return False
 
-    def warm(self, preload: tuple[str, ...]) -> None:
-        """Prepare ahead what starting a sandbox that preloads ``preload`` needs (nothing here)."""
+    def warm(self, preloads: Sequence[tuple[str, ...]]) -> int:
+        """Prepare ahead what sandboxes preloading these need, the most asked first.
+
+        Returns how many things were prepared (none here).
+        """
+        return 0
 
     def checks_in_kernel_sandbox(self) -> bool:
         """Whether a submission's checks run in its kernel's sandbox once the kernel is done."""

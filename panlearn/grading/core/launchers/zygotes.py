@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -204,9 +204,21 @@ class ZygoteLauncher(Launcher):
         self._lock = threading.Lock()
         self._closed = False
 
-    def warm(self, preload: tuple[str, ...]) -> None:
-        """Start the zygote of ``preload``'s environment now, not at its first submission."""
-        self.zygote(preload)
+    def warm(self, preloads: Sequence[tuple[str, ...]]) -> int:
+        """Start the zygotes of these preloads' environments now, not at their first submission.
+
+        Each environment starts once, importing what all its preloads ask (so it does
+        not grow, and replace itself, as they arrive); only the ``settings.zygotes``
+        environments asked first, the first of them started last so that it is the
+        most recently used.
+        """
+        environments: dict[tuple[str, ...], dict[str, None]] = {}
+        for preload in preloads:
+            environments.setdefault(environment_of(preload), {}).update(dict.fromkeys(preload))
+        chosen = list(environments.values())[:max(self.settings.zygotes, 1)]
+        for modules in reversed(chosen):
+            self.zygote(tuple(modules)[:MAX_ZYGOTE_MODULES])
+        return len(chosen)
 
     def zygote(self, preload: tuple[str, ...]) -> Zygote:
         """The zygote of ``preload``'s environment, started on first use; the least used go first.
