@@ -57,6 +57,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._cpu import CpuMeter, tree  # noqa: E402
+
 SHARED = Path(os.environ.get("PANLEARN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 DATA = SHARED / "nexus" / "dmc01.h5"
 COURSE = ROOT / "courses" / "reading-nexus"
@@ -199,12 +201,6 @@ class Client:
 # -- processes ---------------------------------------------------------------------
 
 
-def tree() -> list[psutil.Process]:
-    """This process (the app server) and all its descendants."""
-    me = psutil.Process()
-    return [me, *me.children(recursive=True)]
-
-
 def wait_quiet(threshold: float = 0.06, window: float = 0.25, timeout: float = 30.0) -> float:
     """Wait until the app's processes are idle (pools refilled); returns the seconds waited."""
     start = time.monotonic()
@@ -228,83 +224,6 @@ def wait_quiet(threshold: float = 0.06, window: float = 0.25, timeout: float = 3
         if used / window < threshold:
             break
     return time.monotonic() - start
-
-
-def job_cgroups_cpu() -> float:
-    """CPU seconds charged to the graders' job cgroups so far (cgroup v1 cpuacct).
-
-    Each worker's launcher makes its jobs' cgroups under a base of its own;
-    the base's counter keeps what its children used after they are removed.
-    """
-    total = 0
-    for usage in Path("/sys/fs/cgroup/cpuacct").glob("**/panlearn-grading-*/cpuacct.usage"):
-        try:
-            total += int(usage.read_text())
-        except (OSError, ValueError):
-            continue
-    return total / 1e9
-
-
-def in_a_job(p: psutil.Process) -> bool:
-    """A sandbox process (its CPU is counted by its job's cgroup, not by sampling)."""
-    try:
-        cmd, parent = " ".join(p.cmdline()), p.parent()
-        parent_cmd = " ".join(parent.cmdline()) if parent else ""
-    except psutil.Error:
-        return True
-    zygote = "panlearn.grading.core.zygote"
-    return (zygote in cmd and zygote in parent_cmd) or "panlearn.grading.core.inside" in cmd \
-        or p.name() in {"bwrap", "setpriv", "prlimit"}
-
-
-class CpuSampler:
-    """CPU seconds used by the app's tree: its long-lived processes, plus every job's cgroup.
-
-    The app, its workers and their zygotes are sampled from /proc every
-    ``period`` (the last value seen is kept); sandboxes live a fraction of a
-    second, so their time is read from their cgroups' CPU accounting instead,
-    which misses nothing.
-    """
-
-    def __init__(self, period: float = 0.05) -> None:
-        self.period = period
-        self.seen: dict[tuple[int, float], float] = {}
-        self.base: dict[tuple[int, float], float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> dict[tuple[int, float], float]:
-        out = {}
-        for p in tree():
-            if in_a_job(p):
-                continue
-            try:
-                with p.oneshot():
-                    t = p.cpu_times()
-                    out[(p.pid, p.create_time())] = t.user + t.system
-            except psutil.Error:
-                pass
-        return out
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.period):
-            self.seen.update(self._sample())
-
-    def __enter__(self) -> CpuSampler:
-        self.jobs_before = job_cgroups_cpu()
-        self.base = self._sample()
-        self.seen.update(self.base)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.seen.update(self._sample())
-        self.jobs = job_cgroups_cpu() - self.jobs_before
-
-    def used(self) -> float:
-        return self.jobs + sum(v - self.base.get(k, 0.0) for k, v in self.seen.items())
 
 
 def memory() -> dict[str, tuple[int, int, int]]:
@@ -447,7 +366,7 @@ def throughput(client: Client, body: bytes, n: int, threads: int) -> None:
     load_before = os.getloadavg()[0]
     # One student per thread: the queue gives each student one worker at a time.
     students = [Client(client.url, f"student-{i % CLASS_SIZE}") for i in range(threads)]
-    with CpuSampler() as sampler:
+    with CpuMeter() as sampler:
         t0 = time.perf_counter()
         posters = [threading.Thread(target=post_many, args=(c,)) for c in students]
         for p in posters:

@@ -54,6 +54,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._cpu import CpuMeter  # noqa: E402
+
 SHARED = Path(os.environ.get("PANLEARN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 PASSWORD = "bench password, not secret"
 NEXUS_EXERCISE = "03-exercise-peak-to-d-spacing"
@@ -224,89 +226,6 @@ def per_exercise(learner: Learner, found: list[dict[str, Any]], runs: int) -> No
         bench_line(f"run of a typical cell, {item['name']}, median", median * 1000, "ms")
     print(f"   all exercises: median of medians {statistics.median(medians) * 1000:.0f} ms, "
           f"slowest {max(medians) * 1000:.0f} ms")
-
-
-def _tree() -> list[psutil.Process]:
-    me = psutil.Process()
-    return [me, *me.children(recursive=True)]
-
-
-def _in_a_job(process: psutil.Process) -> bool:
-    """A sandbox process: its CPU is counted by its job's cgroup instead."""
-    try:
-        command = " ".join(process.cmdline())
-        parent = process.parent()
-        parent_command = " ".join(parent.cmdline()) if parent else ""
-        name = process.name()
-    except psutil.Error:
-        return True
-    zygote = "panlearn.grading.core.zygote"
-    return ((zygote in command and zygote in parent_command)
-            or "panlearn.grading.core.inside" in command or name in {"bwrap", "setpriv", "prlimit"})
-
-
-class CpuMeter:
-    """CPU seconds of this app: its long-lived processes, and every sandbox of its workers.
-
-    The app, its workers and their zygotes are sampled from /proc; sandboxes
-    live a fraction of a second, so their time is read from the cgroups of
-    *this app's* workers (`panlearn-grading-<worker pid>-…`, whose cpuacct
-    keeps what removed jobs used), never from other graders on the machine.
-    """
-
-    def __init__(self, period: float = 0.05) -> None:
-        self.period = period
-        self.seen: dict[tuple[int, float], float] = {}
-        self.base: dict[tuple[int, float], float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> dict[tuple[int, float], float]:
-        found = {}
-        for process in _tree():
-            if _in_a_job(process):
-                continue
-            try:
-                times = process.cpu_times()
-                found[(process.pid, process.create_time())] = times.user + times.system
-            except psutil.Error:
-                continue
-        return found
-
-    @staticmethod
-    def _jobs() -> float:
-        pids = {str(child.pid) for child in psutil.Process().children()}
-        total = 0
-        for usage in Path("/sys/fs/cgroup/cpuacct").glob("**/panlearn-grading-*/cpuacct.usage"):
-            if usage.parent.name.split("-")[2] not in pids:
-                continue
-            try:
-                total += int(usage.read_text())
-            except (OSError, ValueError):
-                continue
-        return total / 1e9
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.period):
-            self.seen.update(self._sample())
-
-    def __enter__(self) -> CpuMeter:
-        self.jobs_before = self._jobs()
-        self.base = self._sample()
-        self.seen.update(self.base)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.seen.update(self._sample())
-        self.jobs_after = self._jobs()
-
-    def used(self) -> float:
-        """CPU seconds used between enter and exit."""
-        processes = sum(v - self.base.get(k, 0.0) for k, v in self.seen.items())
-        return processes + self.jobs_after - self.jobs_before
 
 
 class MemorySampler:
