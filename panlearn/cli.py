@@ -14,13 +14,11 @@ from typing import TYPE_CHECKING, Any
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from rich.console import Console
-from rich.markup import escape
 
 from panlearn.authoring.cli import courses_cli, import_folder
 from panlearn.authoring.cli import user_errors as _user_errors
-from panlearn.extensions import db
-from panlearn.models import Role
+from panlearn.cli_output import console, escape
+from panlearn.roles import Role
 from panlearn.wiring import services
 
 if TYPE_CHECKING:
@@ -28,7 +26,6 @@ if TYPE_CHECKING:
 
 # Commands import what they use when they run: every `flask` command (and `--help`) builds
 # the app, and nbformat, the grading pipeline, whoosh or alembic would cost each of them.
-console = Console(stderr=True)
 users_cli = AppGroup("users", help="Manage accounts.")
 orgs_cli = AppGroup("orgs", help="Manage publishing organisations.")
 datasets_cli = AppGroup("datasets", help="Find, fetch and verify open PaN datasets.")
@@ -47,18 +44,19 @@ search_cli = AppGroup("search", help="Maintain the search index.")
 def export_quiz_command(course: str, fmt: str, version_number: int | None,
                         output: Path | None) -> None:
     """Write a course's quiz questions as a Moodle XML question bank."""
+    from panlearn.extensions import db
     from panlearn.quizzes.moodle import export_moodle_xml
     from panlearn.quizzes.service import course_questions
 
     questions = course_questions(db.session, course, version_number)
     content, warnings = export_moodle_xml(questions)
     for warning in warnings:
-        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+        console().print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     if output is None:
         sys.stdout.buffer.write(content)
     else:
         output.write_bytes(content)
-        console.print(f"{len(questions) - _left_out(warnings)} question(s) written to {output}")
+        console().print(f"{len(questions) - _left_out(warnings)} question(s) written to {output}")
 
 
 def _left_out(warnings: list[str]) -> int:
@@ -80,7 +78,7 @@ def import_quiz_command(bank: Path, target: Path) -> None:
 
     imported = import_moodle_xml(bank.read_bytes())
     for warning in imported.warnings:
-        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+        console().print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     if target.exists():
         notebook = read_notebook_bytes(target.read_bytes())
     else:
@@ -88,7 +86,7 @@ def import_quiz_command(bank: Path, target: Path) -> None:
         notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {title}")])
     ids = append_questions(notebook, imported.questions)
     nbformat.write(notebook, str(target))
-    console.print(f"{len(ids)} question(s) added to {target}: {', '.join(ids) or 'none'}",
+    console().print(f"{len(ids)} question(s) added to {target}: {', '.join(ids) or 'none'}",
                   highlight=False)
 
 
@@ -105,6 +103,7 @@ def create_user_command(username: str, role: str, organisation: str | None,
                         email: str | None, password: str) -> None:
     """Create an account."""
     from panlearn.accounts.service import create_user
+    from panlearn.extensions import db
 
     user = create_user(db.session, username, password, role=role, organisation_slug=organisation,
                        email=email)
@@ -117,6 +116,7 @@ def create_user_command(username: str, role: str, organisation: str | None,
 @_user_errors
 def load_orgs_command(path: Path | None) -> None:
     """Create or update organisations from a YAML file (default content/organisations.yml)."""
+    from panlearn.extensions import db
     from panlearn.organisations import load_organisations_file, sync_organisations
 
     path = path or Path(services().settings["CONTENT_DIR"]) / "organisations.yml"
@@ -132,6 +132,7 @@ def setup_command() -> None:
     """Create or upgrade the database, load organisations, import and publish shipped courses."""
     from flask_migrate import upgrade
 
+    from panlearn.extensions import db
     from panlearn.organisations import load_organisations_file, sync_organisations
 
     settings = services().settings
@@ -201,7 +202,7 @@ def datasets_fetch_command(ref: str, file_name: str | None) -> None:
     context = _datasets()
     listing = list_dataset_files(ref, registry=context.registry)
     names = [file_name] if file_name else [f.name for f in listing.files]
-    with Progress(console=console) as progress:
+    with Progress(console=console()) as progress:
         for name in names:
             task = progress.add_task(name, total=None)
 
@@ -240,13 +241,14 @@ def search_rebuild_command() -> None:
     from rich.progress import Progress
     from sqlalchemy import select
 
+    from panlearn.extensions import db
     from panlearn.models import Course
     from panlearn.search.sync import course_documents
 
     context = services().search
     courses = list(db.session.scalars(select(Course).order_by(Course.slug)))
     documents = []
-    with Progress(console=console) as progress:
+    with Progress(console=console()) as progress:
         reading = progress.add_task("Reading courses", total=len(courses))
         for course in courses:
             documents.extend(course_documents(course))
@@ -270,6 +272,7 @@ def grade_command(exercise: str, notebook: Path) -> None:
     from panlearn.cli_tables import print_table
     from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
     from panlearn.errors import InvalidInputError, NotFoundError
+    from panlearn.extensions import db
     from panlearn.grading.core.pipeline import compute_reference_answers, grade_notebook
     from panlearn.grading.submissions import exercise_spec, source_notebook
     from panlearn.models import Exercise

@@ -18,11 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from flask.cli import AppGroup
-from rich.console import Console
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from panlearn.cli_output import console
 from panlearn.errors import PanlearnError
-from panlearn.extensions import db
 from panlearn.wiring import services
 
 if TYPE_CHECKING:
@@ -36,7 +34,6 @@ if TYPE_CHECKING:
 # pipeline (papermill, numpy), which `flask --help` and `flask courses --help` need not load.
 
 courses_cli = AppGroup("courses", help="Validate, import and execute course folders.")
-console = Console(stderr=True, soft_wrap=True)  # a problem, one a line, never cut
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,15 +49,15 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             if isinstance(error, CourseFolderError):
                 print_problems(error.problems)
                 sys.exit(1)
-            console.print(f"[red]{error.title}:[/red] {error.detail}", highlight=False)
+            console().print(f"[red]{error.title}:[/red] {error.detail}", highlight=False)
             if error.errors:
                 for name, messages in error.errors.items():
-                    console.print(f"  {name}: {messages}", markup=False)
+                    console().print(f"  {name}: {messages}", markup=False)
             sys.exit(1)
-        except (OperationalError, ProgrammingError) as error:
+        except Exception as error:
             if not _missing_table(error):
                 raise
-            console.print("[red]The database has no tables yet:[/red] run `flask --app app "
+            console().print("[red]The database has no tables yet:[/red] run `flask --app app "
                           "setup` (or `flask --app app db upgrade`) first.", highlight=False)
             sys.exit(1)
 
@@ -68,6 +65,10 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _missing_table(error: Exception) -> bool:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    if not isinstance(error, (OperationalError, ProgrammingError)):
+        return False
     text = str(error).lower()
     return "no such table" in text or ("relation" in text and "does not exist" in text)
 
@@ -91,7 +92,7 @@ def _printing_report() -> ImportReport:
             if entry.done and index not in printed:
                 printed.add(index)
                 took = f" ({entry.seconds:g} s)" if entry.seconds is not None else ""
-                console.print(f"  {entry.state:<8} {entry.file}{took}"
+                console().print(f"  {entry.state:<8} {entry.file}{took}"
                               + (f": {entry.message}" if entry.state != "failed" else ""),
                               markup=False, highlight=False)
 
@@ -105,7 +106,7 @@ def _grading(*, offline_ok: bool) -> Grading:
     wired = services()
     if not wired.settings["GRADING_VALIDATE"]:
         return Grading(None)
-    console.print("Grading the reference solution (full marks) and the blank student version "
+    console().print("Grading the reference solution (full marks) and the blank student version "
                   "(0) of each exercise…")
     checker = in_process_checker(wired.grading, wired.datasets)
     return Grading(checker, regrade=offline_ok,
@@ -114,9 +115,9 @@ def _grading(*, offline_ok: bool) -> Grading:
 
 def print_problems(problems: list[Problem]) -> None:
     """Every problem, one a line, never cut."""
-    console.print(f"[red]{len(problems)} problem(s):[/red]")
+    console().print(f"[red]{len(problems)} problem(s):[/red]")
     for problem in problems:
-        console.print(f"  {problem}", markup=False, highlight=False)
+        console().print(f"  {problem}", markup=False, highlight=False)
 
 
 @courses_cli.command("validate")
@@ -132,6 +133,7 @@ def validate_command(path: Path, names: bool) -> None:
     """
     from panlearn.authoring.service import validate_courses
     from panlearn.authoring.sources import read_folder
+    from panlearn.extensions import db
 
     sources, problems = read_folder(path, _registry())
     report = validate_courses(db.session, sources, problems=problems,
@@ -162,10 +164,10 @@ def _print_check_names(sources: list[CourseSource]) -> None:
                     lines = load_exercise_spec(lesson.notebook).describe_names()
                 except ExerciseSpecError:
                     continue  # listed with the problems
-                console.print(f"{source.slug}/{lesson.source_path}", markup=False,
+                console().print(f"{source.slug}/{lesson.source_path}", markup=False,
                               highlight=False)
                 for line in lines:
-                    console.print(f"  {line}", markup=False, highlight=False)
+                    console().print(f"  {line}", markup=False, highlight=False)
 
 
 def _summary(sources: list[CourseSource], report: ImportReport) -> None:
@@ -207,6 +209,7 @@ def import_sources(sources: list[CourseSource], problems: list[Problem], *,
     """Import what was read (all or nothing) and print the outcome of each course."""
     from panlearn.authoring.service import import_courses
     from panlearn.cli_tables import print_table
+    from panlearn.extensions import db
 
     results = import_courses(
         db.session, sources, publish=publish, problems=problems,

@@ -12,7 +12,6 @@ import click
 from flask.cli import AppGroup
 
 from panlearn.errors import PanlearnError
-from panlearn.extensions import db
 from panlearn.wiring import services
 
 lti_cli = AppGroup("lti", help="Run panlearn as an LTI 1.3 tool of an LMS.")
@@ -41,6 +40,7 @@ def register_command(issuer: str, client_id: str, deployment_ids: tuple[str, ...
                      auth_login_url: str, token_url: str, jwks_url: str, audience: str | None,
                      name: str) -> None:
     """Register (or update) a platform; deployments are added to those it has."""
+    from panlearn.extensions import db
     from panlearn.lti.config import PlatformInput, register_platform  # pylti1p3: when run
 
     try:
@@ -59,6 +59,7 @@ def register_command(issuer: str, client_id: str, deployment_ids: tuple[str, ...
 @lti_cli.command("list")
 def list_command() -> None:
     """List the registered platforms."""
+    from panlearn.extensions import db
     from panlearn.lti.config import list_platforms
 
     for platform in list_platforms(db.session):
@@ -72,6 +73,7 @@ def list_command() -> None:
 @click.argument("client_id")
 def remove_command(issuer: str, client_id: str) -> None:
     """Forget a platform registration."""
+    from panlearn.extensions import db
     from panlearn.lti.config import remove_platform
 
     try:

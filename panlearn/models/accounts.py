@@ -16,17 +16,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panlearn.extensions import db
 from panlearn.models.columns import UTCDateTime, enum_column, utcnow
+from panlearn.roles import Role
 
 if TYPE_CHECKING:
     from panlearn.models.courses import Course
-
-
-class Role(enum.StrEnum):
-    """What an account may do; authors and admins act within their organisation."""
-
-    STUDENT = "student"
-    AUTHOR = "author"
-    ADMIN = "admin"
 
 
 class Organisation(db.Model):
