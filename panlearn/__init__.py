@@ -17,33 +17,52 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: settings, extensions, blueprints, errors, CLI.
 
     `config` overrides settings by name (without the PANLEARN_ prefix), which is
-    how tests point the app at a temporary instance dir and database.
+    how tests point the app at a temporary instance dir and database. A `flask`
+    command's app holds its settings and commands only until it is first entered
+    (`deferred_app`): listing the commands then costs little more than Flask.
     """
-    from flask import Flask
-
-    from panlearn import cli, deferred_migrate, web
-    from panlearn.api import register_api
-    from panlearn.authoring.runner import resume_with_first_request
+    from panlearn import cli, deferred_migrate
     from panlearn.config import flask_config, load_settings
-    from panlearn.extensions import configure_sqlite, db, limiter
-    from panlearn.http.openapi import api
-    from panlearn.http.problems import register_error_handlers
-    from panlearn.lti.routes import init_app as init_lti
-    from panlearn.metadata.routes import init_app as init_metadata
+    from panlearn.deferred_app import DeferredApp, LazyGroup
     from panlearn.ops.logs import configure_logging
-    from panlearn.ops.routes import bp as ops_bp
-    from panlearn.wiring import build_services
 
     settings = load_settings(os.environ, config)
     configure_logging(settings["LOG_FORMAT"], settings["LOG_LEVEL"])
     instance = Path(settings["INSTANCE_DIR"])
     instance.mkdir(parents=True, exist_ok=True)
-    app = Flask(__name__, instance_path=str(instance), instance_relative_config=False)
+    app = DeferredApp(__name__, instance_path=str(instance), instance_relative_config=False)
     app.config.update(flask_config(settings))
     app.config["PANLEARN"] = settings
+    cli.init_app(app)
+    deferred_migrate.init_commands(app)
+    # flask-smorest adds it when bound (at the assembly); listed from the start.
+    app.cli.add_command(LazyGroup("openapi", "flask_smorest.spec:openapi_cli",
+                                  help="OpenAPI commands."))
+    command = _flask_command()
+    if command is not None:
+        app.assemble_later(lambda: _assemble(app, settings), command)
+        return app
+    _assemble(app, settings)
+    if not _in_a_command():
+        _import_what_requests_need()
+    return app
+
+
+def _assemble(app: Flask, settings: dict[str, Any]) -> None:
+    """Bind the extensions, collaborators, routes and error handlers to ``app``."""
+    from panlearn import deferred_migrate, web
+    from panlearn.api import register_api
+    from panlearn.authoring.runner import resume_with_first_request
+    from panlearn.extensions import configure_sqlite, db, limiter
+    from panlearn.http.openapi import api
+    from panlearn.http.problems import register_error_handlers
+    from panlearn.lti.routes import init_app as init_lti
+    from panlearn.metadata.routes import init_app as init_metadata
+    from panlearn.ops.routes import bp as ops_bp
+    from panlearn.wiring import build_services
+
     # Every collaborator, built once; views and commands ask `wiring.services()`.
     services = build_services(app, settings, app_factory=create_app, version=__version__)
-
     db.init_app(app)
     with app.app_context():
         configure_sqlite(db.engine)
@@ -58,12 +77,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_lti(app)
     # After flask-smorest, so our problem+json handlers replace its error handler.
     register_error_handlers(app)
-    cli.init_app(app)
     _start_grading_with_first_request(app, services.dispatcher)
     resume_with_first_request(app, services.imports)
-    if not _in_a_command():
-        _import_what_requests_need()
-    return app
 
 
 #: What the views import when first used rather than at start-up (nbconvert, the grading
@@ -79,6 +94,21 @@ REQUEST_MODULES = (
     "panlearn.lti.keys", "panlearn.lti.launch", "panlearn.lti.nonces",
     "panlearn.ops.metrics", "alembic.migration", "alembic.script", "prometheus_client",
 )
+
+
+def _flask_command() -> Any:
+    """The `flask` command loading this app (a click context), if one is.
+
+    Not a `flask` command that runs with its app already current (`create_app()`
+    typed in `flask shell`): that one builds a whole app.
+    """
+    import click
+    from flask import current_app
+    from flask.cli import ScriptInfo
+
+    command = click.get_current_context(silent=True)
+    loading = command is not None and command.find_object(ScriptInfo) and not current_app
+    return command if loading else None
 
 
 def _in_a_command() -> bool:

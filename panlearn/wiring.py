@@ -148,7 +148,11 @@ class Services:
 
 
 def services_of(app: Flask) -> Services:
-    """The collaborators of this app."""
+    """The collaborators of this app (assembled first if it was deferred)."""
+    from panlearn.deferred_app import DeferredApp
+
+    if isinstance(app, DeferredApp):
+        app.assemble()
     found: Services = app.extensions[EXTENSION]
     return found
 
