@@ -33,13 +33,27 @@ class Grant:
 
 
 def claim_values(claims: Mapping[str, Any], claim: str) -> list[str]:
-    """A claim as a list of strings (providers send one string, or a list of them)."""
-    value = claims.get(claim)
+    """A claim as a list of strings (providers send one string, or a list of them).
+
+    A claim that is not at the top level is followed along its dots, so a rule can
+    read Keycloak's roles: `realm_access.roles`, `resource_access.<client id>.roles`.
+    A top-level claim of that very name (a URL, say) is read as it is.
+    """
+    value = claims.get(claim) if claim in claims else _nested(claims, claim.split("."))
     if isinstance(value, str):
         return [value]
     if isinstance(value, list):
         return [item for item in value if isinstance(item, str)]
     return []
+
+
+def _nested(claims: Mapping[str, Any], path: list[str]) -> Any:
+    value: Any = claims
+    for part in path:
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
 
 
 def grant_from_claims(rules: Iterable[RoleRule], claims: Mapping[str, Any]) -> Grant | None:

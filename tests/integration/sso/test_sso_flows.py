@@ -164,6 +164,18 @@ def test_a_group_claim_makes_an_author_and_its_removal_demotes_at_the_next_sign_
     assert (grace.role, grace.organisation_id, grace.role_source) == (Role.STUDENT, None, None)
 
 
+@pytest.mark.parametrize("identity_config", [{"roles": [
+    {"claim": "realm_access.roles", "value": "training-author", "organisation": "psi",
+     "role": "author"}]}])
+def test_keycloak_realm_roles_nested_in_a_claim_make_an_author(app, site, provider, browser):
+    make_org(app, "psi")
+    claims = {"preferred_username": "lise",
+              "realm_access": {"roles": ["offline_access", "training-author"]}}
+    assert sign_in(browser, site, provider, "lise", claims).status_code == 303
+    lise = user_named(app, "lise")
+    assert (lise.role, lise.role_source) == (Role.AUTHOR, PROVIDER)
+
+
 def test_a_role_given_here_is_not_taken_away_by_a_provider_that_never_granted_it(
         app, site, provider):
     make_org(app, "psi")

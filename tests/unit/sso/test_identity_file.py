@@ -7,8 +7,8 @@ import yaml
 
 from panlearn.config import ConfigurationError
 from panlearn.models import Role
-from panlearn.sso.providers import load_identity_file
-from panlearn.sso.roles import grant_from_claims
+from panlearn.sso.providers import RoleRule, load_identity_file
+from panlearn.sso.roles import claim_values, grant_from_claims
 
 UMBRELLA = {
     "name": "umbrellaid", "display_name": "UmbrellaID",
@@ -95,3 +95,22 @@ def test_the_first_matching_rule_grants_and_claims_may_be_a_string_or_a_list(tmp
     assert grant_from_claims(provider.roles, {"eduperson_entitlement": ["urn:other"]}) is None
     assert grant_from_claims(provider.roles, {"groups": [author]}) is None
     assert grant_from_claims(provider.roles, {"eduperson_entitlement": {"x": author}}) is None
+
+
+def test_a_rule_reads_keycloak_roles_along_the_claims_dots():
+    realm = RoleRule(claim="realm_access.roles", value="training-author", organisation="psi",
+                     role=Role.AUTHOR)
+    client = RoleRule(claim="resource_access.panlearn.roles", value="admin",
+                      organisation="psi", role=Role.ADMIN)
+    keycloak = {"realm_access": {"roles": ["offline_access", "training-author"]},
+                "resource_access": {"panlearn": {"roles": ["admin"]},
+                                    "account": {"roles": ["view-profile"]}}}
+    assert grant_from_claims([client, realm], keycloak).role == Role.ADMIN
+    assert grant_from_claims([realm], keycloak).role == Role.AUTHOR
+    assert grant_from_claims([client], {"resource_access": {"account": {"roles": ["admin"]}}}) \
+        is None
+    assert grant_from_claims([realm], {"realm_access": ["training-author"]}) is None
+    assert grant_from_claims([realm], {"realm_access": {"roles": {"training-author": 1}}}) is None
+    # A top-level claim named with dots (a URL) is read as it is, not followed.
+    url = "https://panlearn.example.org/claims.groups"
+    assert claim_values({url: ["a"], "https://panlearn": {"example": ["b"]}}, url) == ["a"]
