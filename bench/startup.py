@@ -3,8 +3,10 @@
 Usage: .venv/bin/python bench/startup.py [--runs N] [--quick] [--command "courses --help"]
                                          [--compare OTHER_CHECKOUT]
 
-Every `flask` command builds the app first, so this is the floor of every CLI
-command (and of a web or grading worker's start). Both are run as fresh
+Every `flask` command loads the app first, so this is the floor of every CLI
+command. A command's app is assembled (extensions, models, views) only when a
+command runs (`panlearn.deferred_app`): `--command routes` times a command that
+does, and so what a web or grading worker's start costs. Both are run as fresh
 processes, interleaved, N times each; the medians of wall time and their ratio
 are printed (target: within 2.5x of importing Flask), and the medians of CPU
 time (user + system), steadier than wall time on a shared machine. The app
