@@ -11,7 +11,10 @@ slides, so `plan_slides` derives it:
   a sub-slide (vertical, below it);
 - a cell taller than a slide gets a sub-slide of its own (with the short
   text that leads into it, if any), and when the cells of a slide would
-  overflow it, the next one continues on a sub-slide.
+  overflow it, the next one continues on a sub-slide;
+- a code cell taller than a slide that shows a figure is shown as its code,
+  then its outputs on a sub-slide of their own (the copy's source hidden, its
+  id suffixed `-out`), so the figure is never cut off below the code.
 
 Height is estimated in lines of slide text (`SLIDE_LINES` fit on a 16:9
 slide): wrapped prose, code at its smaller size, a fixed height per figure.
@@ -110,6 +113,36 @@ def split_at_headings(cell: NotebookNode) -> list[NotebookNode]:
     return parts or [cell]
 
 
+def _source_hidden(cell: NotebookNode) -> bool:
+    """Whether nbconvert leaves the cell's source out (`metadata.transient.remove_source`)."""
+    transient = cell.get("metadata", {}).get("transient")
+    return isinstance(transient, dict) and bool(transient.get("remove_source"))
+
+
+def _shows_figure(cell: NotebookNode) -> bool:
+    return any(kind in (output.get("data") or {})
+               for output in cell.get("outputs", []) for kind in _IMAGE_TYPES)
+
+
+def split_code_from_figures(cell: NotebookNode) -> list[NotebookNode]:
+    """A code cell taller than a slide that shows a figure, as its code then its outputs.
+
+    The outputs' copy hides its source (nbconvert honours `transient.remove_source`)
+    and gets the id `<id>-out`; other cells are returned as they are.
+    """
+    if (cell.get("cell_type") != "code" or not cell.get("source", "").strip()
+            or _source_hidden(cell) or not _shows_figure(cell)
+            or cell_height(cell) <= SLIDE_LINES):
+        return [cell]
+    code = copy.deepcopy(cell)
+    code.outputs = []
+    outputs = copy.deepcopy(cell)
+    outputs.setdefault("metadata", {}).setdefault("transient", {})["remove_source"] = True
+    if "id" in cell:
+        outputs.id = f"{str(cell.id)[:58]}-out"
+    return [code, outputs]
+
+
 def _text_lines(text: str, width: int) -> float:
     return sum(max(1, math.ceil(len(line) / width)) if line.strip() else 0.3
                for line in text.splitlines())
@@ -124,7 +157,8 @@ def cell_height(cell: NotebookNode) -> float:
         return _text_lines(source, PROSE_CHARS) + figures * FIGURE_LINES + display_maths
     if cell.get("cell_type") != "code":
         return _text_lines(cell.get("source", ""), PROSE_CHARS)
-    height = _text_lines(cell.get("source", ""), CODE_CHARS) * CODE_LINE + 1
+    height = 0.0 if _source_hidden(cell) else (
+        _text_lines(cell.get("source", ""), CODE_CHARS) * CODE_LINE + 1)
     for output in cell.get("outputs", []):
         data = output.get("data") or {}
         if any(kind in data for kind in _IMAGE_TYPES):
@@ -156,6 +190,8 @@ def plan_slides(nb: NotebookNode) -> NotebookNode:
     for cell in planned.cells:
         if cell.get("cell_type") == "markdown" and slide_type(cell) is None:
             cells.extend(split_at_headings(cell))
+        elif slide_type(cell) is None:
+            cells.extend(split_code_from_figures(cell))
         else:
             cells.append(cell)
     planned.cells = cells

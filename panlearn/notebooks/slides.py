@@ -52,7 +52,7 @@ _INIT_DIGEST = hashlib.sha256(SLIDES_INIT_SCRIPT.encode()).digest()
 SLIDES_INIT_SCRIPT_CSP_SOURCE = f"'sha256-{base64.b64encode(_INIT_DIGEST).decode()}'"
 
 #: Bump when `plan_slides` changes where slides break (it is part of the cache key).
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 #: The slides' size in reveal.js units: 16:9, scaled to fit the screen or frame.
 SLIDE_WIDTH, SLIDE_HEIGHT = 1280, 720
 

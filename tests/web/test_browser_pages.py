@@ -147,15 +147,20 @@ def test_slides_split_a_shipped_lesson_at_its_headings_and_next_moves(app, tour,
         wait_for(browser, "Reveal.getIndices().h === 1")
         browser.find_element("css selector", "body").send_keys(Keys.ARROW_RIGHT)
         wait_for(browser, "Reveal.getIndices().h === 2")
-        # Figures fit the 16:9 slide.
-        browser.execute_script("Reveal.slide(1, 1)")
-        time.sleep(0.8)
-        figure = browser.execute_script(
-            "const i = document.querySelector('.reveal .present img');"
-            "if (!i) return null; const r = i.getBoundingClientRect();"
-            "const s = document.querySelector('.reveal .slides').getBoundingClientRect();"
-            "return [r.bottom <= s.bottom + 1, r.right <= s.right + 1, r.height > 50]")
-        assert figure is None or all(figure), figure
+        # Figures fit the 16:9 slide: every slide holding one (the lesson has several).
+        with_figures = browser.execute_script(
+            "return Reveal.getSlides().filter(s => s.querySelector('img'))"
+            ".map(s => { const i = Reveal.getIndices(s); return [i.h, i.v || 0]; })")
+        assert with_figures, "no slide of the lesson shows its figures"
+        for h, v in with_figures:
+            browser.execute_script(f"Reveal.slide({h}, {v})")
+            time.sleep(0.8)  # the transition
+            figure = browser.execute_script(
+                "const i = document.querySelector('.reveal .slides section.present:not(.stack)"
+                " img'); if (!i) return null; const r = i.getBoundingClientRect();"
+                "const s = document.querySelector('.reveal .slides').getBoundingClientRect();"
+                "return [r.bottom <= s.bottom + 1, r.right <= s.right + 1, r.height > 50]")
+            assert figure is not None and all(figure), ((h, v), figure)
         browser.save_screenshot(str(ARTIFACTS / "slides-figure.png"))
         assert_clean(browser, "the slides")
 

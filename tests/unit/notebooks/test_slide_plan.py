@@ -131,3 +131,28 @@ def test_a_short_text_leading_into_a_tall_cell_moves_with_it():
         v4.new_code_cell("\n".join(f"z{i} = {i}" for i in range(40)), id="long"),
     )
     assert types(plan_slides(nb)) == ["slide", "subslide", "-"]
+
+
+def test_a_tall_code_cell_showing_a_figure_puts_its_outputs_on_the_next_sub_slide():
+    source = "\n".join(f"line_{i} = {i}" for i in range(21))
+    nb = notebook(
+        v4.new_markdown_cell("# Title", id="t"),
+        v4.new_code_cell(source, id="fig", outputs=[stream("pixels per bin: 15\n"),
+                                                      display({"image/png": PNG_1PX})]),
+        v4.new_code_cell("short = 1", id="short",
+                         outputs=[display({"image/png": PNG_1PX})]),
+    )
+    planned = plan_slides(nb)
+    assert [cell.id for cell in planned.cells] == ["t", "fig", "fig-out", "short"]
+    code, shown = planned.cells[1], planned.cells[2]
+    assert code.source == source and code.outputs == []
+    assert shown.metadata["transient"]["remove_source"] is True
+    assert len(shown.outputs) == 2 and cell_height(shown) < SLIDE_LINES
+    assert types(planned)[1:3] == ["-", "subslide"]  # the code fits under the title
+    assert nb.cells[1].outputs and "transient" not in nb.cells[1].metadata  # a copy
+
+    html = render_slides(nb)
+    outputs_slide = html[html.index('data-cell-id="fig-out"'):]
+    outputs_slide = outputs_slide[:outputs_slide.index("</section>")]
+    assert "<img" in outputs_slide and "line_20" not in outputs_slide  # the figure, no code
+    assert "pixels per bin" in outputs_slide
