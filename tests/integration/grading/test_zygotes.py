@@ -116,3 +116,18 @@ def test_an_environment_under_tmp_is_refused_with_a_reason_and_auto_uses_bubblew
         finally:
             chosen.close()
         assert "is under /tmp" in caplog.text
+
+
+def test_a_data_cache_not_made_yet_is_made_rather_than_failing_the_zygote(
+    grading_settings: GradingSettings, tmp_path
+) -> None:
+    """A fresh instance offline (`flask setup` before any download) has no data cache yet:
+    the zygote must start (it fell back to bubblewrap, or failed under PANLEARN_SANDBOX=zygote)."""
+    cache = tmp_path / "instance" / "data-cache"
+    settings = replace(grading_settings, sandbox="zygote", zygotes=1, data_dirs=(cache,))
+    zygotes = ZygoteLauncher(settings)
+    try:
+        assert run(zygotes, BASE, "print('started')") == "started"
+        assert cache.is_dir()
+    finally:
+        zygotes.close()

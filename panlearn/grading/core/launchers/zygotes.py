@@ -76,6 +76,10 @@ def root_plan(settings: GradingSettings, root: Path) -> dict[str, Any]:
                 "sandbox replaces with a scratch space of its own: install panlearn's "
                 f"environment elsewhere, or set PANLEARN_SANDBOX=bubblewrap")
     files = [p for p in _ETC_FILES if os.path.exists(p)]
+    # The zygote binds each data folder once, at its start: one not made yet (a fresh
+    # instance before its first download) is made now, so files fetched later are seen.
+    for folder in settings.data_dirs:
+        Path(folder).mkdir(parents=True, exist_ok=True)
     return {"root": str(root), "dirs": dirs, "symlinks": symlinks, "files": files,
             "data_dirs": [str(Path(p).resolve()) for p in settings.data_dirs],
             "fonts": str(mpl) if (mpl := sandbox.font_cache_dir(settings)) else None}
