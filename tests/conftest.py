@@ -56,6 +56,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.skip(reason="needs bubblewrap (bwrap)"))
 
 
+#: The sandboxes the grader can use: the zygote, and bubblewrap as the fallback. Fixtures
+#: parametrised by it run the grading core on each (both must hold every guarantee).
+SANDBOXES = ("zygote", pytest.param("bubblewrap", marks=pytest.mark.requires_bubblewrap))
+
+
 @pytest.fixture(scope="session")
 def bubblewrap() -> str:
     """The bubblewrap binary: fixtures that grade in the sandbox ask for it (see above)."""

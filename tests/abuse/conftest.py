@@ -37,10 +37,8 @@ from panlearn.notebooks.student import make_student_version
 from panlearn.wiring import replace_services, services_of
 from tests.builders import answer_source, make_org, make_user, token_for
 from tests.builders import answered as answered_cells
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, SANDBOXES
 from tests.integration.submissions.conftest import answered
-
-SANDBOXES = ("zygote", pytest.param("bubblewrap", marks=pytest.mark.requires_bubblewrap))
 
 
 @pytest.fixture(scope="session", params=SANDBOXES)

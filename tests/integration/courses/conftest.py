@@ -17,7 +17,7 @@ from panlearn.config import load_settings
 from panlearn.datasets.resolve import papermill_parameters, resolve_exercise_datasets
 from panlearn.datasets.settings import DatasetsConfig, DatasetsContext
 from panlearn.grading.core.settings import GradingSettings
-from tests.conftest import REPO_ROOT, _shared_data_dir
+from tests.conftest import REPO_ROOT, SANDBOXES, _shared_data_dir
 from tests.integration.courses.mistakes import Mistake
 
 COURSES = REPO_ROOT / "courses"
@@ -83,12 +83,15 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> DatasetsContext:
     })))
 
 
-@pytest.fixture(scope="session")
-def course_grading_settings(datasets: DatasetsContext, tmp_path_factory: pytest.TempPathFactory,
+@pytest.fixture(scope="session", params=SANDBOXES)
+def course_grading_settings(request: pytest.FixtureRequest, datasets: DatasetsContext,
+                            tmp_path_factory: pytest.TempPathFactory,
                             bubblewrap: str) -> GradingSettings:
+    """Grading on each sandbox in turn: every shipped exercise must pass on both."""
     cache = datasets.config.data_cache_dir
     cache.mkdir(parents=True, exist_ok=True)
     return GradingSettings(
+        sandbox=request.param,
         cell_timeout_s=20,
         total_timeout_s=60,
         memory_mb=2048,
@@ -103,6 +106,7 @@ def course_pool(course_grading_settings: GradingSettings) -> Iterator[Any]:
     from panlearn.grading.core.pool import KernelPool
 
     with KernelPool(course_grading_settings, size=2) as pool:
+        assert pool.sandbox_name == course_grading_settings.sandbox  # no silent fallback
         yield pool
 
 
