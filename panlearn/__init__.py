@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the package itself stays light: the grading sandbox imports it
+    import click
     from flask import Flask
 
 __version__ = "0.1.0"
@@ -96,7 +97,7 @@ REQUEST_MODULES = (
 )
 
 
-def _flask_command() -> Any:
+def _flask_command() -> click.Context | None:
     """The `flask` command loading this app (a click context), if one is.
 
     Not a `flask` command that runs with its app already current (`create_app()`
@@ -107,8 +108,9 @@ def _flask_command() -> Any:
     from flask.cli import ScriptInfo
 
     command = click.get_current_context(silent=True)
-    loading = command is not None and command.find_object(ScriptInfo) and not current_app
-    return command if loading else None
+    if command is None or command.find_object(ScriptInfo) is None or current_app:
+        return None
+    return command
 
 
 def _in_a_command() -> bool:
